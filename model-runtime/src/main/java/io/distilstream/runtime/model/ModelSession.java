@@ -1,0 +1,310 @@
+package io.distilstream.runtime.model;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import io.distilstream.runtime.tokenizer.Encoding;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ONNX Runtime session over an encoder with Optimum's input names ({@code input_ids}, {@code attention_mask},
+ * optionally {@code token_type_ids}). {@link #run} pads one batch on the right to its own longest member and hands
+ * back every output un-padded, one {@code float[]} per sequence.
+ *
+ * <p>Not thread-safe by design: one session belongs to one runtime (one Flink slot), and the input buffers are
+ * reused across calls so the hot path allocates only the output arrays.
+ */
+public final class ModelSession implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ModelSession.class);
+
+  static final String INPUT_IDS = "input_ids";
+  static final String ATTENTION_MASK = "attention_mask";
+  static final String TOKEN_TYPE_IDS = "token_type_ids";
+
+  /** How one output's values relate to the sequence. */
+  public enum OutputShape {
+    /** {@code [batch, n]}: one vector per sequence (classification logits, pooled output). */
+    PER_SEQUENCE,
+    /** {@code [batch, seq]}: one value per token (QA start/end logits). */
+    PER_TOKEN_SCALAR,
+    /** {@code [batch, seq, n]}: one vector per token (token-classification logits, hidden states). */
+    PER_TOKEN_VECTOR
+  }
+
+  private final OrtEnvironment env;
+  private final OrtSession session;
+  private final Path modelFile;
+  private final Device device;
+  private final boolean int32Inputs;
+  private final boolean hasTokenTypes;
+  private final List<String> outputNames;
+  private final OutputShape[] outputShapes;
+  private final int[] outputWidths;
+
+  private ByteBuffer idsBuf = allocate(0);
+  private ByteBuffer maskBuf = allocate(0);
+  private ByteBuffer typesBuf = allocate(0);
+
+  private ModelSession(OrtEnvironment env, OrtSession session, Path modelFile, Device device) throws OrtException {
+    this.env = env;
+    this.session = session;
+    this.modelFile = modelFile;
+    this.device = device;
+    Map<String, NodeInfo> inputs = session.getInputInfo();
+    for (String required : new String[] {INPUT_IDS, ATTENTION_MASK}) {
+      if (!inputs.containsKey(required)) {
+        throw new ModelLoadException(modelFile, "model inputs input_ids and attention_mask (Optimum's names)",
+            "inputs " + inputs.keySet());
+      }
+    }
+    this.hasTokenTypes = inputs.containsKey(TOKEN_TYPE_IDS);
+    for (String name : inputs.keySet()) {
+      if (!name.equals(INPUT_IDS) && !name.equals(ATTENTION_MASK) && !name.equals(TOKEN_TYPE_IDS)) {
+        throw new ModelLoadException(modelFile, "only inputs input_ids, attention_mask, token_type_ids",
+            "an extra input '" + name + "'");
+      }
+    }
+    OnnxJavaType idType = ((TensorInfo) inputs.get(INPUT_IDS).getInfo()).type;
+    if (idType != OnnxJavaType.INT64 && idType != OnnxJavaType.INT32) {
+      throw new ModelLoadException(modelFile, "int64 or int32 input_ids", idType.toString());
+    }
+    this.int32Inputs = idType == OnnxJavaType.INT32;
+
+    Map<String, NodeInfo> outputs = session.getOutputInfo();
+    this.outputNames = List.copyOf(outputs.keySet());
+    this.outputShapes = new OutputShape[outputNames.size()];
+    this.outputWidths = new int[outputNames.size()];
+    for (int i = 0; i < outputNames.size(); i++) {
+      TensorInfo info = (TensorInfo) outputs.get(outputNames.get(i)).getInfo();
+      long[] shape = info.getShape();
+      // Dynamic axes show as -1: [batch, n] is per sequence, [batch, seq] per token, [batch, seq, n] a vector per token.
+      if (shape.length == 3) {
+        outputShapes[i] = OutputShape.PER_TOKEN_VECTOR;
+        outputWidths[i] = (int) shape[2];
+      } else if (shape.length == 2 && shape[1] < 0) {
+        outputShapes[i] = OutputShape.PER_TOKEN_SCALAR;
+        outputWidths[i] = 1;
+      } else if (shape.length == 2) {
+        outputShapes[i] = OutputShape.PER_SEQUENCE;
+        outputWidths[i] = (int) shape[1];
+      } else {
+        throw new ModelLoadException(modelFile, "outputs of rank 2 or 3 with a leading batch axis",
+            "output '" + outputNames.get(i) + "' of shape " + java.util.Arrays.toString(shape));
+      }
+    }
+  }
+
+  /** Opens {@code model.onnx} (or any ONNX file) with the given options. */
+  public static ModelSession open(Path modelFile, SessionOptions options) {
+    if (!Files.isRegularFile(modelFile)) {
+      throw new ModelLoadException(modelFile, "an ONNX model file",
+          "no such file (export one with `optimum-cli export onnx --model <hub-id> <dir>`, or build one from "
+              + "model.safetensors with `bin/distilstream build-model`)");
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setOptimizationLevel(optLevel(options.optimizationLevel()));
+      if (options.intraOpThreads() > 0) {
+        so.setIntraOpNumThreads(options.intraOpThreads());
+      }
+      so.setInterOpNumThreads(1);
+      Device device = options.device();
+      if (device == Device.CUDA) {
+        try {
+          so.addCUDA(options.deviceId());
+        } catch (OrtException | UnsatisfiedLinkError | RuntimeException e) {
+          String why = "CUDA execution provider unavailable (" + e.getMessage()
+              + "); build with -Pgpu (onnxruntime_gpu) on a machine with an NVIDIA GPU, CUDA and cuDNN";
+          if (!options.cudaFallbackToCpu()) {
+            throw new ModelLoadException(why, e);
+          }
+          LOG.warn("{}: falling back to the CPU", why);
+          device = Device.CPU;
+        }
+      }
+      OrtSession session = env.createSession(modelFile.toString(), so);
+      try {
+        return new ModelSession(env, session, modelFile, device);
+      } catch (RuntimeException | OrtException e) {
+        session.close();
+        throw e;
+      }
+    } catch (OrtException e) {
+      throw new ModelLoadException(modelFile + ": ONNX Runtime could not load the model: " + e.getMessage(), e);
+    }
+  }
+
+  private static OrtSession.SessionOptions.OptLevel optLevel(String level) {
+    switch (level) {
+      case "none": return OrtSession.SessionOptions.OptLevel.NO_OPT;
+      case "basic": return OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+      case "extended": return OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+      default: return OrtSession.SessionOptions.OptLevel.ALL_OPT;
+    }
+  }
+
+  public Path modelFile() { return modelFile; }
+  /** The device the session actually runs on (CPU after a CUDA fallback). */
+  public Device device() { return device; }
+  public boolean usesTokenTypeIds() { return hasTokenTypes; }
+  public List<String> outputNames() { return outputNames; }
+
+  public int outputIndex(String name) {
+    int i = outputNames.indexOf(name);
+    if (i < 0) {
+      throw new ModelLoadException(modelFile, "an output named '" + name + "'", "outputs " + outputNames);
+    }
+    return i;
+  }
+
+  public OutputShape outputShape(int output) { return outputShapes[output]; }
+
+  /** n for {@code [batch, n]} and {@code [batch, seq, n]} outputs, 1 for {@code [batch, seq]}. */
+  public int outputWidth(int output) { return outputWidths[output]; }
+
+  /**
+   * Runs one batch, padded on the right to its longest sequence.
+   *
+   * @return {@code [output][row]}: per-sequence vectors as they are, per-token outputs cut to the row's own length
+   *     ({@code length x width}, row-major)
+   */
+  public float[][][] run(List<Encoding> batch) throws OrtException {
+    int rows = batch.size();
+    int seq = 0;
+    for (Encoding e : batch) {
+      seq = Math.max(seq, e.length());
+    }
+    if (rows == 0) {
+      return new float[outputNames.size()][0][];
+    }
+    if (seq == 0) {
+      throw new IllegalArgumentException("cannot run a batch of empty sequences");
+    }
+    int n = rows * seq;
+    int elem = int32Inputs ? 4 : 8;
+    idsBuf = ensure(idsBuf, n * elem);
+    maskBuf = ensure(maskBuf, n * elem);
+    if (hasTokenTypes) {
+      typesBuf = ensure(typesBuf, n * elem);
+    }
+    for (int r = 0; r < rows; r++) {
+      Encoding e = batch.get(r);
+      int len = e.length();
+      for (int t = 0; t < seq; t++) {
+        boolean real = t < len;
+        put(idsBuf, real ? e.ids[t] : 0);
+        put(maskBuf, real ? 1 : 0);
+        if (hasTokenTypes) {
+          put(typesBuf, real ? e.typeIds[t] : 0);
+        }
+      }
+    }
+    long[] shape = {rows, seq};
+    Map<String, OnnxTensor> inputs = new HashMap<>(4);
+    try {
+      inputs.put(INPUT_IDS, tensor(idsBuf, shape));
+      inputs.put(ATTENTION_MASK, tensor(maskBuf, shape));
+      if (hasTokenTypes) {
+        inputs.put(TOKEN_TYPE_IDS, tensor(typesBuf, shape));
+      }
+      try (OrtSession.Result result = session.run(inputs)) {
+        float[][][] out = new float[outputNames.size()][rows][];
+        for (int o = 0; o < outputNames.size(); o++) {
+          OnnxValue v = result.get(o);
+          FloatBuffer fb = ((OnnxTensor) v).getFloatBuffer();
+          if (fb == null) {
+            throw new IllegalStateException("output '" + outputNames.get(o) + "' is not a float tensor");
+          }
+          split(fb, o, batch, seq, out[o]);
+        }
+        return out;
+      }
+    } finally {
+      for (OnnxTensor t : inputs.values()) {
+        t.close();
+      }
+      idsBuf.clear();
+      maskBuf.clear();
+      typesBuf.clear();
+    }
+  }
+
+  private void split(FloatBuffer fb, int o, List<Encoding> batch, int seq, float[][] into) {
+    int width = outputWidths[o];
+    for (int r = 0; r < batch.size(); r++) {
+      int len = batch.get(r).length();
+      float[] row;
+      switch (outputShapes[o]) {
+        case PER_SEQUENCE:
+          row = new float[width];
+          fb.get(r * width, row);
+          break;
+        case PER_TOKEN_SCALAR:
+          row = new float[len];
+          fb.get(r * seq, row);
+          break;
+        default:
+          row = new float[len * width];
+          fb.get(r * seq * width, row);
+      }
+      into[r] = row;
+    }
+  }
+
+  private OnnxTensor tensor(ByteBuffer buf, long[] shape) throws OrtException {
+    buf.flip();
+    if (int32Inputs) {
+      IntBuffer ib = buf.asIntBuffer();
+      return OnnxTensor.createTensor(env, ib, shape);
+    }
+    LongBuffer lb = buf.asLongBuffer();
+    return OnnxTensor.createTensor(env, lb, shape);
+  }
+
+  private void put(ByteBuffer buf, int value) {
+    if (int32Inputs) {
+      buf.putInt(value);
+    } else {
+      buf.putLong(value);
+    }
+  }
+
+  private static ByteBuffer allocate(int bytes) {
+    return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+  }
+
+  private static ByteBuffer ensure(ByteBuffer buf, int bytes) {
+    if (buf.capacity() >= bytes) {
+      buf.clear();
+      return buf;
+    }
+    // grow geometrically so a stream of slowly growing batches does not reallocate every call
+    return allocate(Math.max(bytes, buf.capacity() * 2));
+  }
+
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      LOG.warn("closing ONNX Runtime session for {} failed", modelFile, e);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package io.distilstream.runtime.model;
+
+import java.io.Serializable;
+
+/**
+ * How to open an ONNX Runtime session: execution provider, threads, graph optimisation. Small and serializable so
+ * it can travel inside a Flink job graph and be turned into a session in {@code open()}.
+ */
+public final class SessionOptions implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private Device device = Device.CPU;
+  private int deviceId = 0;
+  private boolean cudaFallbackToCpu = false;
+  private int intraOpThreads = 0;
+  private String optimizationLevel = "all";
+
+  public static SessionOptions defaults() {
+    return new SessionOptions();
+  }
+
+  public Device device() { return device; }
+  public int deviceId() { return deviceId; }
+  public boolean cudaFallbackToCpu() { return cudaFallbackToCpu; }
+  /** 0 lets ONNX Runtime choose (one per physical core). */
+  public int intraOpThreads() { return intraOpThreads; }
+  public String optimizationLevel() { return optimizationLevel; }
+
+  public SessionOptions device(Device d) { this.device = d; return this; }
+  public SessionOptions deviceId(int id) { this.deviceId = id; return this; }
+  /** When CUDA is asked for but unavailable: fall back to the CPU with a warning instead of failing. */
+  public SessionOptions cudaFallbackToCpu(boolean b) { this.cudaFallbackToCpu = b; return this; }
+  public SessionOptions intraOpThreads(int n) {
+    if (n < 0) throw new IllegalArgumentException("intra-op threads must be >= 0, got " + n);
+    this.intraOpThreads = n;
+    return this;
+  }
+  /** One of {@code none}, {@code basic}, {@code extended}, {@code all}. */
+  public SessionOptions optimizationLevel(String level) {
+    switch (level) {
+      case "none": case "basic": case "extended": case "all": break;
+      default: throw new IllegalArgumentException(
+          "unknown graph optimisation level '" + level + "': expected none, basic, extended or all");
+    }
+    this.optimizationLevel = level;
+    return this;
+  }
+
+  public SessionOptions copy() {
+    SessionOptions o = new SessionOptions();
+    o.device = device; o.deviceId = deviceId; o.cudaFallbackToCpu = cudaFallbackToCpu;
+    o.intraOpThreads = intraOpThreads; o.optimizationLevel = optimizationLevel;
+    return o;
+  }
+
+  @Override
+  public String toString() {
+    return "device=" + device + (device == Device.CUDA ? ":" + deviceId : "") + ", intra-op-threads="
+        + (intraOpThreads == 0 ? "auto" : intraOpThreads) + ", graph-optimization=" + optimizationLevel;
+  }
+}
