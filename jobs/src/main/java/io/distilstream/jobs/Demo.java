@@ -1,0 +1,256 @@
+package io.distilstream.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.jobs.local.TopicReader;
+import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.schemas.AnswerResult;
+import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.DeadLetter;
+import io.distilstream.schemas.EntityResult;
+import io.distilstream.schemas.TextEvent;
+import io.distilstream.schemas.TextEvents;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * {@code distilstream demo}: a real Kafka broker and a local Flink cluster on this machine, sample events in, the
+ * enrichment job for all three tasks, and what arrives on the output topics (read_committed) printed as tables.
+ */
+public final class Demo {
+  public static final String USAGE = String.join("\n",
+      "usage: distilstream demo [--model TASK=DIR]... [--model-dir DIR] [--parallelism N]",
+      "  Starts a Kafka broker (KRaft, 127.0.0.1, temp dir) and a local Flink cluster, produces sample events,",
+      "  runs the enrichment job for text-classification, token-classification and question-answering, and",
+      "  prints the results. Exits 0 when every event got its results or a dead letter.",
+      "  --model TASK=DIR   the model for a task (repeatable)",
+      "  --model-dir DIR    a directory with one model directory per task, named after the task",
+      "  --parallelism N    Flink parallelism (2)");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Demo() {}
+
+  public static int run(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of());
+    Map<Task, Path> models = models(args);
+    int parallelism = args.integer("parallelism", 2);
+    args.rejectUnknown();
+
+    out.println("distilstream demo");
+    out.println("models:");
+    boolean random = false;
+    for (Map.Entry<Task, Path> e : models.entrySet()) {
+      out.printf("  %-22s %s%n", e.getKey(), e.getValue());
+      random |= e.getValue().toString().contains("tiny-");
+    }
+    if (random) {
+      out.println("NOTE: these are tiny test models with random weights: their labels, entities and answers are not"
+          + " meaningful.\n      Point the demo at real exports with --model TASK=DIR (see README: exporting a"
+          + " Hugging Face model).");
+    }
+
+    try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+      out.println("kafka: " + kafka.bootstrapServers() + " (KRaft, " + kafka.directory() + ")");
+      Map<String, String> conf = new LinkedHashMap<>();
+      conf.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+      conf.put("job.name", "distilstream-demo");
+      conf.put("source.bounded", "true");
+      conf.put("source.starting-offsets", "earliest");
+      conf.put("execution.checkpointing.interval", "1 s");
+      conf.put("inference.max-wait", "20 ms");
+      models.forEach((task, dir) -> conf.put("inference.model." + task.id(), dir.toString()));
+      JobConfig cfg = JobConfig.of(conf);
+      List<String> topics = List.of(cfg.get(JobConfig.INPUT_TOPIC), cfg.get(JobConfig.CLASSIFICATIONS_TOPIC),
+          cfg.get(JobConfig.ENTITIES_TOPIC), cfg.get(JobConfig.ANSWERS_TOPIC), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
+          cfg.get(JobConfig.DEAD_LETTERS_TOPIC));
+      kafka.createTopics(2, topics);
+      int produced = produceSamples(kafka.bootstrapServers(), cfg.get(JobConfig.INPUT_TOPIC));
+      out.println("produced " + produced + " events to " + cfg.get(JobConfig.INPUT_TOPIC)
+          + " (Avro, JSON, plain text, and a few broken ones)");
+
+      Configuration flink = new Configuration();
+      StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
+      long start = System.nanoTime();
+      EnrichmentJob.run(env, cfg);
+      out.printf("job finished in %.1f s%n%n", (System.nanoTime() - start) / 1e9);
+
+      String bs = kafka.bootstrapServers();
+      printClassifications(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.CLASSIFICATIONS_TOPIC)));
+      printEntities(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ENTITIES_TOPIC)));
+      printAnswers(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ANSWERS_TOPIC)));
+      printDeadLetters(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.DEAD_LETTERS_TOPIC)));
+    }
+    return 0;
+  }
+
+  static Map<Task, Path> models(Args args) {
+    Map<Task, Path> models = new EnumMap<>(Task.class);
+    String dir = args.string("model-dir", null);
+    if (dir != null) {
+      for (Task t : List.of(Task.TEXT_CLASSIFICATION, Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
+        Path p = Paths.get(dir, t.id());
+        if (Files.isDirectory(p)) {
+          models.put(t, p.toAbsolutePath());
+        }
+      }
+      if (models.isEmpty()) {
+        throw new Args.UsageException("--model-dir " + dir + " holds no text-classification/,"
+            + " token-classification/ or question-answering/ model directory");
+      }
+    }
+    for (String m : args.all("model")) {
+      int eq = m.indexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--model takes TASK=DIR, got '" + m + "'");
+      }
+      models.put(Task.parse(m.substring(0, eq)), Paths.get(m.substring(eq + 1)).toAbsolutePath());
+    }
+    if (models.isEmpty()) {
+      Path shared = sharedModels();
+      if (shared == null) {
+        throw new Args.UsageException("no models: give --model TASK=DIR or --model-dir DIR (the tiny test models"
+            + " in ../shared/models beside the checkout are used when present)");
+      }
+      models.put(Task.TEXT_CLASSIFICATION, shared.resolve("tiny-distilbert-sequence-classification"));
+      models.put(Task.TOKEN_CLASSIFICATION, shared.resolve("tiny-distilbert-token-classification"));
+      models.put(Task.QUESTION_ANSWERING, shared.resolve("tiny-distilbert-question-answering"));
+    }
+    return models;
+  }
+
+  private static Path sharedModels() {
+    for (Path p = Paths.get("").toAbsolutePath(); p != null; p = p.getParent()) {
+      Path c = p.resolveSibling("shared").resolve("models");
+      if (Files.isDirectory(c.resolve("tiny-distilbert-sequence-classification"))) {
+        return c.normalize();
+      }
+    }
+    return null;
+  }
+
+  /** The bundled sample events, each in one of the accepted encodings, plus records that cannot be decoded. */
+  static int produceSamples(String bootstrapServers, String topic) throws Exception {
+    Map<String, Object> props = Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        ProducerConfig.ACKS_CONFIG, "all",
+        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
+        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+    List<byte[]> values = new ArrayList<>();
+    try (InputStream in = Demo.class.getResourceAsStream("/demo/events.jsonl");
+        BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+      String line;
+      int i = 0;
+      while ((line = r.readLine()) != null) {
+        if (line.isBlank()) {
+          continue;
+        }
+        // alternate encodings: Avro single-object for some, JSON for the others
+        if (i++ % 2 == 0) {
+          values.add(TextEvents.encode(toEvent(JSON.readTree(line))));
+        } else {
+          values.add(line.getBytes(StandardCharsets.UTF_8));
+        }
+      }
+    }
+    values.add("A plain-text comment: I really enjoyed the concert last night.".getBytes(StandardCharsets.UTF_8));
+    values.add(new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9}); // Avro header, unknown schema
+    values.add(new byte[] {'b', 'a', 'd', (byte) 0xFF, (byte) 0xFE}); // not UTF-8
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+      for (byte[] v : values) {
+        producer.send(new ProducerRecord<>(topic, v)).get();
+      }
+    }
+    return values.size();
+  }
+
+  private static TextEvent toEvent(JsonNode n) {
+    List<String> tasks = new ArrayList<>();
+    n.path("tasks").forEach(t -> tasks.add(t.asText()));
+    return TextEvent.newBuilder()
+        .setId(n.get("id").asText())
+        .setKey(n.hasNonNull("key") ? n.get("key").asText() : null)
+        .setText(n.hasNonNull("text") ? n.get("text").asText() : null)
+        .setQuestion(n.hasNonNull("question") ? n.get("question").asText() : null)
+        .setContext(n.hasNonNull("context") ? n.get("context").asText() : null)
+        .setTasks(tasks)
+        .build();
+  }
+
+  private static void printClassifications(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records)
+      throws Exception {
+    out.println("== text-classification (" + records.size() + ") ==");
+    out.printf("%-28s %-12s %8s %10s%n", "id", "label", "score", "latency");
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      ClassificationResult c = ClassificationResult.getDecoder().decode(r.value());
+      out.printf("%-28s %-12s %8.4f %8.1fms%n", clip(c.getId(), 28), c.getLabels().get(0).getLabel(),
+          c.getLabels().get(0).getScore(), c.getLatencyMicros() / 1000.0);
+    }
+    out.println();
+  }
+
+  private static void printEntities(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+    out.println("== token-classification (" + records.size() + ") ==");
+    out.printf("%-28s %s%n", "id", "entities (label word [start,end) score)");
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      EntityResult e = EntityResult.getDecoder().decode(r.value());
+      StringBuilder sb = new StringBuilder();
+      e.getEntities().stream().limit(6).forEach(s -> sb.append(String.format(Locale.ROOT, "%s '%s' [%d,%d) %.2f; ",
+          s.getLabel(), s.getWord(), s.getStart(), s.getEnd(), s.getScore())));
+      if (e.getEntities().size() > 6) {
+        sb.append("… ").append(e.getEntities().size() - 6).append(" more");
+      }
+      out.printf("%-28s %s%n", clip(e.getId(), 28), sb.length() == 0 ? "(none)" : sb);
+    }
+    out.println();
+  }
+
+  private static void printAnswers(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+    out.println("== question-answering (" + records.size() + ") ==");
+    out.printf("%-28s %-40s %8s%n", "id", "answer", "score");
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      AnswerResult a = AnswerResult.getDecoder().decode(r.value());
+      out.printf("%-28s %-40s %8.4f%n", clip(a.getId(), 28), "'" + clip(a.getAnswers().get(0).getAnswer(), 38) + "'",
+          a.getAnswers().get(0).getScore());
+    }
+    out.println();
+  }
+
+  private static void printDeadLetters(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records)
+      throws Exception {
+    out.println("== dead letters (" + records.size() + ") ==");
+    out.printf("%-28s %-16s %-11s %s%n", "id", "reason", "stage", "message");
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      DeadLetter d = DeadLetter.getDecoder().decode(r.value());
+      out.printf("%-28s %-16s %-11s %s%n", clip(String.valueOf(d.getId()), 28), d.getReason(), d.getStage(),
+          clip(d.getMessage(), 70));
+    }
+    out.println();
+  }
+
+  private static String clip(String s, int n) {
+    return s.length() <= n ? s : s.substring(0, n - 1) + "…";
+  }
+}

@@ -1,0 +1,191 @@
+package io.distilstream.jobs;
+
+import io.distilstream.jobs.kafka.AvroRecordSerializer;
+import io.distilstream.jobs.kafka.EventDecoder;
+import io.distilstream.jobs.kafka.RawEvent;
+import io.distilstream.jobs.kafka.RawEventDeserializer;
+import io.distilstream.operators.Enrichment;
+import io.distilstream.operators.InferenceSpec;
+import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.schemas.AnswerResult;
+import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.DeadLetter;
+import io.distilstream.schemas.EmbeddingResult;
+import io.distilstream.schemas.EntityResult;
+import io.distilstream.schemas.TextEvent;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.function.SerializableFunction;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.config.ConfigResource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The enrichment job: Kafka source ({@code read_committed}) → decode (bad records → dead letters) → the async
+ * micro-batching inference operator → one exactly-once Kafka sink per output topic, and the dead-letter topic.
+ * Checkpointing runs in exactly-once mode; each sink has its own transactional id prefix under the job's.
+ */
+public final class EnrichmentJob {
+  private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
+
+  private EnrichmentJob() {}
+
+  /** Adds the job's pipeline to {@code env}. Validates everything it can without a broker. */
+  public static void build(StreamExecutionEnvironment env, JobConfig cfg) {
+    build(env, cfg, UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #build(StreamExecutionEnvironment, JobConfig)}, with a step of the caller's between decoding and
+   * inference (filtering or enriching events; the tests inject failures there).
+   */
+  public static void build(StreamExecutionEnvironment env, JobConfig cfg,
+      UnaryOperator<DataStream<TextEvent>> beforeInference) {
+    InferenceSpec spec = InferenceSpec.fromConfiguration(cfg.flink());
+    // Flink options in the job's configuration (parallelism.default, restart strategy, ...) apply to this job
+    env.configure(cfg.flink(), EnrichmentJob.class.getClassLoader());
+    env.enableCheckpointing(cfg.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
+
+    Properties kafka = cfg.kafkaProperties();
+    KafkaSourceBuilder<RawEvent> source = KafkaSource.<RawEvent>builder()
+        .setBootstrapServers(cfg.bootstrapServers())
+        .setTopics(cfg.get(JobConfig.INPUT_TOPIC))
+        .setGroupId(cfg.groupId())
+        .setDeserializer(new RawEventDeserializer())
+        .setProperties(consumerProperties(kafka))
+        // only what upstream transactions committed: no result for an event that was rolled back
+        .setProperty("isolation.level", "read_committed")
+        .setStartingOffsets(startingOffsets(cfg.get(JobConfig.STARTING_OFFSETS)));
+    if (cfg.bounded()) {
+      source.setBounded(OffsetsInitializer.latest());
+    }
+    DataStream<RawEvent> raw = env
+        .fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + cfg.get(JobConfig.INPUT_TOPIC))
+        .uid("distilstream-kafka-source");
+    SingleOutputStreamOperator<TextEvent> events = raw
+        .process(new EventDecoder(EventDecoder.parseFormat(cfg.get(JobConfig.INPUT_FORMAT))))
+        .returns(new AvroTypeInfo<>(TextEvent.class))
+        .name("decode events")
+        .uid("distilstream-decode");
+
+    Enrichment.Streams out = Enrichment.apply(beforeInference.apply(events), spec);
+    String prefix = cfg.transactionalIdPrefix();
+    Map<Task, String> models = spec.models();
+    if (models.containsKey(Task.TEXT_CLASSIFICATION)) {
+      sink(out.classifications(), cfg, kafka, JobConfig.CLASSIFICATIONS_TOPIC.key(),
+          cfg.get(JobConfig.CLASSIFICATIONS_TOPIC), ClassificationResult.class,
+          r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    if (models.containsKey(Task.TOKEN_CLASSIFICATION)) {
+      sink(out.entities(), cfg, kafka, JobConfig.ENTITIES_TOPIC.key(), cfg.get(JobConfig.ENTITIES_TOPIC),
+          EntityResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    if (models.containsKey(Task.QUESTION_ANSWERING)) {
+      sink(out.answers(), cfg, kafka, JobConfig.ANSWERS_TOPIC.key(), cfg.get(JobConfig.ANSWERS_TOPIC),
+          AnswerResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    if (models.containsKey(Task.FEATURE_EXTRACTION)) {
+      sink(out.embeddings(), cfg, kafka, JobConfig.EMBEDDINGS_TOPIC.key(), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
+          EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
+    sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
+        DeadLetter.class, DeadLetter::getId, prefix);
+  }
+
+  private static <T extends SpecificRecordBase> void sink(DataStream<T> stream, JobConfig cfg, Properties kafka,
+      String name, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix) {
+    String kind = name.substring("topics.".length());
+    KafkaSink<T> sink = KafkaSink.<T>builder()
+        .setBootstrapServers(cfg.bootstrapServers())
+        .setKafkaProducerConfig(producerProperties(kafka))
+        .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key))
+        .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        .setTransactionalIdPrefix(prefix + "-" + kind)
+        .build();
+    stream.sinkTo(sink).name("kafka: " + topic).uid("distilstream-sink-" + kind);
+  }
+
+  private static OffsetsInitializer startingOffsets(String s) {
+    switch (s.toLowerCase(java.util.Locale.ROOT)) {
+      case "earliest": return OffsetsInitializer.earliest();
+      case "latest": return OffsetsInitializer.latest();
+      default: return OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
+    }
+  }
+
+  private static Properties consumerProperties(Properties kafka) {
+    Properties p = new Properties();
+    p.putAll(kafka);
+    p.remove("transaction.timeout.ms");
+    return p;
+  }
+
+  private static Properties producerProperties(Properties kafka) {
+    Properties p = new Properties();
+    p.putAll(kafka);
+    p.remove("isolation.level");
+    p.remove("group.id");
+    return p;
+  }
+
+  /**
+   * Checks the broker side of exactly-once before the job starts: the producers' {@code transaction.timeout.ms}
+   * must not exceed the broker's {@code transaction.max.timeout.ms}, or every transaction is refused.
+   */
+  public static void checkBroker(JobConfig cfg) {
+    Properties p = cfg.kafkaProperties();
+    p.remove("transaction.timeout.ms");
+    p.putIfAbsent("request.timeout.ms", "15000");
+    p.putIfAbsent("default.api.timeout.ms", "30000");
+    try (Admin admin = Admin.create(p)) {
+      Collection<Node> nodes = admin.describeCluster().nodes().get(60, TimeUnit.SECONDS);
+      if (nodes.isEmpty()) {
+        throw new IllegalStateException("the Kafka cluster at " + cfg.bootstrapServers() + " reports no brokers");
+      }
+      ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, nodes.iterator().next().idString());
+      Config c = admin.describeConfigs(List.of(broker)).all().get(60, TimeUnit.SECONDS).get(broker);
+      ConfigEntry max = c.get("transaction.max.timeout.ms");
+      if (max != null && max.value() != null && cfg.transactionTimeoutMs() > Long.parseLong(max.value())) {
+        throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + cfg.transactionTimeoutMs()
+            + ") is above the broker's transaction.max.timeout.ms (" + max.value() + "): the broker would refuse"
+            + " every transaction. Lower kafka.transaction.timeout.ms (it must stay above the checkpoint interval)");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while checking the Kafka cluster", e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("cannot reach the Kafka cluster at " + cfg.bootstrapServers() + ": " + e, e);
+    }
+  }
+
+  /** Checks, builds and runs the job on the environment's cluster (local, or the one {@code flink run} gives). */
+  public static JobExecutionResult run(StreamExecutionEnvironment env, JobConfig cfg) throws Exception {
+    checkBroker(cfg);
+    build(env, cfg);
+    LOG.info("starting {} with\n{}", cfg.jobName(), cfg.describe());
+    return env.execute(cfg.jobName());
+  }
+}

@@ -1,0 +1,84 @@
+package io.distilstream.jobs;
+
+import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.pipeline.Task;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/** {@code distilstream job}: the enrichment job against an existing Kafka, on the cluster Flink gives it. */
+public final class JobCli {
+  public static final String USAGE = String.join("\n",
+      "usage: distilstream job [--config FILE] [--set KEY=VALUE]... [options]",
+      "  Runs the enrichment job: Kafka in, labels / entities / answers / embeddings out, exactly once.",
+      "  --config FILE              a properties file of job options (see README: job options)",
+      "  --set KEY=VALUE            any option, overriding the file (repeatable), e.g. --set kafka.security.protocol=SSL",
+      "  --bootstrap-servers S      = --set kafka.bootstrap.servers=S",
+      "  --model TASK=DIR           = --set inference.model.TASK=DIR (repeatable)",
+      "  --parallelism N            = --set parallelism.default=N",
+      "  --checkpoint-interval D    = --set execution.checkpointing.interval=D (e.g. '10 s')",
+      "  --dry-run                  validate the options and print them (secrets masked); start nothing");
+
+  private JobCli() {}
+
+  public static int run(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of("dry-run"));
+    Map<String, String> overrides = new LinkedHashMap<>();
+    String bs = args.string("bootstrap-servers", null);
+    if (bs != null) {
+      overrides.put("kafka.bootstrap.servers", bs);
+    }
+    for (String m : args.all("model")) {
+      int eq = m.indexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--model takes TASK=DIR, got '" + m + "'");
+      }
+      overrides.put("inference.model." + Task.parse(m.substring(0, eq)).id(),
+          Paths.get(m.substring(eq + 1)).toAbsolutePath().toString());
+    }
+    String p = args.string("parallelism", null);
+    if (p != null) {
+      overrides.put("parallelism.default", p);
+    }
+    String ci = args.string("checkpoint-interval", null);
+    if (ci != null) {
+      overrides.put("execution.checkpointing.interval", ci);
+    }
+    for (String kv : args.all("set")) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--set takes KEY=VALUE, got '" + kv + "'");
+      }
+      overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+    }
+    String config = args.string("config", null);
+    boolean dryRun = args.flag("dry-run");
+    args.rejectUnknown();
+
+    JobConfig cfg = JobConfig.load(config == null ? null : Path.of(config), overrides);
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(cfg.flink());
+    if (dryRun) {
+      EnrichmentJob.build(env, cfg);
+      out.println("configuration is valid:\n" + cfg.describe());
+      return 0;
+    }
+    EnrichmentJob.run(env, cfg);
+    return 0;
+  }
+
+  /** Entry point for {@code flink run -c io.distilstream.jobs.JobCli job.jar --config ...}. */
+  public static void main(String[] argv) throws Exception {
+    System.exit(Main.run(prepend("job", argv), System.out, System.err));
+  }
+
+  private static String[] prepend(String first, String[] rest) {
+    String[] all = new String[rest.length + 1];
+    all[0] = first;
+    System.arraycopy(rest, 0, all, 1, rest.length);
+    return all;
+  }
+}

@@ -1,0 +1,165 @@
+package io.distilstream.jobs;
+
+import io.distilstream.operators.InferenceOptions;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
+
+/**
+ * The enrichment job's configuration: one flat set of keys, from a properties file and then {@code --set key=value}
+ * overrides. Flink keys ({@code parallelism.default}, {@code execution.checkpointing.interval}, ...) go to Flink,
+ * {@code inference.*} to the operator ({@link InferenceOptions}), and every {@code kafka.*} key to the Kafka
+ * clients with the prefix removed ({@code kafka.security.protocol=SASL_SSL}, ...). Secrets are never printed.
+ */
+public final class JobConfig {
+  public static final ConfigOption<String> JOB_NAME = ConfigOptions.key("job.name")
+      .stringType().defaultValue("distilstream-enrichment").withDescription("Flink job name.");
+  public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("kafka.bootstrap.servers")
+      .stringType().noDefaultValue().withDescription("Kafka bootstrap servers (required).");
+  public static final ConfigOption<String> INPUT_TOPIC = topic("input", "text-events", "Input topic of text events.");
+  public static final ConfigOption<String> CLASSIFICATIONS_TOPIC =
+      topic("classifications", "text-labels", "text-classification results.");
+  public static final ConfigOption<String> ENTITIES_TOPIC =
+      topic("entities", "text-entities", "token-classification results.");
+  public static final ConfigOption<String> ANSWERS_TOPIC =
+      topic("answers", "text-answers", "question-answering results.");
+  public static final ConfigOption<String> EMBEDDINGS_TOPIC =
+      topic("embeddings", "text-embeddings", "feature-extraction results.");
+  public static final ConfigOption<String> DEAD_LETTERS_TOPIC =
+      topic("dead-letters", "text-dead-letters", "Events without a result, with the reason.");
+  public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
+      .stringType().defaultValue("auto")
+      .withDescription("auto (Avro single-object, JSON or plain text per record), avro, json or text.");
+  public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("source.group-id")
+      .stringType().noDefaultValue().withDescription("Consumer group id; default: the job name.");
+  public static final ConfigOption<String> STARTING_OFFSETS = ConfigOptions.key("source.starting-offsets")
+      .stringType().defaultValue("committed")
+      .withDescription("committed (falling back to earliest), earliest or latest.");
+  public static final ConfigOption<Boolean> BOUNDED = ConfigOptions.key("source.bounded")
+      .booleanType().defaultValue(false)
+      .withDescription("Stop at the offsets that are latest when the job starts (demo, tests, backfills).");
+  public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("sink.transactional-id-prefix")
+      .stringType().noDefaultValue()
+      .withDescription("Prefix of the sinks' Kafka transactional ids; default: the job name. Unique per job.");
+
+  /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
+  public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = Duration.ofMinutes(15).toMillis();
+  static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(10);
+
+  private final Configuration conf;
+
+  private JobConfig(Configuration conf) {
+    this.conf = conf;
+  }
+
+  private static ConfigOption<String> topic(String name, String dflt, String doc) {
+    return ConfigOptions.key("topics." + name).stringType().defaultValue(dflt).withDescription(doc);
+  }
+
+  /** Reads a properties file (may be null), then applies the overrides in order. */
+  public static JobConfig load(Path propertiesFile, Map<String, String> overrides) throws IOException {
+    Map<String, String> all = new TreeMap<>();
+    if (propertiesFile != null) {
+      if (!Files.isRegularFile(propertiesFile)) {
+        throw new IllegalArgumentException("configuration file not found: " + propertiesFile);
+      }
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(propertiesFile, StandardCharsets.UTF_8)) {
+        p.load(r);
+      }
+      p.stringPropertyNames().forEach(k -> all.put(k, p.getProperty(k).trim()));
+    }
+    all.putAll(overrides);
+    return of(all);
+  }
+
+  public static JobConfig of(Map<String, String> values) {
+    Configuration c = Configuration.fromMap(values);
+    if (!c.contains(CheckpointingOptions.CHECKPOINTING_INTERVAL)) {
+      c.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, DEFAULT_CHECKPOINT_INTERVAL);
+    }
+    JobConfig jc = new JobConfig(c);
+    jc.validate();
+    return jc;
+  }
+
+  private void validate() {
+    if (!conf.getOptional(BOOTSTRAP_SERVERS).isPresent()) {
+      throw new IllegalArgumentException(BOOTSTRAP_SERVERS.key() + " is required (or --bootstrap-servers)");
+    }
+    Duration interval = checkpointInterval();
+    long txTimeout = transactionTimeoutMs();
+    if (txTimeout <= interval.toMillis()) {
+      throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + txTimeout + ") must be above "
+          + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + interval.toMillis() + " ms): a transaction"
+          + " stays open from one checkpoint to the next, and one that times out loses its records");
+    }
+    String offsets = conf.get(STARTING_OFFSETS).toLowerCase(Locale.ROOT);
+    if (!List.of("committed", "earliest", "latest").contains(offsets)) {
+      throw new IllegalArgumentException(STARTING_OFFSETS.key() + " must be committed, earliest or latest, got '"
+          + offsets + "'");
+    }
+  }
+
+  public Configuration flink() { return conf; }
+  public String jobName() { return conf.get(JOB_NAME); }
+  public String bootstrapServers() { return conf.get(BOOTSTRAP_SERVERS); }
+  public String get(ConfigOption<String> option) { return conf.get(option); }
+  public boolean bounded() { return conf.get(BOUNDED); }
+  public String groupId() { return conf.getOptional(GROUP_ID).orElse(jobName()); }
+  public String transactionalIdPrefix() { return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse(jobName()); }
+
+  public Duration checkpointInterval() {
+    return conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL);
+  }
+
+  public long transactionTimeoutMs() {
+    String v = conf.toMap().get("kafka.transaction.timeout.ms");
+    try {
+      return v == null ? DEFAULT_TRANSACTION_TIMEOUT_MS : Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("kafka.transaction.timeout.ms must be a number of milliseconds, got '"
+          + v + "'");
+    }
+  }
+
+  /** Every {@code kafka.*} key, prefix removed: passed to the Kafka source, sinks and admin client as they are. */
+  public Properties kafkaProperties() {
+    Properties p = new Properties();
+    for (Map.Entry<String, String> e : conf.toMap().entrySet()) {
+      if (e.getKey().startsWith("kafka.")) {
+        p.setProperty(e.getKey().substring("kafka.".length()), e.getValue());
+      }
+    }
+    p.setProperty("transaction.timeout.ms", Long.toString(transactionTimeoutMs()));
+    return p;
+  }
+
+  /** The configuration for logs and messages, secrets masked. */
+  public String describe() {
+    StringBuilder sb = new StringBuilder();
+    for (Map.Entry<String, String> e : new TreeMap<>(conf.toMap()).entrySet()) {
+      sb.append("  ").append(e.getKey()).append(" = ")
+          .append(isSecret(e.getKey()) ? "******" : e.getValue()).append('\n');
+    }
+    return sb.toString();
+  }
+
+  static boolean isSecret(String key) {
+    String k = key.toLowerCase(Locale.ROOT);
+    return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token")
+        || k.endsWith(".key") || k.contains("credentials");
+  }
+}

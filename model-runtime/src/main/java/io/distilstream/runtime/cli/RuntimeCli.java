@@ -1,0 +1,236 @@
+package io.distilstream.runtime.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.heads.TokenClassificationHead;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.Outcome;
+import io.distilstream.runtime.pipeline.Pipeline;
+import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
+import io.distilstream.runtime.pipeline.ResultJson;
+import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code distilstream run} and {@code distilstream tokenize}: one input per line on stdin, one JSON result per line
+ * on stdout, in input order. A bad line gets {@code {"error": …}} on its own line; the command goes on.
+ */
+public final class RuntimeCli {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public static final String RUN_USAGE = String.join("\n",
+      "usage: distilstream run --task TASK --model DIR [options] < inputs > results.jsonl",
+      "  --task TASK                text-classification | token-classification | question-answering | feature-extraction",
+      "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx)",
+      "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input",
+      "  --threshold LABEL=P        drop LABEL below score P (text-classification; repeatable)",
+      "  --aggregation S            none | simple | first | average | max (token-classification, default simple)",
+      "  --stride N                 tokens shared by consecutive windows of a long text (token-classification, 16)",
+      "  --max-length N             longest window in tokens (default: the model's; 384 for question-answering)",
+      "  --doc-stride N             question-answering window overlap (128)",
+      "  --max-answer-len N         question-answering longest answer in tokens (15)",
+      "  --max-question-len N       question-answering longest question in tokens (64)",
+      "  --handle-impossible-answer question-answering may answer \"\" when no span beats [CLS]",
+      "  --pooling mean|cls         feature-extraction pooling (mean)",
+      "  --no-normalize             feature-extraction: no L2 normalisation",
+      "  --batch-size N             sequences per model call (32)",
+      "  --max-tokens N             padded tokens per model call (4096)",
+      "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
+      "  --device cpu|cuda          execution provider (cpu)",
+      "  --onnx FILE                ONNX file other than DIR/model.onnx",
+      "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line.");
+
+  public static final String TOKENIZE_USAGE = String.join("\n",
+      "usage: distilstream tokenize --model DIR [--pair] [--max-length N] < texts > tokens.jsonl",
+      "  Writes {\"ids\":[…],\"offsets\":[[start,end],…]} per line; offsets are UTF-16 indices into the line.",
+      "  --pair    each line is a JSON object {\"text\":…,\"text_pair\":…} (or {\"question\":…,\"context\":…});",
+      "            the output adds \"type_ids\", and offsets index into their own sequence",
+      "  --max-length N   truncate to N tokens (default: none)");
+
+  private RuntimeCli() {}
+
+  /** @return the process exit code */
+  public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
+    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize"));
+    Task task = Task.parse(args.required("task"));
+    Path model = Path.of(args.required("model"));
+    String onnx = args.string("onnx", null);
+    PipelineOptions options = PipelineOptions.defaults()
+        .session(SessionOptions.defaults()
+            .device(Device.parse(args.string("device", "cpu")))
+            .intraOpThreads(args.integer("threads", 0)))
+        .batching(new BatchingOptions(args.integer("batch-size", BatchingOptions.DEFAULT_MAX_BATCH_SIZE),
+            args.integer("max-tokens", BatchingOptions.DEFAULT_MAX_TOKENS)))
+        .maxLength(args.integer("max-length", 0))
+        .topK(args.integer("top-k", -1))
+        .aggregation(TokenClassificationHead.Aggregation.parse(args.string("aggregation", "simple")))
+        .stride(args.integer("stride", 16))
+        .docStride(args.integer("doc-stride", 128))
+        .maxAnswerLength(args.integer("max-answer-len", 15))
+        .maxQuestionLength(args.integer("max-question-len", 64))
+        .handleImpossibleAnswer(args.flag("handle-impossible-answer"))
+        .pooling(args.string("pooling", "mean"))
+        .normalize(!args.flag("no-normalize"));
+    for (String t : args.all("threshold")) {
+      int eq = t.lastIndexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--threshold takes LABEL=P, got '" + t + "'");
+      }
+      try {
+        options.threshold(t.substring(0, eq), Float.parseFloat(t.substring(eq + 1)));
+      } catch (NumberFormatException e) {
+        throw new Args.UsageException("--threshold takes LABEL=P with P a number, got '" + t + "'");
+      }
+    }
+    args.rejectUnknown();
+
+    ModelDirectory dir = ModelDirectory.of(model, onnx == null ? null : Path.of(onnx));
+    int chunk = Math.max(256, options.batching().maxBatchSize() * 8);
+    try (Pipeline<?, ?> pipeline = Pipeline.create(task, dir, options);
+        BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+      List<String> lines = new ArrayList<>(chunk);
+      String line;
+      while ((line = reader.readLine()) != null) {
+        lines.add(line);
+        if (lines.size() == chunk) {
+          runChunk(pipeline, task, options, lines, out);
+          lines.clear();
+        }
+      }
+      runChunk(pipeline, task, options, lines, out);
+    }
+    out.flush();
+    return 0;
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static void runChunk(Pipeline<?, ?> pipeline, Task task, PipelineOptions options, List<String> lines,
+      PrintStream out) throws IOException {
+    if (lines.isEmpty()) {
+      return;
+    }
+    List<Object> inputs = new ArrayList<>(lines.size());
+    List<JsonNode> parseErrors = new ArrayList<>(lines.size());
+    for (String line : lines) {
+      if (task == Task.QUESTION_ANSWERING) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n == null || !n.isObject()) {
+            throw new IOException("not a JSON object");
+          }
+          inputs.add(new QuestionAnsweringPipeline.Question(text(n, "question"), text(n, "context")));
+          parseErrors.add(null);
+        } catch (IOException e) {
+          inputs.add(null);
+          parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
+              "expected a JSON object {\"question\":…,\"context\":…}: " + firstLine(e.getMessage())));
+        }
+      } else {
+        inputs.add(line);
+        parseErrors.add(null);
+      }
+    }
+    List<Object> valid = new ArrayList<>();
+    for (int i = 0; i < inputs.size(); i++) {
+      if (parseErrors.get(i) == null) {
+        valid.add(inputs.get(i));
+      }
+    }
+    List<Outcome<?>> outcomes = (List) ((Pipeline) pipeline).runAll(valid);
+    int next = 0;
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode parseError : parseErrors) {
+      JsonNode result = parseError != null ? parseError : ResultJson.of(outcomes.get(next++), options.topK());
+      sb.append(JSON.writeValueAsString(result)).append('\n');
+    }
+    out.print(sb);
+  }
+
+  private static String text(JsonNode n, String field) {
+    JsonNode v = n.get(field);
+    return v == null || v.isNull() ? null : v.asText();
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /** @return the process exit code */
+  public static int tokenize(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
+    Args args = Args.parse(argv, Set.of("pair"));
+    Path model = Path.of(args.required("model"));
+    boolean pair = args.flag("pair");
+    int maxLength = args.integer("max-length", 0);
+    args.rejectUnknown();
+    WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(model);
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = reader.readLine()) != null) {
+        JsonNode result;
+        try {
+          Encoding e;
+          if (pair) {
+            JsonNode n = JSON.readTree(line);
+            if (n == null || !n.isObject()) {
+              throw new IllegalArgumentException("expected a JSON object {\"text\":…,\"text_pair\":…}");
+            }
+            String a = n.has("text") ? text(n, "text") : text(n, "question");
+            String b = n.has("text_pair") ? text(n, "text_pair") : text(n, "context");
+            if (a == null || b == null) {
+              throw new IllegalArgumentException("expected fields text and text_pair (or question and context)");
+            }
+            e = tokenizer.encodePair(a, b, maxLength);
+          } else {
+            e = tokenizer.encode(line, maxLength);
+          }
+          result = encodingJson(e, pair);
+        } catch (IOException | IllegalArgumentException ex) {
+          result = ResultJson.error(Outcome.Reason.INVALID_INPUT, firstLine(ex.getMessage()));
+        }
+        out.println(JSON.writeValueAsString(result));
+      }
+    }
+    out.flush();
+    return 0;
+  }
+
+  private static ObjectNode encodingJson(Encoding e, boolean withTypes) {
+    ObjectNode n = JSON.createObjectNode();
+    ArrayNode ids = n.putArray("ids");
+    for (int id : e.ids) {
+      ids.add(id);
+    }
+    if (withTypes) {
+      ArrayNode types = n.putArray("type_ids");
+      for (int t : e.typeIds) {
+        types.add(t);
+      }
+    }
+    ArrayNode offsets = n.putArray("offsets");
+    for (int i = 0; i < e.length(); i++) {
+      offsets.addArray().add(e.starts[i]).add(e.ends[i]);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,90 @@
+package io.distilstream.runtime.pipeline;
+
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.heads.TokenClassificationHead;
+import io.distilstream.runtime.model.SessionOptions;
+import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Everything a pipeline needs besides the model directory, with Hugging Face's pipeline defaults. Serializable: it
+ * is the small description of work that a Flink operator ships and turns into a pipeline in {@code open()}.
+ */
+public final class PipelineOptions implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private SessionOptions session = SessionOptions.defaults();
+  private BatchingOptions batching = BatchingOptions.defaults();
+  /** Longest sequence fed to the model, specials included; 0 = the model's own limit. */
+  private int maxLength = 0;
+  /** Texts longer than one window: truncate (Hugging Face's truncation=True) or reject; classification, features. */
+  private boolean truncate = true;
+  /** Text classification: how many labels; -1 = the default (1 single-label, all multi-label), 0 = all. */
+  private int topK = -1;
+  private Map<String, Float> thresholds = new LinkedHashMap<>();
+  private TokenClassificationHead.Aggregation aggregation = TokenClassificationHead.Aggregation.SIMPLE;
+  /** Token classification over texts longer than one window: tokens shared by consecutive windows. */
+  private int stride = 16;
+  private int docStride = 128;
+  private int maxQuestionLength = 64;
+  private int maxAnswerLength = 15;
+  private boolean handleImpossibleAnswer = false;
+  private boolean normalize = true;
+  private String pooling = "mean";
+
+  public static PipelineOptions defaults() {
+    return new PipelineOptions();
+  }
+
+  public SessionOptions session() { return session; }
+  public BatchingOptions batching() { return batching; }
+  public int maxLength() { return maxLength; }
+  public boolean truncate() { return truncate; }
+  public int topK() { return topK; }
+  public Map<String, Float> thresholds() { return thresholds; }
+  public TokenClassificationHead.Aggregation aggregation() { return aggregation; }
+  public int stride() { return stride; }
+  public int docStride() { return docStride; }
+  public int maxQuestionLength() { return maxQuestionLength; }
+  public int maxAnswerLength() { return maxAnswerLength; }
+  public boolean handleImpossibleAnswer() { return handleImpossibleAnswer; }
+  public boolean normalize() { return normalize; }
+  public String pooling() { return pooling; }
+
+  public PipelineOptions session(SessionOptions s) { this.session = s; return this; }
+  public PipelineOptions batching(BatchingOptions b) { this.batching = b; return this; }
+  public PipelineOptions maxLength(int n) { this.maxLength = nonNegative("max-length", n); return this; }
+  public PipelineOptions truncate(boolean b) { this.truncate = b; return this; }
+  public PipelineOptions topK(int k) {
+    if (k < -1) throw new IllegalArgumentException("top-k must be >= 0 (0 = all), got " + k);
+    this.topK = k;
+    return this;
+  }
+  public PipelineOptions threshold(String label, float t) { thresholds.put(label, t); return this; }
+  public PipelineOptions aggregation(TokenClassificationHead.Aggregation a) { this.aggregation = a; return this; }
+  public PipelineOptions stride(int n) { this.stride = nonNegative("stride", n); return this; }
+  public PipelineOptions docStride(int n) { this.docStride = nonNegative("doc-stride", n); return this; }
+  public PipelineOptions maxQuestionLength(int n) { this.maxQuestionLength = positive("max-question-len", n); return this; }
+  public PipelineOptions maxAnswerLength(int n) { this.maxAnswerLength = positive("max-answer-len", n); return this; }
+  public PipelineOptions handleImpossibleAnswer(boolean b) { this.handleImpossibleAnswer = b; return this; }
+  public PipelineOptions normalize(boolean b) { this.normalize = b; return this; }
+  /** {@code mean} or {@code cls}. */
+  public PipelineOptions pooling(String p) {
+    if (!p.equals("mean") && !p.equals("cls")) {
+      throw new IllegalArgumentException("pooling must be mean or cls, got '" + p + "'");
+    }
+    this.pooling = p;
+    return this;
+  }
+
+  private static int nonNegative(String name, int n) {
+    if (n < 0) throw new IllegalArgumentException(name + " must be >= 0, got " + n);
+    return n;
+  }
+
+  private static int positive(String name, int n) {
+    if (n < 1) throw new IllegalArgumentException(name + " must be >= 1, got " + n);
+    return n;
+  }
+}

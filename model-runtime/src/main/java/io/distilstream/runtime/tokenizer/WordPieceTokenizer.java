@@ -1,0 +1,572 @@
+package io.distilstream.runtime.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.distilstream.runtime.model.ModelLoadException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.text.Normalizer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * BERT's WordPiece tokenizer in Java, with the behaviour of Hugging Face's {@code BertTokenizerFast} (the Rust
+ * {@code tokenizers} library): BertNormalizer (control characters dropped, whitespace to spaces, CJK characters
+ * split, accents stripped, lower-casing), BertPreTokenizer (split on whitespace and punctuation), greedy
+ * longest-match WordPiece with {@code ##} continuations and {@code [UNK]} for words over 100 characters, special
+ * tokens in the text ({@code [MASK]}) kept whole, and the {@code [CLS] A [SEP] B [SEP]} template.
+ *
+ * <p>Every token carries offsets into the original string in UTF-16 code units (Java {@code String} indices), so
+ * {@code text.substring(start, end)} is what the token covers, whatever normalisation did. Immutable and
+ * thread-safe.
+ */
+public final class WordPieceTokenizer {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String[] SPECIALS = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+  private final Map<String, Integer> vocab;
+  private final String[] idToToken;
+  private final String unkToken;
+  private final String prefix;
+  private final int maxInputCharsPerWord;
+  private final boolean cleanText;
+  private final boolean handleChineseChars;
+  private final boolean stripAccents;
+  private final boolean lowercase;
+  /** Special tokens recognised in raw text, longest first. */
+  private final String[] added;
+  private final int maxTokenChars;
+  private final int cls;
+  private final int sep;
+  private final int pad;
+  private final int unk;
+  private final int mask;
+
+  private WordPieceTokenizer(Map<String, Integer> vocab, String unkToken, String prefix, int maxInputCharsPerWord,
+      boolean cleanText, boolean handleChineseChars, Boolean stripAccents, boolean lowercase, List<String> added,
+      Path source) {
+    this.vocab = vocab;
+    int size = 0;
+    int longest = 0;
+    for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+      size = Math.max(size, e.getValue() + 1);
+      longest = Math.max(longest, e.getKey().codePointCount(0, e.getKey().length()));
+    }
+    this.idToToken = new String[size];
+    vocab.forEach((t, id) -> idToToken[id] = t);
+    this.maxTokenChars = longest;
+    this.unkToken = unkToken;
+    this.prefix = prefix;
+    this.maxInputCharsPerWord = maxInputCharsPerWord;
+    this.cleanText = cleanText;
+    this.handleChineseChars = handleChineseChars;
+    this.stripAccents = stripAccents != null ? stripAccents : lowercase;
+    this.lowercase = lowercase;
+    List<String> sorted = new ArrayList<>(added);
+    sorted.sort((a, b) -> Integer.compare(b.length(), a.length()));
+    this.added = sorted.toArray(new String[0]);
+    this.unk = require(unkToken, source);
+    this.cls = require("[CLS]", source);
+    this.sep = require("[SEP]", source);
+    this.pad = vocab.getOrDefault("[PAD]", 0);
+    this.mask = vocab.getOrDefault("[MASK]", -1);
+  }
+
+  private int require(String token, Path source) {
+    Integer id = vocab.get(token);
+    if (id == null) {
+      throw new ModelLoadException(source, "a vocabulary with " + token, "none");
+    }
+    return id;
+  }
+
+  // ---- loading -----------------------------------------------------------------------------------------------
+
+  /** Loads {@code tokenizer.json}, or else {@code vocab.txt} with {@code tokenizer_config.json}. */
+  public static WordPieceTokenizer fromDirectory(Path dir) {
+    Path json = dir.resolve("tokenizer.json");
+    if (Files.isRegularFile(json)) {
+      try (InputStream in = Files.newInputStream(json)) {
+        return fromTokenizerJson(JSON.readTree(in), json);
+      } catch (IOException e) {
+        throw new ModelLoadException(json, "a Hugging Face tokenizer.json", e.getMessage());
+      }
+    }
+    Path vocab = dir.resolve("vocab.txt");
+    if (Files.isRegularFile(vocab)) {
+      return fromVocab(vocab, dir.resolve("tokenizer_config.json"));
+    }
+    throw new ModelLoadException(dir, "tokenizer.json, or vocab.txt (+ tokenizer_config.json)", "neither");
+  }
+
+  public static WordPieceTokenizer fromTokenizerJson(InputStream in) throws IOException {
+    return fromTokenizerJson(JSON.readTree(in), Path.of("tokenizer.json"));
+  }
+
+  static WordPieceTokenizer fromTokenizerJson(JsonNode root, Path source) {
+    JsonNode model = root.path("model");
+    // older tokenizer.json files omit the model type; a WordPiece model is recognised by its vocab and prefix
+    String type = model.path("type").asText(model.has("continuing_subword_prefix") ? "WordPiece" : "");
+    if (!"WordPiece".equals(type) || !model.path("vocab").isObject()) {
+      throw new ModelLoadException(source, "a WordPiece tokenizer model", "\"" + model.path("type").asText() + "\"");
+    }
+    Map<String, Integer> vocab = new HashMap<>();
+    model.path("vocab").fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+    JsonNode norm = root.path("normalizer");
+    boolean clean = true;
+    boolean chinese = true;
+    Boolean strip = null;
+    boolean lower = true;
+    if ("BertNormalizer".equals(norm.path("type").asText())) {
+      clean = norm.path("clean_text").asBoolean(true);
+      chinese = norm.path("handle_chinese_chars").asBoolean(true);
+      strip = norm.hasNonNull("strip_accents") ? norm.get("strip_accents").asBoolean() : null;
+      lower = norm.path("lowercase").asBoolean(true);
+    } else if (!norm.isMissingNode() && !norm.isNull()) {
+      throw new ModelLoadException(source, "a BertNormalizer", "normalizer " + norm.path("type").asText());
+    }
+    List<String> added = new ArrayList<>();
+    for (JsonNode t : root.path("added_tokens")) {
+      if (t.path("special").asBoolean(false)) {
+        added.add(t.path("content").asText());
+        vocab.putIfAbsent(t.path("content").asText(), t.path("id").asInt());
+      }
+    }
+    return new WordPieceTokenizer(vocab, model.path("unk_token").asText("[UNK]"),
+        model.path("continuing_subword_prefix").asText("##"), model.path("max_input_chars_per_word").asInt(100),
+        clean, chinese, strip, lower, added, source);
+  }
+
+  static WordPieceTokenizer fromVocab(Path vocabTxt, Path tokenizerConfig) {
+    Map<String, Integer> vocab = new LinkedHashMap<>();
+    try {
+      List<String> lines = Files.readAllLines(vocabTxt, StandardCharsets.UTF_8);
+      for (int i = 0; i < lines.size(); i++) {
+        vocab.putIfAbsent(lines.get(i).strip(), i);
+      }
+    } catch (IOException e) {
+      throw new ModelLoadException(vocabTxt, "a WordPiece vocabulary, one token per line", e.getMessage());
+    }
+    boolean lower = true;
+    Boolean strip = null;
+    boolean chinese = true;
+    if (Files.isRegularFile(tokenizerConfig)) {
+      try {
+        JsonNode c = JSON.readTree(tokenizerConfig.toFile());
+        lower = c.path("do_lower_case").asBoolean(true);
+        strip = c.hasNonNull("strip_accents") ? c.get("strip_accents").asBoolean() : null;
+        chinese = c.path("tokenize_chinese_chars").asBoolean(true);
+      } catch (IOException e) {
+        throw new ModelLoadException(tokenizerConfig, "valid JSON", e.getMessage());
+      }
+    }
+    List<String> added = new ArrayList<>();
+    for (String s : SPECIALS) {
+      if (vocab.containsKey(s)) {
+        added.add(s);
+      }
+    }
+    return new WordPieceTokenizer(vocab, "[UNK]", "##", 100, true, chinese, strip, lower, added, vocabTxt);
+  }
+
+  // ---- public API --------------------------------------------------------------------------------------------
+
+  public int clsId() { return cls; }
+  public int sepId() { return sep; }
+  public int padId() { return pad; }
+  public int unkId() { return unk; }
+  /** -1 when the vocabulary has no [MASK]. */
+  public int maskId() { return mask; }
+  public int vocabSize() { return idToToken.length; }
+
+  public String idToToken(int id) {
+    return id >= 0 && id < idToToken.length && idToToken[id] != null ? idToToken[id] : unkToken;
+  }
+
+  public int tokenToId(String token) {
+    return vocab.getOrDefault(token, -1);
+  }
+
+  /** The tokens' ids, no special tokens added. */
+  public int[] tokenIds(String text) {
+    return tokenize(text).ids();
+  }
+
+  /** {@code [CLS] text [SEP]}, truncated to {@code maxLength} tokens in all (0 = no limit). */
+  public Encoding encode(String text, int maxLength) {
+    Tokens a = tokenize(text);
+    if (maxLength > 0 && a.size() + 2 > maxLength) {
+      a = a.head(Math.max(0, maxLength - 2));
+    }
+    return template(a, null);
+  }
+
+  /** {@code [CLS] first [SEP] second [SEP]}, type ids 0 then 1; truncation {@code longest_first}. */
+  public Encoding encodePair(String first, String second, int maxLength) {
+    Tokens a = tokenize(first);
+    Tokens b = tokenize(second);
+    if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
+      int na = a.size();
+      int nb = b.size();
+      int remove = na + nb + 3 - maxLength;
+      // remove one token at a time from the longer sequence, the second on ties
+      for (int i = 0; i < remove; i++) {
+        if (na > nb) {
+          na--;
+        } else {
+          nb--;
+        }
+      }
+      a = a.head(Math.max(0, na));
+      b = b.head(Math.max(0, nb));
+    }
+    return template(a, b);
+  }
+
+  /**
+   * Question-answering windows, as Hugging Face's {@code truncation="only_second", return_overflowing_tokens=True,
+   * stride=stride}: every window is {@code [CLS] question [SEP] part-of-context [SEP]}, at most {@code maxLength}
+   * tokens, consecutive context parts sharing {@code stride} tokens. Context offsets index the context.
+   */
+  public List<Encoding> encodeWindows(String question, String context, int maxLength, int stride) {
+    Tokens q = tokenize(question);
+    Tokens c = tokenize(context);
+    int capacity = maxLength - q.size() - 3;
+    if (capacity <= stride || capacity < 1) {
+      throw new IllegalArgumentException("the question (" + q.size() + " tokens) leaves " + Math.max(capacity, 0)
+          + " context tokens per window of " + maxLength + ", not more than the stride of " + stride);
+    }
+    List<Encoding> windows = new ArrayList<>();
+    int step = capacity - stride;
+    for (int start = 0; ; start += step) {
+      int stop = Math.min(start + capacity, c.size());
+      windows.add(template(q, c.slice(start, stop)));
+      if (stop >= c.size()) {
+        return windows;
+      }
+    }
+  }
+
+  /** Ids back to text as Hugging Face's {@code decode} does for BERT. */
+  public String decode(int[] ids, boolean skipSpecialTokens) {
+    List<String> tokens = new ArrayList<>(ids.length);
+    for (int id : ids) {
+      if (skipSpecialTokens && (id == cls || id == sep || id == pad || id == mask)) {
+        continue;
+      }
+      tokens.add(idToToken(id));
+    }
+    return io.distilstream.runtime.heads.WordPieceDecoder.decodeText(tokens);
+  }
+
+  // ---- tokens of one sequence ----------------------------------------------------------------------------------
+
+  /** The tokens of one sequence, before special tokens: parallel arrays, {@code size} used. */
+  private static final class Tokens {
+    int[] ids = new int[16];
+    int[] starts = new int[16];
+    int[] ends = new int[16];
+    int[] words = new int[16];
+    int size;
+
+    void add(int id, int start, int end, int word) {
+      if (size == ids.length) {
+        int n = size * 2;
+        ids = java.util.Arrays.copyOf(ids, n);
+        starts = java.util.Arrays.copyOf(starts, n);
+        ends = java.util.Arrays.copyOf(ends, n);
+        words = java.util.Arrays.copyOf(words, n);
+      }
+      ids[size] = id;
+      starts[size] = start;
+      ends[size] = end;
+      words[size] = word;
+      size++;
+    }
+
+    int size() { return size; }
+
+    int[] ids() { return java.util.Arrays.copyOf(ids, size); }
+
+    Tokens head(int n) { return slice(0, n); }
+
+    Tokens slice(int from, int to) {
+      Tokens t = new Tokens();
+      t.ids = java.util.Arrays.copyOfRange(ids, from, to);
+      t.starts = java.util.Arrays.copyOfRange(starts, from, to);
+      t.ends = java.util.Arrays.copyOfRange(ends, from, to);
+      t.words = java.util.Arrays.copyOfRange(words, from, to);
+      t.size = to - from;
+      if (t.size == 0) {
+        t.ids = new int[1];
+        t.starts = new int[1];
+        t.ends = new int[1];
+        t.words = new int[1];
+      }
+      return t;
+    }
+  }
+
+  private Encoding template(Tokens a, Tokens b) {
+    int n = a.size() + 2 + (b == null ? 0 : b.size() + 1);
+    int[] ids = new int[n];
+    int[] types = new int[n];
+    int[] starts = new int[n];
+    int[] ends = new int[n];
+    int[] words = new int[n];
+    byte[] seqs = new byte[n];
+    int k = 0;
+    ids[k] = cls;
+    words[k] = -1;
+    seqs[k++] = -1;
+    for (int i = 0; i < a.size(); i++, k++) {
+      ids[k] = a.ids[i];
+      starts[k] = a.starts[i];
+      ends[k] = a.ends[i];
+      words[k] = a.words[i];
+    }
+    ids[k] = sep;
+    words[k] = -1;
+    seqs[k++] = -1;
+    if (b != null) {
+      for (int i = 0; i < b.size(); i++, k++) {
+        ids[k] = b.ids[i];
+        types[k] = 1;
+        starts[k] = b.starts[i];
+        ends[k] = b.ends[i];
+        words[k] = b.words[i];
+        seqs[k] = 1;
+      }
+      ids[k] = sep;
+      types[k] = 1;
+      words[k] = -1;
+      seqs[k] = -1;
+    }
+    return new Encoding(ids, types, starts, ends, words, seqs);
+  }
+
+  /** Splits out special tokens written in the text, then normalises, pre-tokenizes and WordPieces the rest. */
+  private Tokens tokenize(String text) {
+    Tokens out = new Tokens();
+    int[] word = {0};
+    int from = 0;
+    if (added.length > 0 && text.indexOf('[') >= 0) {
+      int i = text.indexOf('[');
+      while (i >= 0) {
+        String hit = null;
+        for (String s : added) {
+          if (text.startsWith(s, i)) {
+            hit = s;
+            break;
+          }
+        }
+        if (hit != null) {
+          segment(text, from, i, out, word);
+          out.add(vocab.get(hit), i, i + hit.length(), word[0]++);
+          from = i + hit.length();
+          i = text.indexOf('[', from);
+        } else {
+          i = text.indexOf('[', i + 1);
+        }
+      }
+    }
+    segment(text, from, text.length(), out, word);
+    return out;
+  }
+
+  /** Normalises {@code text[from, to)} keeping, for every normalised code point, the original range it came from. */
+  private void segment(String text, int from, int to, Tokens out, int[] word) {
+    if (from >= to) {
+      return;
+    }
+    Normalized norm = new Normalized(to - from + 8);
+    for (int i = from; i < to; ) {
+      int cp = text.codePointAt(i);
+      int next = i + Character.charCount(cp);
+      normalizeInto(cp, i, next, norm);
+      i = next;
+    }
+    // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own
+    int n = norm.size;
+    int start = -1;
+    for (int k = 0; k <= n; k++) {
+      int cp = k < n ? norm.cps[k] : ' ';
+      boolean space = k < n ? isWhitespace(cp) : true;
+      boolean punct = !space && isPunctuation(cp);
+      if (space || punct) {
+        if (start >= 0) {
+          wordPiece(norm, start, k, out, word[0]++);
+          start = -1;
+        }
+        if (punct) {
+          wordPiece(norm, k, k + 1, out, word[0]++);
+        }
+      } else if (start < 0) {
+        start = k;
+      }
+    }
+  }
+
+  private void normalizeInto(int cp, int start, int end, Normalized norm) {
+    if (cleanText) {
+      if (cp == 0 || cp == 0xFFFD || isControl(cp)) {
+        return;
+      }
+      if (isWhitespace(cp)) {
+        cp = ' ';
+      }
+    }
+    if (handleChineseChars && isChinese(cp)) {
+      norm.add(' ', start, end);
+      norm.add(cp, start, end);
+      norm.add(' ', start, end);
+      return;
+    }
+    if (cp < 0xC0) {
+      // ASCII and Latin-1 punctuation: nothing to decompose
+      norm.add(lowercase ? Character.toLowerCase(cp) : cp, start, end);
+      return;
+    }
+    String s = new String(Character.toChars(cp));
+    if (stripAccents) {
+      s = Normalizer.normalize(s, Normalizer.Form.NFD);
+    }
+    for (int i = 0; i < s.length(); ) {
+      int c = s.codePointAt(i);
+      i += Character.charCount(c);
+      if (stripAccents && Character.getType(c) == Character.NON_SPACING_MARK) {
+        continue;
+      }
+      if (lowercase) {
+        if (c == 0x130) {
+          // the full lower-case mapping of İ is two characters (Rust's char::to_lowercase)
+          norm.add('i', start, end);
+          norm.add(0x307, start, end);
+          continue;
+        }
+        c = Character.toLowerCase(c);
+      }
+      norm.add(c, start, end);
+    }
+  }
+
+  /** Greedy longest-match-first WordPiece over the normalised code points {@code [from, to)}. */
+  private void wordPiece(Normalized norm, int from, int to, Tokens out, int wordId) {
+    int chars = to - from;
+    if (chars > maxInputCharsPerWord) {
+      out.add(unk, norm.starts[from], norm.ends[to - 1], wordId);
+      return;
+    }
+    int mark = out.size;
+    StringBuilder sb = new StringBuilder();
+    int start = from;
+    while (start < to) {
+      int end = Math.min(to, start + maxTokenChars);
+      int id = -1;
+      while (end > start) {
+        sb.setLength(0);
+        if (start > from) {
+          sb.append(prefix);
+        }
+        for (int k = start; k < end; k++) {
+          sb.appendCodePoint(norm.cps[k]);
+        }
+        Integer v = vocab.get(sb.toString());
+        if (v != null) {
+          id = v;
+          break;
+        }
+        end--;
+      }
+      if (id < 0) {
+        out.size = mark; // the whole word is unknown
+        out.add(unk, norm.starts[from], norm.ends[to - 1], wordId);
+        return;
+      }
+      out.add(id, norm.starts[start], norm.ends[end - 1], wordId);
+      start = end;
+    }
+  }
+
+  /** Normalised code points and, for each, the original UTF-16 range it came from. */
+  private static final class Normalized {
+    int[] cps;
+    int[] starts;
+    int[] ends;
+    int size;
+
+    Normalized(int capacity) {
+      cps = new int[capacity];
+      starts = new int[capacity];
+      ends = new int[capacity];
+    }
+
+    void add(int cp, int start, int end) {
+      if (size == cps.length) {
+        int n = size * 2;
+        cps = java.util.Arrays.copyOf(cps, n);
+        starts = java.util.Arrays.copyOf(starts, n);
+        ends = java.util.Arrays.copyOf(ends, n);
+      }
+      cps[size] = cp;
+      starts[size] = start;
+      ends[size] = end;
+      size++;
+    }
+  }
+
+  // ---- character classes, as the tokenizers library defines them ---------------------------------------------------
+
+  /** Tab, newline and carriage return, and Unicode's White_Space property (Rust's char::is_whitespace). */
+  static boolean isWhitespace(int c) {
+    switch (c) {
+      case '\t': case '\n': case '\r': case 0x0B: case 0x0C: case ' ': case 0x85: case 0xA0: case 0x1680:
+      case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+        return true;
+      default:
+        return c >= 0x2000 && c <= 0x200A;
+    }
+  }
+
+  /** Unicode's "Other" categories (Cc, Cf, Cs, Co, Cn), but for tab, newline and carriage return. */
+  static boolean isControl(int c) {
+    if (c == '\t' || c == '\n' || c == '\r') {
+      return false;
+    }
+    switch (Character.getType(c)) {
+      case Character.CONTROL: case Character.FORMAT: case Character.SURROGATE: case Character.PRIVATE_USE:
+      case Character.UNASSIGNED:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** ASCII punctuation (which includes symbols such as $ + < = > ^ ` |) and Unicode's P* categories. */
+  static boolean isPunctuation(int c) {
+    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) {
+      return true;
+    }
+    switch (Character.getType(c)) {
+      case Character.CONNECTOR_PUNCTUATION: case Character.DASH_PUNCTUATION: case Character.START_PUNCTUATION:
+      case Character.END_PUNCTUATION: case Character.INITIAL_QUOTE_PUNCTUATION:
+      case Character.FINAL_QUOTE_PUNCTUATION: case Character.OTHER_PUNCTUATION:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The CJK Unified Ideograph blocks BERT splits character by character. */
+  static boolean isChinese(int c) {
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF)
+        || (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF)
+        || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+  }
+}

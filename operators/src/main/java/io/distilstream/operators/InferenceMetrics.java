@@ -1,0 +1,65 @@
+package io.distilstream.operators;
+
+import io.distilstream.runtime.pipeline.MicroBatcher;
+import java.util.function.IntSupplier;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.Meter;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+
+/**
+ * The operator's metrics, in the subtask's metric group under {@code distilstream}: {@code batchSize} and
+ * {@code paddingRatio} (padded / real tokens, in percent) histograms per model call, {@code batchLatencyMs} and
+ * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
+ * meters, {@code batches}, {@code events} and {@code deadLetters} counters.
+ */
+final class InferenceMetrics implements MicroBatcher.Listener {
+  static final String GROUP = "distilstream";
+  private static final int WINDOW = 1024;
+
+  private final Histogram batchSize = new DescriptiveStatisticsHistogram(WINDOW);
+  private final Histogram paddingRatio = new DescriptiveStatisticsHistogram(WINDOW);
+  private final Histogram batchLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
+  private final Histogram eventLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
+  private final Counter batches;
+  private final Counter events;
+  private final Counter tokens;
+  private final Counter deadLetters;
+
+  InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
+    MetricGroup g = parent.addGroup(GROUP);
+    g.histogram("batchSize", batchSize);
+    g.histogram("paddingRatio", paddingRatio);
+    g.histogram("batchLatencyMs", batchLatencyMs);
+    g.histogram("eventLatencyMs", eventLatencyMs);
+    g.gauge("queueDepth", (Gauge<Integer>) queueDepth::getAsInt);
+    batches = g.counter("batches");
+    events = g.counter("events");
+    tokens = g.counter("tokens");
+    deadLetters = g.counter("deadLetters");
+    g.meter("eventsPerSecond", new MeterView(events));
+    g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
+  }
+
+  // batcher threads of several tasks report here; the histograms are not thread-safe
+  @Override
+  public synchronized void onBatch(int size, int batchTokens, int paddedTokens, long nanos) {
+    batchSize.update(size);
+    paddingRatio.update(batchTokens == 0 ? 100 : Math.round(100.0 * paddedTokens / batchTokens));
+    batchLatencyMs.update(nanos / 1_000_000);
+    batches.inc();
+    events.inc(size);
+    tokens.inc(batchTokens);
+  }
+
+  synchronized void onEventDone(long nanos) {
+    eventLatencyMs.update(nanos / 1_000_000);
+  }
+
+  void onDeadLetter() {
+    deadLetters.inc();
+  }
+}

@@ -1,0 +1,106 @@
+package io.distilstream.operators;
+
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/**
+ * The inference operator's options, as Flink {@link ConfigOption}s: set them in a job's configuration, a properties
+ * file or on the command line. {@link InferenceSpec#fromConfiguration} reads and validates them.
+ */
+public final class InferenceOptions {
+  private InferenceOptions() {}
+
+  public static final String MODEL_PREFIX = "inference.model.";
+
+  public static final ConfigOption<String> MODEL_TEXT_CLASSIFICATION = model("text-classification");
+  public static final ConfigOption<String> MODEL_TOKEN_CLASSIFICATION = model("token-classification");
+  public static final ConfigOption<String> MODEL_QUESTION_ANSWERING = model("question-answering");
+  public static final ConfigOption<String> MODEL_FEATURE_EXTRACTION = model("feature-extraction");
+
+  public static final ConfigOption<List<String>> DEFAULT_TASKS = ConfigOptions.key("inference.default-tasks")
+      .stringType().asList().noDefaultValue()
+      .withDescription("Tasks for events that name none; default: every task with a model.");
+
+  public static final ConfigOption<Integer> MAX_BATCH_SIZE = ConfigOptions.key("inference.max-batch-size")
+      .intType().defaultValue(32)
+      .withDescription("A batch is run as soon as it holds this many requests.");
+
+  public static final ConfigOption<Integer> MAX_TOKENS = ConfigOptions.key("inference.max-tokens")
+      .intType().defaultValue(4096)
+      .withDescription("A batch is run as soon as its requests hold this many tokens; a model call pads to at"
+          + " most this many tokens (rows x longest row).");
+
+  public static final ConfigOption<Duration> MAX_WAIT = ConfigOptions.key("inference.max-wait")
+      .durationType().defaultValue(Duration.ofMillis(5))
+      .withDescription("Longest time a request waits for its batch to fill.");
+
+  public static final ConfigOption<Integer> CAPACITY = ConfigOptions.key("inference.capacity")
+      .intType().defaultValue(256)
+      .withDescription("Requests in flight per subtask; beyond it the operator back-pressures. Must be at least"
+          + " max-batch-size or batches can never fill.");
+
+  public static final ConfigOption<Duration> TIMEOUT = ConfigOptions.key("inference.timeout")
+      .durationType().defaultValue(Duration.ofSeconds(60))
+      .withDescription("A request with no result after this long becomes a TIMEOUT dead letter.");
+
+  public static final ConfigOption<Boolean> ORDERED = ConfigOptions.key("inference.ordered")
+      .booleanType().defaultValue(false)
+      .withDescription("Emit results in input order (AsyncDataStream.orderedWait) instead of as they complete.");
+
+  public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("inference.retry.max-attempts")
+      .intType().defaultValue(0)
+      .withDescription("Retries of an event whose inference failed (MODEL_ERROR) before it is dead-lettered.");
+
+  public static final ConfigOption<Duration> RETRY_DELAY = ConfigOptions.key("inference.retry.delay")
+      .durationType().defaultValue(Duration.ofMillis(100))
+      .withDescription("Delay between retries.");
+
+  public static final ConfigOption<String> DEVICE = ConfigOptions.key("inference.device")
+      .stringType().defaultValue("cpu")
+      .withDescription("ONNX Runtime execution provider: cpu or cuda.");
+
+  public static final ConfigOption<Integer> INTRA_OP_THREADS = ConfigOptions.key("inference.intra-op-threads")
+      .intType().defaultValue(0)
+      .withDescription("ONNX Runtime threads per subtask; 0 = cores / subtasks, so slots do not fight over cores.");
+
+  public static final ConfigOption<Integer> MAX_TEXT_CHARS = ConfigOptions.key("inference.max-text-chars")
+      .intType().defaultValue(100_000)
+      .withDescription("Longer texts (or contexts) are dead-lettered as TEXT_TOO_LONG before tokenization.");
+
+  public static final ConfigOption<String> LONG_TEXT = ConfigOptions.key("inference.long-text")
+      .stringType().defaultValue("truncate")
+      .withDescription("text-classification and feature-extraction over texts longer than the model's window:"
+          + " truncate, or reject (TEXT_TOO_LONG dead letter). Token classification and QA always use windows.");
+
+  public static final ConfigOption<Integer> MAX_LENGTH = ConfigOptions.key("inference.max-length")
+      .intType().defaultValue(0)
+      .withDescription("Longest window in tokens; 0 = the model's own (384 for question-answering).");
+
+  public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("inference.top-k")
+      .intType().defaultValue(-1)
+      .withDescription("text-classification labels per event (0 = all; default 1, all for multi-label);"
+          + " question-answering answers per event (default 1).");
+
+  public static final ConfigOption<String> AGGREGATION = ConfigOptions.key("inference.aggregation")
+      .stringType().defaultValue("simple")
+      .withDescription("token-classification aggregation: none, simple, first, average or max.");
+
+  public static final ConfigOption<Integer> STRIDE = ConfigOptions.key("inference.stride")
+      .intType().defaultValue(16)
+      .withDescription("token-classification: tokens shared by consecutive windows of a long text.");
+
+  public static final ConfigOption<Integer> DOC_STRIDE = ConfigOptions.key("inference.doc-stride")
+      .intType().defaultValue(128)
+      .withDescription("question-answering: tokens shared by consecutive context windows.");
+
+  public static final ConfigOption<Integer> MAX_ANSWER_LEN = ConfigOptions.key("inference.max-answer-len")
+      .intType().defaultValue(15)
+      .withDescription("question-answering: longest answer in tokens.");
+
+  private static ConfigOption<String> model(String task) {
+    return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()
+        .withDescription("Model directory for " + task + " (config.json, tokenizer.json or vocab.txt, model.onnx).");
+  }
+}

@@ -1,0 +1,170 @@
+package io.distilstream.operators;
+
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.heads.TokenClassificationHead;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.Task;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+
+/**
+ * The small serializable description of the inference work: which model runs which task, and how requests are
+ * batched. It travels in the job graph; each subtask turns it into pipelines and batchers in {@code open()}.
+ * Validated when built, so a misconfigured job fails at submission, not on the first event.
+ */
+public final class InferenceSpec implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final EnumMap<Task, String> models;
+  private final List<Task> defaultTasks;
+  private final PipelineOptions pipelineOptions;
+  private final Duration maxWait;
+  private final int capacity;
+  private final Duration timeout;
+  private final boolean ordered;
+  private final int retryAttempts;
+  private final Duration retryDelay;
+  private final int maxTextChars;
+
+  private InferenceSpec(Builder b) {
+    this.models = new EnumMap<>(b.models);
+    this.defaultTasks = Collections.unmodifiableList(
+        b.defaultTasks.isEmpty() ? new ArrayList<>(b.models.keySet()) : new ArrayList<>(b.defaultTasks));
+    this.pipelineOptions = b.pipelineOptions;
+    this.maxWait = b.maxWait;
+    this.capacity = b.capacity;
+    this.timeout = b.timeout;
+    this.ordered = b.ordered;
+    this.retryAttempts = b.retryAttempts;
+    this.retryDelay = b.retryDelay;
+    this.maxTextChars = b.maxTextChars;
+    validate();
+  }
+
+  private void validate() {
+    if (models.isEmpty()) {
+      throw new IllegalArgumentException("no model configured: set at least one of "
+          + InferenceOptions.MODEL_PREFIX + "<task> (text-classification, token-classification,"
+          + " question-answering, feature-extraction)");
+    }
+    for (Task t : defaultTasks) {
+      if (!models.containsKey(t)) {
+        throw new IllegalArgumentException(InferenceOptions.DEFAULT_TASKS.key() + " names " + t + ", but "
+            + InferenceOptions.MODEL_PREFIX + t + " is not set");
+      }
+    }
+    int maxBatch = pipelineOptions.batching().maxBatchSize();
+    if (capacity < maxBatch) {
+      throw new IllegalArgumentException(InferenceOptions.CAPACITY.key() + " (" + capacity + ") must be at least "
+          + InferenceOptions.MAX_BATCH_SIZE.key() + " (" + maxBatch + "): with fewer requests in flight a batch"
+          + " can never fill");
+    }
+    if (maxWait.isNegative()) {
+      throw new IllegalArgumentException(InferenceOptions.MAX_WAIT.key() + " must not be negative");
+    }
+    if (timeout.compareTo(maxWait) <= 0) {
+      throw new IllegalArgumentException(InferenceOptions.TIMEOUT.key() + " (" + timeout + ") must be longer than "
+          + InferenceOptions.MAX_WAIT.key() + " (" + maxWait + ")");
+    }
+    if (retryAttempts < 0) {
+      throw new IllegalArgumentException(InferenceOptions.RETRY_ATTEMPTS.key() + " must be >= 0");
+    }
+    if (maxTextChars < 1) {
+      throw new IllegalArgumentException(InferenceOptions.MAX_TEXT_CHARS.key() + " must be >= 1");
+    }
+    for (Map.Entry<Task, String> e : models.entrySet()) {
+      ModelDirectory.of(Path.of(e.getValue())); // fails here, naming the path, if files are missing
+    }
+  }
+
+  /** Reads and validates the {@link InferenceOptions} of a Flink configuration. */
+  public static InferenceSpec fromConfiguration(Configuration conf) {
+    Builder b = builder();
+    for (Task t : Task.values()) {
+      conf.getOptional(org.apache.flink.configuration.ConfigOptions.key(InferenceOptions.MODEL_PREFIX + t.id())
+          .stringType().noDefaultValue()).ifPresent(dir -> b.model(t, Path.of(dir)));
+    }
+    conf.getOptional(InferenceOptions.DEFAULT_TASKS).ifPresent(list -> {
+      for (String s : list) {
+        b.defaultTasks.add(Task.parse(s));
+      }
+    });
+    String longText = conf.get(InferenceOptions.LONG_TEXT);
+    if (!longText.equals("truncate") && !longText.equals("reject")) {
+      throw new IllegalArgumentException(InferenceOptions.LONG_TEXT.key() + " must be truncate or reject, got '"
+          + longText + "'");
+    }
+    b.pipelineOptions
+        .session(SessionOptions.defaults()
+            .device(Device.parse(conf.get(InferenceOptions.DEVICE)))
+            .intraOpThreads(conf.get(InferenceOptions.INTRA_OP_THREADS)))
+        .batching(new BatchingOptions(conf.get(InferenceOptions.MAX_BATCH_SIZE), conf.get(InferenceOptions.MAX_TOKENS)))
+        .maxLength(conf.get(InferenceOptions.MAX_LENGTH))
+        .truncate(longText.equals("truncate"))
+        .topK(conf.get(InferenceOptions.TOP_K))
+        .aggregation(TokenClassificationHead.Aggregation.parse(conf.get(InferenceOptions.AGGREGATION)))
+        .stride(conf.get(InferenceOptions.STRIDE))
+        .docStride(conf.get(InferenceOptions.DOC_STRIDE))
+        .maxAnswerLength(conf.get(InferenceOptions.MAX_ANSWER_LEN));
+    return b.maxWait(conf.get(InferenceOptions.MAX_WAIT))
+        .capacity(conf.get(InferenceOptions.CAPACITY))
+        .timeout(conf.get(InferenceOptions.TIMEOUT))
+        .ordered(conf.get(InferenceOptions.ORDERED))
+        .retry(conf.get(InferenceOptions.RETRY_ATTEMPTS), conf.get(InferenceOptions.RETRY_DELAY))
+        .maxTextChars(conf.get(InferenceOptions.MAX_TEXT_CHARS))
+        .build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Map<Task, String> models() { return Collections.unmodifiableMap(models); }
+  public List<Task> defaultTasks() { return defaultTasks; }
+  public PipelineOptions pipelineOptions() { return pipelineOptions; }
+  public Duration maxWait() { return maxWait; }
+  public int capacity() { return capacity; }
+  public Duration timeout() { return timeout; }
+  public boolean ordered() { return ordered; }
+  public int retryAttempts() { return retryAttempts; }
+  public Duration retryDelay() { return retryDelay; }
+  public int maxTextChars() { return maxTextChars; }
+
+  /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
+  public static final class Builder {
+    private final EnumMap<Task, String> models = new EnumMap<>(Task.class);
+    private final List<Task> defaultTasks = new ArrayList<>();
+    private PipelineOptions pipelineOptions = PipelineOptions.defaults();
+    private Duration maxWait = InferenceOptions.MAX_WAIT.defaultValue();
+    private int capacity = InferenceOptions.CAPACITY.defaultValue();
+    private Duration timeout = InferenceOptions.TIMEOUT.defaultValue();
+    private boolean ordered = InferenceOptions.ORDERED.defaultValue();
+    private int retryAttempts = InferenceOptions.RETRY_ATTEMPTS.defaultValue();
+    private Duration retryDelay = InferenceOptions.RETRY_DELAY.defaultValue();
+    private int maxTextChars = InferenceOptions.MAX_TEXT_CHARS.defaultValue();
+
+    public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
+    public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
+    public Builder pipelineOptions(PipelineOptions o) { this.pipelineOptions = o; return this; }
+    public Builder maxWait(Duration d) { this.maxWait = d; return this; }
+    public Builder capacity(int c) { this.capacity = c; return this; }
+    public Builder timeout(Duration d) { this.timeout = d; return this; }
+    public Builder ordered(boolean b) { this.ordered = b; return this; }
+    public Builder retry(int attempts, Duration delay) { this.retryAttempts = attempts; this.retryDelay = delay; return this; }
+    public Builder maxTextChars(int n) { this.maxTextChars = n; return this; }
+
+    public InferenceSpec build() {
+      return new InferenceSpec(this);
+    }
+  }
+}
