@@ -159,7 +159,7 @@ public final class JobConfig {
 
   static boolean isSecret(String key) {
     String k = key.toLowerCase(Locale.ROOT);
-    return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token")
-        || k.endsWith(".key") || k.contains("credentials");
+    return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("credential")
+        || (k.startsWith("kafka.") && (k.contains("token") || k.endsWith(".key")));
   }
 }

@@ -1,6 +1,5 @@
 package io.distilstream.operators;
 
-import ai.onnxruntime.OrtEnvironment;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
 import io.distilstream.runtime.heads.LabelScore;
@@ -150,9 +149,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     if (event.getTasks() != null && !event.getTasks().isEmpty()) {
       return event.getTasks();
     }
+    // an event that names no task gets the job's default tasks, question-answering only if it asks a question
     List<String> names = new ArrayList<>(spec.defaultTasks().size());
     for (Task t : spec.defaultTasks()) {
-      names.add(t.id());
+      if (t != Task.QUESTION_ANSWERING || event.getQuestion() != null) {
+        names.add(t.id());
+      }
     }
     return names;
   }
@@ -282,6 +284,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   /** Carried in every result's {@link ModelInfo}: this library's and ONNX Runtime's versions. */
   static String runtimeVersion() {
     String v = InferenceFunction.class.getPackage().getImplementationVersion();
-    return "distilstream/" + (v != null ? v : "dev") + " onnxruntime/" + OrtEnvironment.getEnvironment().getVersion();
+    return "distilstream/" + (v != null ? v : "dev") + " onnxruntime/" + io.distilstream.runtime.model.ModelSession.environment().getVersion();
   }
 }

@@ -118,7 +118,7 @@ public final class ModelSession implements AutoCloseable {
           "no such file (export one with `optimum-cli export onnx --model <hub-id> <dir>`, or build one from "
               + "model.safetensors with `bin/distilstream build-model`)");
     }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = environment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setOptimizationLevel(optLevel(options.optimizationLevel()));
       if (options.intraOpThreads() > 0) {
@@ -148,6 +148,45 @@ public final class ModelSession implements AutoCloseable {
       }
     } catch (OrtException e) {
       throw new ModelLoadException(modelFile + ": ONNX Runtime could not load the model: " + e.getMessage(), e);
+    }
+  }
+
+  private static volatile OrtEnvironment environment;
+
+  /**
+   * The process-wide ONNX Runtime environment, created on a thread of its own with a large stack: creating it
+   * takes more native stack than a JVM main thread may have left (seen as a segfault when the launcher's long
+   * class path had used part of it).
+   */
+  public static OrtEnvironment environment() {
+    OrtEnvironment env = environment;
+    if (env != null) {
+      return env;
+    }
+    synchronized (ModelSession.class) {
+      if (environment == null) {
+        OrtEnvironment[] made = new OrtEnvironment[1];
+        RuntimeException[] failed = new RuntimeException[1];
+        Thread t = new Thread(null, () -> {
+          try {
+            made[0] = OrtEnvironment.getEnvironment();
+          } catch (RuntimeException e) {
+            failed[0] = e;
+          }
+        }, "onnxruntime-init", 16L << 20);
+        t.start();
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while starting ONNX Runtime", e);
+        }
+        if (failed[0] != null) {
+          throw failed[0];
+        }
+        environment = made[0];
+      }
+      return environment;
     }
   }
 

@@ -118,7 +118,7 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     try {
       return new Prepared<>(input, preprocess(input), null, null);
     } catch (InferenceException e) {
-      return new Prepared<>(input, null, e.reason(), e.getMessage());
+      return new Prepared<>(input, null, e.reason(), e.detail());
     } catch (IllegalArgumentException | NullPointerException e) {
       return new Prepared<>(input, null, Outcome.Reason.INVALID_INPUT, String.valueOf(e.getMessage()));
     }
@@ -213,7 +213,7 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     try {
       return Outcome.success(postprocess(input, windows, outputs));
     } catch (InferenceException e) {
-      return Outcome.failure(e.reason(), e.getMessage());
+      return Outcome.failure(e.reason(), e.detail());
     } catch (RuntimeException e) {
       return Outcome.failure(Outcome.Reason.MODEL_ERROR, "post-processing failed: " + e);
     }
