@@ -1,6 +1,7 @@
 package io.distilstream.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
@@ -252,6 +253,17 @@ class EnrichmentJobEndToEndTest {
     mini.startTaskManager(); // as a cluster manager would replace the lost TaskManager
     produce(c.get("topics.input"), events.subList(n / 2, n));
     assertExactlyOnce(awaitResults(c, job, n), n);
+  }
+
+  @Test
+  void aTransactionTimeoutTheBrokerWouldRefuseIsRejectedAtStart() throws Exception {
+    Map<String, String> c = config("tx-timeout");
+    c.put("kafka.transaction.timeout.ms", "1000000"); // the local broker allows at most 900000
+    assertThatThrownBy(() -> EnrichmentJob.checkBroker(JobConfig.of(c)))
+        .hasMessageContaining("kafka.transaction.timeout.ms (1000000)")
+        .hasMessageContaining("transaction.max.timeout.ms (900000)");
+    c.put("kafka.transaction.timeout.ms", "900000");
+    EnrichmentJob.checkBroker(JobConfig.of(c));
   }
 
   @Test

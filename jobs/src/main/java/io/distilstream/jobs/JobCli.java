@@ -70,9 +70,15 @@ public final class JobCli {
     return 0;
   }
 
-  /** Entry point for {@code flink run -c io.distilstream.jobs.JobCli job.jar --config ...}. */
+  /**
+   * The job jar's entry point: {@code flink run target/distilstream-jobs-VERSION-job.jar --config job.properties}.
+   * It never calls {@code System.exit}, which in application mode would stop the JobManager with it.
+   */
   public static void main(String[] argv) throws Exception {
-    System.exit(Main.run(prepend("job", argv), System.out, System.err));
+    int rc = Main.run(prepend("job", argv), System.out, System.err);
+    if (rc != 0) {
+      throw new IllegalArgumentException("distilstream job: invalid arguments (exit code " + rc + "), see above");
+    }
   }
 
   private static String[] prepend(String first, String[] rest) {

@@ -1,0 +1,59 @@
+package io.distilstream.schemas;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.message.MissingSchemaException;
+import org.junit.jupiter.api.Test;
+
+/** The schemas' compatibility rules, checked: see schemas/README.md. */
+class SchemaEvolutionTest {
+  @Test
+  void anEventWrittenWithTheV1SchemaDecodesWithTheCurrentOne() throws Exception {
+    Schema v1 = TextEvents.historical("history/TextEvent-v1.avsc");
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("id", "old-1");
+    old.put("key", null);
+    old.put("text", "written by a v1 producer");
+    old.put("question", null);
+    old.put("context", null);
+    old.put("tasks", List.of("text-classification"));
+    ByteBuffer bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
+    byte[] raw = new byte[bytes.remaining()];
+    bytes.get(raw);
+
+    TextEvent e = TextEvents.decode(raw);
+    assertThat(e.getId()).isEqualTo("old-1");
+    assertThat(e.getText()).isEqualTo("written by a v1 producer");
+    assertThat(e.getTasks()).containsExactly("text-classification");
+    // fields added since v1 take their defaults
+    assertThat(e.getAttributes()).isEmpty();
+    assertThat(e.getEventTime()).isNull();
+  }
+
+  @Test
+  void everyHistoricalSchemaCanBeReadByTheCurrentOne() {
+    for (String h : TextEvents.HISTORY) {
+      SchemaCompatibility.SchemaPairCompatibility c = SchemaCompatibility.checkReaderWriterCompatibility(
+          TextEvent.getClassSchema(), TextEvents.historical(h));
+      assertThat(c.getType()).as(h + ": " + c.getDescription())
+          .isEqualTo(SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE);
+    }
+  }
+
+  @Test
+  void currentEventsRoundTripAndForeignFingerprintsAreRefused() throws Exception {
+    TextEvent e = TextEvent.newBuilder().setId("x").setText("hello").setAttributes(Map.of("lang", "en")).build();
+    assertThat(TextEvents.decode(TextEvents.encode(e))).isEqualTo(e);
+    byte[] foreign = {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0};
+    assertThatThrownBy(() -> TextEvents.decode(foreign)).isInstanceOf(MissingSchemaException.class);
+  }
+}
