@@ -35,6 +35,8 @@ public final class ModelConfig implements Serializable {
   private final List<String> id2label;
   private final String problemType;
   private final String version;
+  private final double layerNormEps;
+  private final double initializerRange;
 
   private ModelConfig(JsonNode root, Path source) {
     this.modelType = root.path("model_type").asText("");
@@ -52,6 +54,9 @@ public final class ModelConfig implements Serializable {
     this.activation = root.path(distil ? "activation" : "hidden_act").asText("gelu");
     this.problemType = root.hasNonNull("problem_type") ? root.get("problem_type").asText() : null;
     this.version = root.hasNonNull("version") ? root.get("version").asText() : null;
+    // DistilBERT's LayerNorms use 1e-12 whatever the config says; BERT reads layer_norm_eps
+    this.layerNormEps = distil ? 1e-12 : root.path("layer_norm_eps").asDouble(1e-12);
+    this.initializerRange = root.path("initializer_range").asDouble(0.02);
     this.id2label = readLabels(root, source);
   }
 
@@ -124,4 +129,6 @@ public final class ModelConfig implements Serializable {
   public boolean isMultiLabel() { return MULTI_LABEL.equals(problemType); }
   /** The {@code version} field where the publisher set one, else null. */
   public String version() { return version; }
+  public double layerNormEps() { return layerNormEps; }
+  public double initializerRange() { return initializerRange; }
 }

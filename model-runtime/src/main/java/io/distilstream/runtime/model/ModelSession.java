@@ -113,7 +113,11 @@ public final class ModelSession implements AutoCloseable {
 
   /** Opens {@code model.onnx} (or any ONNX file) with the given options. */
   public static ModelSession open(Path modelFile, SessionOptions options) {
-    if (!Files.isRegularFile(modelFile)) {
+    return open(modelFile, options, null);
+  }
+
+  private static ModelSession open(Path modelFile, SessionOptions options, byte[] bytes) {
+    if (bytes == null && !Files.isRegularFile(modelFile)) {
       throw new ModelLoadException(modelFile, "an ONNX model file",
           "no such file (export one with `optimum-cli export onnx --model <hub-id> <dir>`, or build one from "
               + "model.safetensors with `bin/distilstream build-model`)");
@@ -139,7 +143,7 @@ public final class ModelSession implements AutoCloseable {
           device = Device.CPU;
         }
       }
-      OrtSession session = env.createSession(modelFile.toString(), so);
+      OrtSession session = bytes != null ? env.createSession(bytes, so) : env.createSession(modelFile.toString(), so);
       try {
         return new ModelSession(env, session, modelFile, device);
       } catch (RuntimeException | OrtException e) {
@@ -149,6 +153,14 @@ public final class ModelSession implements AutoCloseable {
     } catch (OrtException e) {
       throw new ModelLoadException(modelFile + ": ONNX Runtime could not load the model: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Opens a graph held in memory (built by {@link io.distilstream.runtime.graph.GraphBuilder}); {@code source}
+   * names it in messages.
+   */
+  public static ModelSession open(byte[] onnx, Path source, SessionOptions options) {
+    return open(source, options, onnx);
   }
 
   private static volatile OrtEnvironment environment;

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * as given (its rows batched together), and every row again after shuffling all rows into other batches, so a
  * sequence's logits do not depend on what it was batched and padded with.
  */
-class GoldenParityTest {
+public class GoldenParityTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One golden row: the un-padded sequence and its expected outputs (un-padded too). */
@@ -32,11 +32,17 @@ class GoldenParityTest {
       SharedModels.QA, SharedModels.MASKED_LM, SharedModels.BERT_TOKEN_CLS})
   void reproducesGoldenOutputsAsGivenAndShuffled(String model) throws Exception {
     Path dir = SharedModels.model(model);
+    try (ModelSession session = ModelSession.open(dir.resolve("model.onnx"), SessionOptions.defaults())) {
+      assertReproducesGolden(dir, session);
+    }
+  }
+
+  /** Checks a session (of an exported or a built graph) against the directory's golden.json. */
+  public static void assertReproducesGolden(Path dir, ModelSession session) throws Exception {
     JsonNode golden = JSON.readTree(dir.resolve("golden.json").toFile());
     double tolerance = golden.path("tolerance").asDouble();
     assertThat(tolerance).isPositive().isLessThanOrEqualTo(1e-4);
-
-    try (ModelSession session = ModelSession.open(dir.resolve("model.onnx"), SessionOptions.defaults())) {
+    {
       List<String> names = new ArrayList<>();
       golden.get("cases").get(0).get("outputs").fieldNames().forEachRemaining(names::add);
       List<Row> all = new ArrayList<>();
