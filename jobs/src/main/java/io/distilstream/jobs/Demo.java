@@ -61,15 +61,14 @@ public final class Demo {
 
     out.println("distilstream demo");
     out.println("models:");
-    boolean random = false;
+    boolean seeded = args.all("model").isEmpty() && args.string("model-dir", null) == null;
     for (Map.Entry<Task, Path> e : models.entrySet()) {
       out.printf("  %-22s %s%n", e.getKey(), e.getValue());
-      random |= e.getValue().toString().contains("tiny-");
     }
-    if (random) {
-      out.println("NOTE: these are tiny test models with random weights: their labels, entities and answers are not"
-          + " meaningful.\n      Point the demo at real exports with --model TASK=DIR (see README: exporting a"
-          + " Hugging Face model).");
+    if (seeded) {
+      out.println("NOTE: no models given, so these are small DistilBERT models with seeded random weights, built in"
+          + " Java just now:\n      their labels, entities and answers are not meaningful. Point the demo at real"
+          + " models with\n      --model TASK=DIR (a Hugging Face export, or a directory with model.safetensors).");
     }
 
     try (LocalKafka kafka = LocalKafka.start(Map.of())) {
@@ -106,7 +105,7 @@ public final class Demo {
     return 0;
   }
 
-  static Map<Task, Path> models(Args args) {
+  static Map<Task, Path> models(Args args) throws java.io.IOException {
     Map<Task, Path> models = new EnumMap<>(Task.class);
     String dir = args.string("model-dir", null);
     if (dir != null) {
@@ -129,26 +128,34 @@ public final class Demo {
       models.put(Task.parse(m.substring(0, eq)), Paths.get(m.substring(eq + 1)).toAbsolutePath());
     }
     if (models.isEmpty()) {
-      Path shared = sharedModels();
-      if (shared == null) {
-        throw new Args.UsageException("no models: give --model TASK=DIR or --model-dir DIR (the tiny test models"
-            + " in ../shared/models beside the checkout are used when present)");
-      }
-      models.put(Task.TEXT_CLASSIFICATION, shared.resolve("tiny-distilbert-sequence-classification"));
-      models.put(Task.TOKEN_CLASSIFICATION, shared.resolve("tiny-distilbert-token-classification"));
-      models.put(Task.QUESTION_ANSWERING, shared.resolve("tiny-distilbert-question-answering"));
+      models.putAll(seededModels());
     }
     return models;
   }
 
-  private static Path sharedModels() {
-    for (Path p = Paths.get("").toAbsolutePath(); p != null; p = p.getParent()) {
-      Path c = p.resolveSibling("shared").resolve("models");
-      if (Files.isDirectory(c.resolve("tiny-distilbert-sequence-classification"))) {
-        return c.normalize();
-      }
+  /**
+   * Small DistilBERT models with seeded random weights, built in Java into a temp directory: the demo runs on any
+   * machine with a JDK, and says plainly that their outputs mean nothing.
+   */
+  static Map<Task, Path> seededModels() throws java.io.IOException {
+    Map<Task, Path> models = new EnumMap<>(Task.class);
+    Path root = Files.createTempDirectory("distilstream-demo-models-");
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
+    for (Task t : List.of(Task.TEXT_CLASSIFICATION, Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
+      Path dir = root.resolve(t.id());
+      io.distilstream.runtime.cli.BuildModelCli.run(new String[] {"--config", "distilbert-small", "--task", t.id(),
+          "--seed", "7", "--out", dir.toString()}, new PrintStream(java.io.OutputStream.nullOutputStream()));
+      models.put(t, dir);
     }
-    return null;
+    return models;
+  }
+
+  private static void deleteTree(Path root) {
+    try (var files = Files.walk(root)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException | RuntimeException ignored) {
+      // a temp directory left behind is not worth failing the demo for
+    }
   }
 
   /** The bundled sample events, each in one of the accepted encodings, plus records that cannot be decoded. */

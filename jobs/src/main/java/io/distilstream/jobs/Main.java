@@ -1,6 +1,7 @@
 package io.distilstream.jobs;
 
 import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.cli.BuildModelCli;
 import io.distilstream.runtime.cli.RuntimeCli;
 import io.distilstream.runtime.model.ModelLoadException;
 import java.io.PrintStream;
@@ -14,7 +15,8 @@ public final class Main {
       "  tokenize   tokenize stdin, ids and character offsets per line",
       "  demo       a local Kafka broker and Flink cluster, sample events, the job, results printed",
       "  job        the enrichment job against an existing Kafka and Flink cluster",
-      "  build-model, bench: not built yet",
+      "  build-model  build model.onnx in Java from config.json + model.safetensors, or from a seed",
+      "  bench: not built yet",
       "Run 'distilstream <command> --help' for the options of a command.");
 
   private Main() {}
@@ -35,6 +37,7 @@ public final class Main {
       case "run": usage = RuntimeCli.RUN_USAGE; break;
       case "tokenize": usage = RuntimeCli.TOKENIZE_USAGE; break;
       case "demo": usage = Demo.USAGE; break;
+      case "build-model": usage = BuildModelCli.USAGE; break;
       case "job": usage = JobCli.USAGE; break;
       default:
         err.println("distilstream: unknown or not yet available command '" + command + "'\n" + USAGE);
@@ -49,6 +52,7 @@ public final class Main {
         case "run": return RuntimeCli.run(rest, System.in, out, err);
         case "tokenize": return RuntimeCli.tokenize(rest, System.in, out, err);
         case "demo": return Demo.run(rest, out);
+        case "build-model": return BuildModelCli.run(rest, out);
         default: return JobCli.run(rest, out);
       }
     } catch (Args.UsageException | IllegalArgumentException e) {

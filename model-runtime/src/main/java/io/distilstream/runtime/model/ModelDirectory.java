@@ -22,6 +22,7 @@ public final class ModelDirectory implements Serializable {
   public static final String TOKENIZER_JSON = "tokenizer.json";
   public static final String VOCAB_TXT = "vocab.txt";
   public static final String MODEL_ONNX = "model.onnx";
+  public static final String SAFETENSORS = "model.safetensors";
 
   private final String dir;
   private final String onnxFile;
@@ -50,6 +51,9 @@ public final class ModelDirectory implements Serializable {
           "neither");
     }
     Path onnx = onnxFile != null ? onnxFile.toAbsolutePath().normalize() : abs.resolve(MODEL_ONNX);
+    if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(SAFETENSORS))) {
+      return new ModelDirectory(abs, onnx); // the graph is built from model.safetensors when loaded
+    }
     if (!Files.isRegularFile(onnx)) {
       String hint = Files.isRegularFile(abs.resolve("model.safetensors"))
           ? "no such file; this directory has model.safetensors: build the graph with "
@@ -63,6 +67,9 @@ public final class ModelDirectory implements Serializable {
   public Path path() { return Path.of(dir); }
   public Path configFile() { return path().resolve(CONFIG); }
   public Path onnxFile() { return Path.of(onnxFile); }
+  /** True when there is no ONNX file and the graph must be built from {@code model.safetensors}. */
+  public boolean needsBuild() { return !Files.isRegularFile(onnxFile()); }
+  public Path safetensorsFile() { return path().resolve(SAFETENSORS); }
   /** The directory name, as models are usually named after their folder. */
   public String name() { return path().getFileName().toString(); }
 
@@ -79,7 +86,8 @@ public final class ModelDirectory implements Serializable {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       byte[] buf = new byte[1 << 16];
-      for (Path f : new Path[] {configFile(), path().resolve(TOKENIZER_JSON), path().resolve(VOCAB_TXT), onnxFile()}) {
+      for (Path f : new Path[] {configFile(), path().resolve(TOKENIZER_JSON), path().resolve(VOCAB_TXT), onnxFile(),
+          safetensorsFile()}) {
         if (!Files.isRegularFile(f)) {
           continue;
         }

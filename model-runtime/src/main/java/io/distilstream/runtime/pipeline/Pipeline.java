@@ -1,6 +1,9 @@
 package io.distilstream.runtime.pipeline;
 
 import io.distilstream.runtime.batch.DynamicBatcher;
+import io.distilstream.runtime.graph.GraphBuilder;
+import io.distilstream.runtime.graph.SafeTensors;
+import io.distilstream.runtime.graph.Weights;
 import io.distilstream.runtime.model.ModelConfig;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelLoadException;
@@ -49,7 +52,10 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     int limit = config.maxPositionEmbeddings();
     int wanted = options.maxLength() > 0 ? options.maxLength() : defaultMaxLength;
     this.maxLength = wanted > 0 ? Math.min(wanted, limit) : limit;
-    this.session = ModelSession.open(directory.onnxFile(), options.session());
+    this.session = directory.needsBuild()
+        ? ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.forTask(task.id(), config),
+            Weights.of(SafeTensors.open(directory.safetensorsFile()))), directory.safetensorsFile(), options.session())
+        : ModelSession.open(directory.onnxFile(), options.session());
     this.batcher = new DynamicBatcher(session, options.batching());
   }
 

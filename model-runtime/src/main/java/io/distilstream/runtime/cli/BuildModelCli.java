@@ -1,0 +1,105 @@
+package io.distilstream.runtime.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.distilstream.runtime.graph.GraphBuilder;
+import io.distilstream.runtime.graph.Presets;
+import io.distilstream.runtime.graph.SafeTensors;
+import io.distilstream.runtime.graph.Weights;
+import io.distilstream.runtime.model.ModelConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Set;
+
+/** {@code distilstream build-model}: a model directory with {@code model.onnx}, built in Java. */
+public final class BuildModelCli {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public static final String USAGE = String.join("\n",
+      "usage: distilstream build-model --config CONFIG --task TASK --out DIR [--weights FILE | --seed N]",
+      "  Builds the ONNX graph of a DistilBERT or BERT model and writes a complete model directory: config.json,",
+      "  tokenizer files, model.onnx. Prints one JSON line describing what it wrote.",
+      "  --config CONFIG   a Hugging Face config.json, or a preset: distilbert-base, distilbert-small",
+      "  --task TASK       text-classification | token-classification | question-answering | fill-mask |",
+      "                    feature-extraction (must agree with config.json's architectures)",
+      "  --weights FILE    model.safetensors (default: the one beside the config, if any)",
+      "  --seed N          random weights from seed N instead (Hugging Face's initialisation); labels mean nothing",
+      "  --tokenizer DIR   where tokenizer.json / vocab.txt come from (default: beside the config; presets bundle",
+      "                    distilbert-base-uncased's vocabulary)",
+      "  --out DIR         the model directory to write");
+
+  private static final List<String> TOKENIZER_FILES =
+      List.of("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json");
+
+  private BuildModelCli() {}
+
+  public static int run(String[] argv, PrintStream out) throws IOException {
+    Args args = Args.parse(argv, Set.of());
+    String configArg = args.required("config");
+    String task = args.required("task");
+    Path outDir = Path.of(args.required("out"));
+    String weightsArg = args.string("weights", null);
+    String seedArg = args.string("seed", null);
+    String tokenizerArg = args.string("tokenizer", null);
+    args.rejectUnknown();
+    if (weightsArg != null && seedArg != null) {
+      throw new Args.UsageException("give --weights or --seed, not both");
+    }
+    Files.createDirectories(outDir);
+    long start = System.nanoTime();
+    boolean preset = Presets.isPreset(configArg);
+    Path configSource = preset ? null : Path.of(configArg);
+    ObjectNode configJson = preset ? Presets.config(configArg, task) : null;
+    Path configOut = outDir.resolve("config.json");
+    if (preset) {
+      Files.writeString(configOut, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(configJson));
+    } else if (!configSource.toAbsolutePath().normalize().equals(configOut.toAbsolutePath().normalize())) {
+      Files.copy(configSource, configOut, StandardCopyOption.REPLACE_EXISTING);
+    }
+    ModelConfig config = ModelConfig.read(configOut);
+    GraphBuilder.Head head = GraphBuilder.Head.forTask(task, config);
+
+    Weights weights;
+    String source;
+    if (seedArg != null || (preset && weightsArg == null)) {
+      long seed = seedArg == null ? 42 : Long.parseLong(seedArg.trim());
+      weights = Weights.seeded(seed, config.initializerRange());
+      source = "seed " + seed;
+    } else {
+      Path file = weightsArg != null ? Path.of(weightsArg) : configSource.toAbsolutePath().resolveSibling("model.safetensors");
+      weights = Weights.of(SafeTensors.open(file));
+      source = file.toString();
+    }
+    byte[] onnx = GraphBuilder.build(config, head, weights);
+    Files.write(outDir.resolve("model.onnx"), onnx);
+
+    Path tokenizerDir = tokenizerArg != null ? Path.of(tokenizerArg)
+        : configSource != null ? configSource.toAbsolutePath().getParent() : null;
+    int copied = 0;
+    if (tokenizerDir != null && !tokenizerDir.toAbsolutePath().normalize().equals(outDir.toAbsolutePath().normalize())) {
+      for (String f : TOKENIZER_FILES) {
+        if (Files.isRegularFile(tokenizerDir.resolve(f))) {
+          Files.copy(tokenizerDir.resolve(f), outDir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+          copied++;
+        }
+      }
+    }
+    if (preset && copied == 0) {
+      Presets.writeUncasedTokenizer(outDir);
+    }
+    ObjectNode summary = JSON.createObjectNode();
+    summary.put("out", outDir.toAbsolutePath().toString());
+    summary.put("task", task);
+    summary.put("head", head.name().toLowerCase(java.util.Locale.ROOT));
+    summary.put("architecture", config.architecture());
+    summary.put("weights", source);
+    summary.put("onnx_bytes", onnx.length);
+    summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
+    out.println(JSON.writeValueAsString(summary));
+    return 0;
+  }
+}
