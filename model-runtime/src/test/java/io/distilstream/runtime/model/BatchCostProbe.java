@@ -9,7 +9,7 @@ import java.util.Random;
 
 /**
  * A measurement, not a test: the time of one model call on a batch of B sequences of L tokens (median of runs after
- * warm-up), and the Java heap allocated per call. Args: MODEL_ONNX THREADS B L [RUNS].
+ * warm-up), and the Java heap allocated per call. Args: MODEL_ONNX THREADS B L [RUNS [OPT_LEVEL]].
  */
 public final class BatchCostProbe {
   public static void main(String[] args) throws Exception {
@@ -18,6 +18,7 @@ public final class BatchCostProbe {
     int b = Integer.parseInt(args[2]);
     int l = Integer.parseInt(args[3]);
     int runs = args.length > 4 ? Integer.parseInt(args[4]) : 10;
+    String opt = args.length > 5 ? args[5] : "all";
     Random r = new Random(1);
     List<Encoding> batch = new ArrayList<>();
     for (int i = 0; i < b; i++) {
@@ -30,7 +31,7 @@ public final class BatchCostProbe {
       batch.add(Encoding.ofIds(ids, null));
     }
     var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-    try (ModelSession s = ModelSession.open(onnx, SessionOptions.defaults().intraOpThreads(threads))) {
+    try (ModelSession s = ModelSession.open(onnx, SessionOptions.defaults().intraOpThreads(threads).optimizationLevel(opt))) {
       for (int i = 0; i < 3; i++) {
         s.run(batch);
       }
@@ -45,7 +46,7 @@ public final class BatchCostProbe {
       }
       Arrays.sort(nanos);
       double ms = nanos[runs / 2] / 1e6;
-      System.out.printf("%s threads=%d batch=%dx%d: median %.1f ms per call, %.0f tokens/s, %.1f KiB Java heap"
+      System.out.printf("%s opt=" + opt + " threads=%d batch=%dx%d: median %.1f ms per call, %.0f tokens/s, %.1f KiB Java heap"
           + " per call%n", onnx.getParent().getFileName(), threads, b, l, ms, b * l / (ms / 1000),
           allocated / (double) runs / 1024);
     }
