@@ -16,7 +16,7 @@ public final class Main {
       "  demo       a local Kafka broker and Flink cluster, sample events, the job, results printed",
       "  job        the enrichment job against an existing Kafka and Flink cluster",
       "  build-model  build model.onnx in Java from config.json + model.safetensors, or from a seed",
-      "  bench: not built yet",
+      "  bench      throughput of the bare runtime, the naive Flink patterns and the operator",
       "Run 'distilstream <command> --help' for the options of a command.");
 
   private Main() {}
@@ -38,6 +38,7 @@ public final class Main {
       case "tokenize": usage = RuntimeCli.TOKENIZE_USAGE; break;
       case "demo": usage = Demo.USAGE; break;
       case "build-model": usage = BuildModelCli.USAGE; break;
+      case "bench": usage = io.distilstream.jobs.bench.Bench.USAGE; break;
       case "job": usage = JobCli.USAGE; break;
       default:
         err.println("distilstream: unknown or not yet available command '" + command + "'\n" + USAGE);
@@ -53,6 +54,7 @@ public final class Main {
         case "tokenize": return RuntimeCli.tokenize(rest, System.in, out, err);
         case "demo": return Demo.run(rest, out);
         case "build-model": return BuildModelCli.run(rest, out);
+        case "bench": return io.distilstream.jobs.bench.Bench.run(rest, out);
         default: return JobCli.run(rest, out);
       }
     } catch (Args.UsageException | IllegalArgumentException e) {

@@ -32,6 +32,11 @@ public final class InferenceOptions {
       .withDescription("A batch is run as soon as its requests hold this many tokens; a model call pads to at"
           + " most this many tokens (rows x longest row).");
 
+  public static final ConfigOption<Double> MAX_PADDING_RATIO = ConfigOptions.key("inference.max-padding-ratio")
+      .doubleType().defaultValue(1.25)
+      .withDescription("A batch is split into length groups so that padded tokens stay within this multiple of"
+          + " the real ones. On a CPU small groups cost nothing and padding costs a token each; raise it on a GPU.");
+
   public static final ConfigOption<Duration> MAX_WAIT = ConfigOptions.key("inference.max-wait")
       .durationType().defaultValue(Duration.ofMillis(5))
       .withDescription("Longest time a request waits for its batch to fill.");

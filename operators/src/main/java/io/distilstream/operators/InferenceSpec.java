@@ -108,7 +108,8 @@ public final class InferenceSpec implements Serializable {
         .session(SessionOptions.defaults()
             .device(Device.parse(conf.get(InferenceOptions.DEVICE)))
             .intraOpThreads(conf.get(InferenceOptions.INTRA_OP_THREADS)))
-        .batching(new BatchingOptions(conf.get(InferenceOptions.MAX_BATCH_SIZE), conf.get(InferenceOptions.MAX_TOKENS)))
+        .batching(new BatchingOptions(conf.get(InferenceOptions.MAX_BATCH_SIZE), conf.get(InferenceOptions.MAX_TOKENS),
+            conf.get(InferenceOptions.MAX_PADDING_RATIO)))
         .maxLength(conf.get(InferenceOptions.MAX_LENGTH))
         .truncate(longText.equals("truncate"))
         .topK(conf.get(InferenceOptions.TOP_K))

@@ -48,7 +48,8 @@ public final class DynamicBatcher {
 
   /**
    * Groups sequence indices into batches: ascending length, at most {@code maxBatchSize} rows and {@code maxTokens}
-   * padded tokens per batch. Exposed for tests and the benchmark.
+   * padded tokens per batch, and no more padding than {@code maxPaddingRatio} allows. Exposed for tests and the
+   * benchmark.
    */
   public static List<int[]> plan(List<Encoding> sequences, BatchingOptions options) {
     int n = sequences.size();
@@ -71,9 +72,14 @@ public final class DynamicBatcher {
     int start = 0;
     while (start < n) {
       int end = start + 1;
+      long real = lengths[order[start]];
       // sorted ascending, so the candidate's length is the group's padded length
-      while (end < n && end - start < options.maxBatchSize()
-          && (long) (end - start + 1) * lengths[order[end]] <= options.maxTokens()) {
+      while (end < n && end - start < options.maxBatchSize()) {
+        long padded = (long) (end - start + 1) * lengths[order[end]];
+        if (padded > options.maxTokens() || padded > options.maxPaddingRatio() * (real + lengths[order[end]])) {
+          break;
+        }
+        real += lengths[order[end]];
         end++;
       }
       int[] g = new int[end - start];

@@ -52,6 +52,7 @@ public final class RuntimeCli {
       "  --no-normalize             feature-extraction: no L2 normalisation",
       "  --batch-size N             sequences per model call (32)",
       "  --max-tokens N             padded tokens per model call (4096)",
+      "  --max-padding-ratio R      split batches so padded tokens stay within R x real ones (1.25)",
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx",
@@ -77,7 +78,9 @@ public final class RuntimeCli {
             .device(Device.parse(args.string("device", "cpu")))
             .intraOpThreads(args.integer("threads", 0)))
         .batching(new BatchingOptions(args.integer("batch-size", BatchingOptions.DEFAULT_MAX_BATCH_SIZE),
-            args.integer("max-tokens", BatchingOptions.DEFAULT_MAX_TOKENS)))
+            args.integer("max-tokens", BatchingOptions.DEFAULT_MAX_TOKENS),
+            Double.parseDouble(args.string("max-padding-ratio",
+                Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)))))
         .maxLength(args.integer("max-length", 0))
         .topK(args.integer("top-k", -1))
         .aggregation(TokenClassificationHead.Aggregation.parse(args.string("aggregation", "simple")))
