@@ -14,7 +14,7 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * The operator's metrics, in the subtask's metric group under {@code distilstream}: {@code batchSize} and
  * {@code paddingRatio} (padded / real tokens, in percent) histograms per model call, {@code batchLatencyMs} and
  * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
- * meters, {@code batches}, {@code events} and {@code deadLetters} counters.
+ * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens} and {@code deadLetters} counters.
  */
 final class InferenceMetrics implements MicroBatcher.Listener {
   static final String GROUP = "distilstream";
@@ -27,6 +27,7 @@ final class InferenceMetrics implements MicroBatcher.Listener {
   private final Counter batches;
   private final Counter events;
   private final Counter tokens;
+  private final Counter paddedTokens;
   private final Counter deadLetters;
 
   InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
@@ -39,6 +40,7 @@ final class InferenceMetrics implements MicroBatcher.Listener {
     batches = g.counter("batches");
     events = g.counter("events");
     tokens = g.counter("tokens");
+    paddedTokens = g.counter("paddedTokens");
     deadLetters = g.counter("deadLetters");
     g.meter("eventsPerSecond", new MeterView(events));
     g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
@@ -53,6 +55,7 @@ final class InferenceMetrics implements MicroBatcher.Listener {
     batches.inc();
     events.inc(size);
     tokens.inc(batchTokens);
+    this.paddedTokens.inc(paddedTokens);
   }
 
   synchronized void onEventDone(long nanos) {

@@ -1,72 +1,50 @@
 package io.distilstream.jobs.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.distilstream.operators.Enrichment;
-import io.distilstream.operators.InferenceSpec;
-import io.distilstream.runtime.batch.BatchingOptions;
-import io.distilstream.runtime.batch.DynamicBatcher;
+import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelConfig;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
-import io.distilstream.runtime.pipeline.Pipeline;
-import io.distilstream.runtime.pipeline.PipelineOptions;
-import io.distilstream.runtime.pipeline.Task;
-import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
-import io.distilstream.schemas.InferenceOutput;
-import io.distilstream.schemas.TextEvent;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
-import org.apache.flink.streaming.api.datastream.AsyncDataStream;
-import org.apache.flink.streaming.api.datastream.DataStream;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.functions.async.ResultFuture;
-import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
-import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
-import org.apache.flink.streaming.api.functions.windowing.ProcessAllWindowFunction;
-import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
-import org.apache.flink.util.Collector;
 
 /**
- * {@code distilstream bench}: the same model and texts through the bare ONNX Runtime loop (the ceiling), the naive
- * Flink patterns users write first, and our micro-batching operator, in one process; a table, report.md and
- * report.json with the ratios. A first slice of the benchmark issue: no Kafka end to end, DJL or load sweep yet.
+ * {@code distilstream bench}: one model and one set of texts through the bare ONNX Runtime loop (the ceiling and
+ * the roofline), the naive Flink patterns users write first, DJL, and our micro-batching operator alone, end to end
+ * through Kafka and under open-loop load; every pattern warmed up and run several times, in one process. Prints a
+ * table and writes report.md, report.json and PNG plots.
  */
 public final class Bench {
   public static final String USAGE = String.join("\n",
-      "usage: distilstream bench [--model DIR | --seeded distilbert-base|distilbert-small] [--seconds N] [--out DIR]",
-      "  text-classification on generated short texts (log-normal lengths), each pattern for about N seconds (20):",
-      "  ceiling (bare ORT: per event, batches of 32 in arrival order, grouped by length, padded to 128),",
-      "  naive Flink per-record AsyncFunction, naive count window of 32, and the micro-batching operator with",
-      "  1 slot x 2 threads and 2 slots x 1 thread. Writes OUT/report.md and OUT/report.json (default bench-out).");
+      "usage: distilstream bench [--model DIR | --seeded distilbert-base|distilbert-small] [--seconds N] [--runs N]",
+      "                          [--threads N] [--device cpu|cuda] [--patterns LIST] [--out DIR]",
+      "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
+      "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
+      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
+      "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length, padded to 128,",
+      "             and the MatMul rate (roofline)",
+      "    naive    Flink: per-record AsyncFunction, count window of 32 (arrival order, and padded to 128)",
+      "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
+      "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread",
+      "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
+      "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
+      "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final int MAX_LEN = 128;
-
-  /** One measured pattern. */
-  record Result(String pattern, String layout, long events, long tokens, long paddedTokens, double seconds) {
-    double eventsPerSecond() { return events / seconds; }
-    double tokensPerSecond() { return tokens / seconds; }
-    double padding() { return paddedTokens == 0 ? 1 : (double) paddedTokens / tokens; }
-  }
+  static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load");
+  static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
 
   private Bench() {}
 
@@ -74,314 +52,178 @@ public final class Bench {
     Args args = Args.parse(argv, Set.of());
     String modelArg = args.string("model", null);
     String seeded = args.string("seeded", "distilbert-base");
-    int seconds = args.integer("seconds", 20);
+    int seconds = args.integer("seconds", 6);
+    int runs = args.integer("runs", 3);
+    int threads = args.integer("threads", 2);
+    Device device = Device.parse(args.string("device", "cpu"));
+    Set<String> patterns = new LinkedHashSet<>(Arrays.asList(args.string("patterns", String.join(",",
+        ALL_PATTERNS)).split(",")));
     Path outDir = Path.of(args.string("out", "bench-out"));
     args.rejectUnknown();
+    for (String p : patterns) {
+      if (!ALL_PATTERNS.contains(p)) {
+        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS + ")");
+      }
+    }
+    if (seconds < 1 || runs < 1 || threads < 1) {
+      throw new IllegalArgumentException("--seconds, --runs and --threads must be at least 1");
+    }
+    long benchStart = System.nanoTime();
+    if (patterns.contains("peer")) {
+      DjlPeer.startEngine();
+    }
 
     Path model;
+    String modelName;
     if (modelArg != null) {
       model = Path.of(modelArg);
+      modelName = model.toString();
     } else {
       model = Files.createTempDirectory("distilstream-bench-model-");
-      out.println("building seeded " + seeded + " (random weights; timing does not depend on them)...");
+      modelName = "seeded " + seeded + " (random weights; timing does not depend on them)";
+      out.println("building " + modelName + "...");
       BuildModelCli.run(new String[] {"--config", seeded, "--task", "text-classification", "--seed", "1",
           "--out", model.toString()}, new PrintStream(OutputStream.nullOutputStream()));
     }
     ModelDirectory dir = ModelDirectory.of(model);
+    ModelConfig config = ModelConfig.read(dir.path().resolve(ModelDirectory.CONFIG));
+    Path onnx = dir.onnxFile();
+    SessionOptions base = SessionOptions.defaults().device(device);
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(dir.path());
-    List<String> texts = BenchTexts.generate(4000, 7);
+    List<String> texts = BenchTexts.fortunes();
     List<Encoding> encodings = new ArrayList<>();
-    int[] lengths = new int[texts.size()];
-    for (int i = 0; i < texts.size(); i++) {
-      encodings.add(tokenizer.encode(texts.get(i), MAX_LEN));
-      lengths[i] = encodings.get(i).length();
+    for (String t : texts) {
+      encodings.add(tokenizer.encode(t, Ceiling.MAX_LEN));
     }
-    int[] sorted = lengths.clone();
-    java.util.Arrays.sort(sorted);
-    double mean = java.util.Arrays.stream(lengths).average().orElse(0);
-    out.printf("model %s; %d texts, tokens per text: mean %.1f, median %d, p90 %d, max %d; %d cores%n",
-        dir, texts.size(), mean, sorted[sorted.length / 2], sorted[(int) (sorted.length * 0.9)],
-        sorted[sorted.length - 1], Runtime.getRuntime().availableProcessors());
+    BenchReport report = new BenchReport(modelName, config, device, threads, seconds, runs, encodings);
+    out.println(report.header());
 
-    List<Result> results = new ArrayList<>();
-    Result perEvent = ceiling(dir, encodings, "per event (batch 1)", 1, false, false, 2, seconds);
-    results.add(report(out, perEvent));
-    results.add(report(out, ceiling(dir, encodings, "batches of 32, arrival order", 32, false, false, 2, seconds)));
-    Result grouped = report(out, ceiling(dir, encodings, "batches of 32, grouped by length", 32, true, false, 2,
-        seconds));
-    results.add(grouped);
-    results.add(report(out, ceiling(dir, encodings, "batches of 32, padded to 128", 32, false, true, 2, seconds)));
-    results.add(report(out, ceiling(dir, encodings, "per event (batch 1)", 1, false, false, 1, seconds)));
-
-    // Flink runs get as many events as the ceiling's per-event rate would do in the time
-    int n = (int) Math.max(200, perEvent.eventsPerSecond() * seconds);
-    List<TextEvent> events = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      events.add(TextEvent.newBuilder().setId("b" + i).setText(texts.get(i % texts.size()))
-          .setTasks(List.of("text-classification")).build());
+    // ceiling: the bare runtime
+    int perThread = 1;
+    Measurement perEvent = null;
+    if (patterns.contains("ceiling") || patterns.contains("naive") || patterns.contains("ours")) {
+      perEvent = report.add(new Measurement("ceiling-per-event", "ceiling", "per event (batch 1)",
+          "1 x " + threads + " thr"));
+      Ceiling.measure(perEvent, onnx, base, Ceiling.batches(encodings, Ceiling.Batching.PER_EVENT, 1), false, 1,
+          threads, runs, seconds);
+      out.println(report.line(perEvent));
     }
-    results.add(report(out, naivePerRecord(dir, events, encodings)));
-    results.add(report(out, naiveCountWindow(dir, events, encodings)));
-    Result ours1 = report(out, ours(dir, events, encodings, 1, 2));
-    results.add(ours1);
-    Result ours2 = report(out, ours(dir, events, encodings, 2, 1));
-    results.add(ours2);
+    if (patterns.contains("ceiling")) {
+      ceiling(report, out, "ceiling-arrival", "batches of 32, arrival order", Ceiling.Batching.ARRIVAL_ORDER, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      ceiling(report, out, "ceiling-padded", "batches of 32, padded to 128", Ceiling.Batching.PADDED_TO_MAX, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      if (threads > 1) {
+        ceiling(report, out, "ceiling-per-event-slots", "per event (batch 1)", Ceiling.Batching.PER_EVENT, onnx,
+            base, encodings, threads, perThread, runs, seconds);
+        ceiling(report, out, "ceiling-grouped-slots", "batches of 32, grouped by length", Ceiling.Batching.GROUPED,
+            onnx, base, encodings, threads, perThread, runs, seconds);
+      }
+      double fpt = Ceiling.flopsPerToken(config, report.meanTokens());
+      double peak = Ceiling.matMulGflops(config, base, threads, 1024, Math.max(2, seconds / 2));
+      report.roofline(fpt, peak);
+      out.printf(Locale.ROOT, "roofline: MatMul %dx%d at %.0f GFLOP/s (%d threads); model %.1f MFLOP per token%n",
+          config.hiddenSize(), config.intermediateSize(), peak, threads, fpt / 1e6);
+    }
+
+    // the Flink runs get as many events as the per-event ceiling does in the time
+    double rate = perEvent != null ? perEvent.eventsPerSecond() : 50;
+    int n = (int) Math.max(64, rate * seconds);
+    SessionOptions oneSession = Ceiling.copy(base).intraOpThreads(threads);
+    SessionOptions oneThread = Ceiling.copy(base).intraOpThreads(perThread);
+    if (patterns.contains("naive")) {
+      Measurement pr = report.add(new Measurement("naive-per-record", "naive", "per-record AsyncFunction",
+          "1 slot x " + threads + " thr"));
+      Measurement win = report.add(new Measurement("naive-window", "naive", "count window of 32, arrival order",
+          "1 slot x " + threads + " thr"));
+      Measurement win128 = report.add(new Measurement("naive-window-padded", "naive",
+          "count window of 32, padded to 128", "1 slot x " + threads + " thr"));
+      for (int r = 0; r < runs; r++) {
+        pr.runs.add(FlinkPatterns.perRecord(dir.path(), oneSession, events(texts, encodings, n, "p")));
+        win.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings, n, "w"), false));
+        win128.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings, n / 2, "x"),
+            true));
+      }
+      out.println(report.line(pr));
+      out.println(report.line(win));
+      out.println(report.line(win128));
+    }
+    if (patterns.contains("peer")) {
+      Measurement djl = report.add(new Measurement("peer-djl", "peer", "DJL batchPredict, batches of 32",
+          "1 x " + threads + " thr"));
+      DjlPeer.measure(djl, dir, texts, encodings, threads, runs, seconds);
+      out.println(report.line(djl));
+    }
+    Measurement best = null;
+    if (patterns.contains("ours") || patterns.contains("load")) {
+      Measurement one = report.add(new Measurement("ours-1-slot", "ours", "micro-batching operator",
+          "1 slot x " + threads + " thr"));
+      Measurement many = threads > 1 ? report.add(new Measurement("ours-slots", "ours", "micro-batching operator",
+          threads + " slots x 1 thr")) : null;
+      for (int r = 0; r < runs; r++) {
+        one.runs.add(FlinkPatterns.ours(dir.path(), oneSession, 1, events(texts, encodings, n, "o")));
+        if (many != null) {
+          many.runs.add(FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "s")));
+        }
+      }
+      out.println(report.line(one));
+      best = one;
+      if (many != null) {
+        out.println(report.line(many));
+        best = many.eventsPerSecond() > one.eventsPerSecond() ? many : one;
+      }
+    }
+    int bestSlots = best != null && best.id.equals("ours-slots") ? threads : 1;
+    if (patterns.contains("e2e")) {
+      int slots = best != null ? bestSlots : threads;
+      Measurement e2e = report.add(new Measurement("ours-end-to-end", "ours",
+          "enrichment job, Kafka in, exactly-once Kafka out", slots + " slot" + (slots > 1 ? "s" : "") + " x "
+          + threads / slots + " thr"));
+      try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+        for (int r = 0; r < runs; r++) {
+          e2e.runs.add(FlinkPatterns.endToEnd(kafka, dir.path(), slots, threads / slots, events(texts, encodings,
+              n, "k"), r));
+        }
+      }
+      out.println(report.line(e2e));
+    }
+    if (patterns.contains("load") && best != null) {
+      double max = best.eventsPerSecond();
+      SessionOptions session = bestSlots > 1 ? oneThread : oneSession;
+      int loadSeconds = seconds + 2;
+      for (double step : LOAD_STEPS) {
+        Measurement m = report.add(new Measurement("load-" + Math.round(step * 100), "load",
+            String.format(Locale.ROOT, "open loop at %.0f%% of max (%.1f/s)", step * 100, step * max),
+            best.layout));
+        m.offeredRate = step * max;
+        m.runs.add(FlinkPatterns.underLoad(dir.path(), session, bestSlots, texts, encodings, step * max,
+            loadSeconds));
+        out.println(report.line(m));
+      }
+    }
 
     Files.createDirectories(outDir);
-    writeReports(outDir, dir, results, mean, ours1, ours2, grouped);
-    out.println("report: " + outDir.resolve("report.md") + ", " + outDir.resolve("report.json"));
+    report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
+    out.println();
+    out.print(report.ratiosTable());
+    out.println("report: " + outDir.resolve("report.md") + ", " + outDir.resolve("report.json") + ", plots "
+        + outDir.resolve("events-per-second.png") + ", " + outDir.resolve("load.png"));
     return 0;
   }
 
-  private static Result report(PrintStream out, Result r) {
-    out.printf(Locale.ROOT, "%-16s %-34s %-14s %9.1f events/s %10.0f tokens/s  padding x%.2f%n",
-        r.layout().startsWith("bare") ? "ceiling" : "flink", r.pattern(), r.layout(), r.eventsPerSecond(),
-        r.tokensPerSecond(), r.padding());
-    return r;
-  }
-
-  /** The bare ONNX Runtime loop over pre-tokenized texts for about {@code seconds}. */
-  static Result ceiling(ModelDirectory dir, List<Encoding> encodings, String name, int batch, boolean grouped,
-      boolean padTo128, int threads, int seconds) throws Exception {
-    try (ModelSession s = ModelSession.open(dir.onnxFile(), SessionOptions.defaults().intraOpThreads(threads))) {
-      List<List<Encoding>> batches = new ArrayList<>();
-      if (grouped) {
-        for (int[] g : DynamicBatcher.plan(encodings, new BatchingOptions(batch, Integer.MAX_VALUE))) {
-          List<Encoding> b = new ArrayList<>();
-          for (int i : g) {
-            b.add(encodings.get(i));
-          }
-          batches.add(b);
-        }
-        java.util.Collections.shuffle(batches, new java.util.Random(1));
-      } else {
-        for (int i = 0; i < encodings.size(); i += batch) {
-          List<Encoding> b = new ArrayList<>(encodings.subList(i, Math.min(encodings.size(), i + batch)));
-          if (padTo128) {
-            b.add(Encoding.ofIds(new int[MAX_LEN], null)); // one full-length row pads the batch to 128
-          }
-          batches.add(b);
-        }
-      }
-      s.run(batches.get(0)); // warm-up
-      long events = 0;
-      long tokens = 0;
-      long padded = 0;
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-      long start = System.nanoTime();
-      for (int k = 0; System.nanoTime() < deadline; k = (k + 1) % batches.size()) {
-        List<Encoding> b = batches.get(k);
-        s.run(b);
-        int longest = 0;
-        for (int i = 0; i < b.size(); i++) {
-          longest = Math.max(longest, b.get(i).length());
-          if (!(padTo128 && i == b.size() - 1)) {
-            events++;
-            tokens += b.get(i).length();
-          }
-        }
-        padded += (long) longest * b.size();
-      }
-      return new Result(name, "bare ORT, " + threads + " thr", events, tokens, padded,
-          (System.nanoTime() - start) / 1e9);
-    }
-  }
-
-  private static long tokens(List<TextEvent> events, List<Encoding> encodings) {
-    long t = 0;
-    for (int i = 0; i < events.size(); i++) {
-      t += encodings.get(i % encodings.size()).length();
-    }
-    return t;
-  }
-
-  /**
-   * Notes when the first and the last result pass, so a Flink run is timed from its first result to its last and
-   * job start-up does not count. The local cluster runs in this JVM, so static fields reach it.
-   */
-  static final class Clock<T> extends org.apache.flink.api.common.functions.RichMapFunction<T, T> {
-    private static final long serialVersionUID = 1L;
-    static final java.util.concurrent.atomic.AtomicLong FIRST = new java.util.concurrent.atomic.AtomicLong();
-    static final java.util.concurrent.atomic.AtomicLong LAST = new java.util.concurrent.atomic.AtomicLong();
-    static final java.util.concurrent.atomic.AtomicLong COUNT = new java.util.concurrent.atomic.AtomicLong();
-
-    static void reset() {
-      FIRST.set(Long.MAX_VALUE);
-      LAST.set(0);
-      COUNT.set(0);
-    }
-
-    /** Seconds from the first result to the last, scaled to cover every result (the first one had no wait). */
-    static double seconds() {
-      long n = COUNT.get();
-      double span = (LAST.get() - FIRST.get()) / 1e9;
-      return n > 1 ? span * n / (n - 1) : span;
-    }
-
-    @Override
-    public T map(T value) {
-      long now = System.nanoTime();
-      FIRST.accumulateAndGet(now, Math::min);
-      LAST.accumulateAndGet(now, Math::max);
-      COUNT.incrementAndGet();
-      return value;
-    }
-  }
-
-  private static StreamExecutionEnvironment env(int parallelism) {
-    Clock.reset();
-    return StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
-  }
-
-  private static DataStream<TextEvent> source(StreamExecutionEnvironment env, List<TextEvent> events) {
-    return env.fromData(events, new AvroTypeInfo<>(TextEvent.class));
-  }
-
-  /** What users write first: an AsyncFunction that calls the model once per event on a thread of its own. */
-  static final class PerRecord extends RichAsyncFunction<TextEvent, String> {
-    private static final long serialVersionUID = 1L;
-    private final String dir;
-    private transient TextClassificationPipeline pipeline;
-    private transient ExecutorService executor;
-
-    PerRecord(String dir) {
-      this.dir = dir;
-    }
-
-    @Override
-    public void open(OpenContext ctx) {
-      pipeline = Pipeline.textClassification(Path.of(dir), PipelineOptions.defaults()
-          .session(SessionOptions.defaults().intraOpThreads(2)).maxLength(MAX_LEN));
-      executor = Executors.newSingleThreadExecutor();
-    }
-
-    @Override
-    public void asyncInvoke(TextEvent e, ResultFuture<String> rf) {
-      executor.submit(() -> rf.complete(List.of(pipeline.run(e.getText()).get(0).label())));
-    }
-
-    @Override
-    public void close() {
-      executor.shutdownNow();
-      pipeline.close();
-    }
-  }
-
-  static Result naivePerRecord(ModelDirectory dir, List<TextEvent> events, List<Encoding> encodings)
+  private static void ceiling(BenchReport report, PrintStream out, String id, String pattern, Ceiling.Batching how,
+      Path onnx, SessionOptions base, List<Encoding> encodings, int sessions, int threads, int runs, int seconds)
       throws Exception {
-    StreamExecutionEnvironment env = env(1);
-    AsyncDataStream.unorderedWait(source(env, events), new PerRecord(dir.path().toString()), 600, TimeUnit.SECONDS,
-        100).map(new Clock<>()).sinkTo(new DiscardingSink<>());
-    env.execute("bench-naive-per-record");
-    return new Result("per-record AsyncFunction", "1 slot x 2 thr", events.size(), tokens(events, encodings), 0,
-        Clock.seconds());
+    String layout = sessions > 1 ? sessions + " x " + threads + " thr" : "1 x " + threads + " thr";
+    Measurement m = report.add(new Measurement(id, "ceiling", pattern, layout));
+    Ceiling.measure(m, onnx, base, Ceiling.batches(encodings, how, 32), how == Ceiling.Batching.PADDED_TO_MAX,
+        sessions, threads, runs, seconds);
+    out.println(report.line(m));
   }
 
-  /** A count window of 32 in arrival order, padded to its longest member: the naive way to batch in Flink. */
-  static final class CountWindowBatch extends ProcessAllWindowFunction<TextEvent, String, GlobalWindow> {
-    private static final long serialVersionUID = 1L;
-    private final String dir;
-    private transient ModelSession session;
-    private transient WordPieceTokenizer tokenizer;
-
-    CountWindowBatch(String dir) {
-      this.dir = dir;
-    }
-
-    @Override
-    public void open(OpenContext ctx) {
-      tokenizer = WordPieceTokenizer.fromDirectory(Path.of(dir));
-      session = ModelSession.open(Path.of(dir, "model.onnx"), SessionOptions.defaults().intraOpThreads(2));
-    }
-
-    @Override
-    public void process(Context ctx, Iterable<TextEvent> in, Collector<String> out) throws Exception {
-      List<Encoding> batch = new ArrayList<>();
-      for (TextEvent e : in) {
-        batch.add(tokenizer.encode(e.getText(), MAX_LEN));
-      }
-      float[][][] logits = session.run(batch);
-      out.collect(Integer.toString(logits[0].length));
-    }
-
-    @Override
-    public void close() {
-      session.close();
-    }
-  }
-
-  static Result naiveCountWindow(ModelDirectory dir, List<TextEvent> events, List<Encoding> encodings)
-      throws Exception {
-    StreamExecutionEnvironment env = env(1);
-    // one clock tick per window: scale the count by 32 events per window
-    source(env, events).countWindowAll(32).process(new CountWindowBatch(dir.path().toString()))
-        .map(new Clock<>()).sinkTo(new DiscardingSink<>());
-    env.execute("bench-naive-count-window");
-    long windows = Clock.COUNT.get();
-    double secs = (Clock.LAST.get() - Clock.FIRST.get()) / 1e9 * windows / Math.max(1, windows - 1);
-    return new Result("count window of 32, arrival order", "1 slot x 2 thr", windows * 32,
-        tokens(events.subList(0, (int) Math.min(events.size(), windows * 32)), encodings), 0, secs);
-  }
-
-  static Result ours(ModelDirectory dir, List<TextEvent> events, List<Encoding> encodings, int slots, int threads)
-      throws Exception {
-    StreamExecutionEnvironment env = env(slots);
-    InferenceSpec spec = InferenceSpec.builder()
-        .model(Task.TEXT_CLASSIFICATION, dir.path())
-        .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN)
-            .session(SessionOptions.defaults().intraOpThreads(threads)))
-        .maxWait(Duration.ofMillis(5))
-        .timeout(Duration.ofMinutes(10))
-        .build();
-    DataStream<InferenceOutput> out = Enrichment.inference(source(env, events), spec);
-    out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
-    env.execute("bench-ours");
-    return new Result("micro-batching operator", slots + " slot x " + threads + " thr", events.size(),
-        tokens(events, encodings), 0, Clock.seconds());
-  }
-
-  private static void writeReports(Path outDir, ModelDirectory dir, List<Result> results, double meanTokens,
-      Result ours1, Result ours2, Result grouped) throws Exception {
-    Result best = ours2.eventsPerSecond() >= ours1.eventsPerSecond() ? ours2 : ours1;
-    Result perRecord = find(results, "per-record AsyncFunction");
-    Result window = find(results, "count window of 32, arrival order");
-    Result arrival = find(results, "batches of 32, arrival order");
-    ObjectNode json = JSON.createObjectNode();
-    json.put("model", dir.toString());
-    json.put("cores", Runtime.getRuntime().availableProcessors());
-    json.put("mean_tokens_per_text", meanTokens);
-    ArrayNode rows = json.putArray("results");
-    StringBuilder md = new StringBuilder("# distilstream bench\n\nModel: `" + dir + "`, " + Runtime.getRuntime()
-        .availableProcessors() + " cores, generated texts (mean " + String.format(Locale.ROOT, "%.1f", meanTokens)
-        + " tokens, truncated to " + MAX_LEN + ").\nFlink rows are timed from the first result to the last (job start-up excluded).\n\n"
-        + "| pattern | layout | events/s | tokens/s | padding |\n|---|---|---|---|---|\n");
-    for (Result r : results) {
-      ObjectNode row = rows.addObject();
-      row.put("pattern", r.pattern());
-      row.put("layout", r.layout());
-      row.put("events", r.events());
-      row.put("seconds", r.seconds());
-      row.put("events_per_second", r.eventsPerSecond());
-      row.put("tokens_per_second", r.tokensPerSecond());
-      row.put("padding_ratio", r.padding());
-      md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.0f | %s |%n", r.pattern(), r.layout(),
-          r.eventsPerSecond(), r.tokensPerSecond(), r.paddedTokens() == 0 ? "" : String.format(Locale.ROOT, "x%.2f",
-              r.padding())));
-    }
-    ObjectNode ratios = json.putObject("ratios");
-    ratios.put("ours_over_grouped_ceiling", best.eventsPerSecond() / grouped.eventsPerSecond());
-    ratios.put("ours_over_naive_per_record", best.eventsPerSecond() / perRecord.eventsPerSecond());
-    ratios.put("ours_over_naive_count_window", best.eventsPerSecond() / window.eventsPerSecond());
-    ratios.put("grouped_over_arrival_order_ceiling", grouped.eventsPerSecond() / arrival.eventsPerSecond());
-    ratios.put("ours_2x1_over_ours_1x2", ours2.eventsPerSecond() / ours1.eventsPerSecond());
-    md.append("\n| ratio | value |\n|---|---|\n");
-    ratios.fields().forEachRemaining(e -> md.append(String.format(Locale.ROOT, "| %s | %.2f |%n", e.getKey(),
-        e.getValue().asDouble())));
-    Files.writeString(outDir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json));
-    Files.writeString(outDir.resolve("report.md"), md.toString());
-  }
-
-  private static Result find(List<Result> results, String pattern) {
-    return results.stream().filter(r -> r.pattern().equals(pattern)).findFirst().orElseThrow();
+  private static FlinkPatterns.Events events(List<String> texts, List<Encoding> encodings, int n, String prefix) {
+    return FlinkPatterns.Events.of(texts, encodings, n, prefix);
   }
 }
