@@ -131,6 +131,8 @@ public final class Bench {
     // the Flink runs get as many events as the per-event ceiling does in the time
     double rate = perEvent != null ? perEvent.eventsPerSecond() : 50;
     int n = (int) Math.max(64, rate * seconds);
+    // a count-window run is timed between its first and last window: it needs a few windows to time at all
+    int windowed = Math.max(4 * 32, n);
     SessionOptions oneSession = Ceiling.copy(base).intraOpThreads(threads);
     SessionOptions oneThread = Ceiling.copy(base).intraOpThreads(perThread);
     if (patterns.contains("naive")) {
@@ -142,9 +144,10 @@ public final class Bench {
           "count window of 32, padded to 128", "1 slot x " + threads + " thr"));
       for (int r = 0; r < runs; r++) {
         pr.runs.add(FlinkPatterns.perRecord(dir.path(), oneSession, events(texts, encodings, n, "p")));
-        win.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings, n, "w"), false));
-        win128.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings, n / 2, "x"),
-            true));
+        win.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings, windowed, "w"),
+            false));
+        win128.runs.add(FlinkPatterns.countWindow(dir.path(), oneSession, events(texts, encodings,
+            Math.max(4 * 32, n / 2), "x"), true));
       }
       out.println(report.line(pr));
       out.println(report.line(win));
