@@ -77,6 +77,10 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     return new FeatureExtractionPipeline(ModelDirectory.of(modelDir), options);
   }
 
+  public static FillMaskPipeline fillMask(Path modelDir, PipelineOptions options) {
+    return new FillMaskPipeline(ModelDirectory.of(modelDir), options);
+  }
+
   /** The pipeline for a task chosen at run time (CLI, operator configuration). */
   public static Pipeline<?, ?> create(Task task, ModelDirectory dir, PipelineOptions options) {
     switch (task) {
@@ -84,6 +88,7 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
       case TOKEN_CLASSIFICATION: return new TokenClassificationPipeline(dir, options);
       case QUESTION_ANSWERING: return new QuestionAnsweringPipeline(dir, options);
       case FEATURE_EXTRACTION: return new FeatureExtractionPipeline(dir, options);
+      case FILL_MASK: return new FillMaskPipeline(dir, options);
       default: throw new IllegalArgumentException("unsupported task " + task);
     }
   }

@@ -9,7 +9,8 @@ public enum Task {
   TEXT_CLASSIFICATION("text-classification"),
   TOKEN_CLASSIFICATION("token-classification"),
   QUESTION_ANSWERING("question-answering"),
-  FEATURE_EXTRACTION("feature-extraction");
+  FEATURE_EXTRACTION("feature-extraction"),
+  FILL_MASK("fill-mask");
 
   private final String id;
 

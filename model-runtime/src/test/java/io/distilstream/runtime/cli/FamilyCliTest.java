@@ -1,0 +1,54 @@
+package io.distilstream.runtime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.distilstream.runtime.SharedModels;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** {@code run} for the rest of the family: fill-mask, multiple-choice, sentence pairs, long-text policies. */
+class FamilyCliTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static List<JsonNode> run(String stdin, String... args) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int rc = RuntimeCli.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertThat(rc).as(err.toString(StandardCharsets.UTF_8)).isZero();
+    List<JsonNode> nodes = new ArrayList<>();
+    for (String line : out.toString(StandardCharsets.UTF_8).split("\n", -1)) {
+      if (!line.isEmpty()) {
+        nodes.add(JSON.readTree(line));
+      }
+    }
+    return nodes;
+  }
+
+  @Test
+  void fillMask() throws Exception {
+    String model = SharedModels.model(SharedModels.MASKED_LM).toString();
+    List<JsonNode> out = run("the capital of france is [MASK].\nno mask at all\n[MASK] then [MASK]\n",
+        "--task", "fill-mask", "--model", model, "--top-k", "3");
+    assertThat(out).hasSize(3);
+    JsonNode first = out.get(0);
+    assertThat(first.isArray()).isTrue();
+    assertThat(first).hasSize(3);
+    List<String> fields = new ArrayList<>();
+    first.get(0).fieldNames().forEachRemaining(fields::add);
+    assertThat(fields).containsExactly("score", "token", "token_str", "sequence");
+    assertThat(first.get(0).get("sequence").asText()).startsWith("the capital of france is ");
+    assertThat(out.get(1).get("reason").asText()).isEqualTo("INVALID_INPUT");
+    assertThat(out.get(1).get("error").asText()).contains("no mask token [MASK]");
+    assertThat(out.get(2)).hasSize(2);
+    assertThat(out.get(2).get(0)).hasSize(3);
+    assertThat(out.get(2).get(1).get(0).get("token").isInt()).isTrue();
+  }
+}
