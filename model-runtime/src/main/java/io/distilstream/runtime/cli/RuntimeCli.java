@@ -9,6 +9,7 @@ import io.distilstream.runtime.heads.TokenClassificationHead;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
@@ -38,7 +39,7 @@ public final class RuntimeCli {
   public static final String RUN_USAGE = String.join("\n",
       "usage: distilstream run --task TASK --model DIR [options] < inputs > results.jsonl",
       "  --task TASK                text-classification | token-classification | question-answering | feature-extraction",
-      "                             | fill-mask",
+      "                             | fill-mask | multiple-choice",
       "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx)",
       "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input;",
       "                             fill-mask: tokens per mask (5)",
@@ -58,7 +59,8 @@ public final class RuntimeCli {
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx",
-      "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line.");
+      "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line;",
+      "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line.");
 
   public static final String TOKENIZE_USAGE = String.join("\n",
       "usage: distilstream tokenize --model DIR [--pair] [--max-length N] < texts > tokens.jsonl",
@@ -146,6 +148,21 @@ public final class RuntimeCli {
           inputs.add(null);
           parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
               "expected a JSON object {\"question\":…,\"context\":…}: " + firstLine(e.getMessage())));
+        }
+      } else if (task == Task.MULTIPLE_CHOICE) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n == null || !n.isObject() || !n.path("choices").isArray()) {
+            throw new IOException("not a JSON object with a choices array");
+          }
+          List<String> choices = new ArrayList<>();
+          n.get("choices").forEach(c -> choices.add(c.isNull() ? null : c.asText()));
+          inputs.add(new MultipleChoicePipeline.Question(text(n, "prompt"), choices));
+          parseErrors.add(null);
+        } catch (IOException e) {
+          inputs.add(null);
+          parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
+              "expected a JSON object {\"prompt\":…,\"choices\":[…]}: " + firstLine(e.getMessage())));
         }
       } else {
         inputs.add(line);

@@ -8,6 +8,7 @@ import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
 import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
 import java.util.List;
 
 /**
@@ -20,6 +21,8 @@ import java.util.List;
  *   <li>feature-extraction: {@code [f, f, …]}</li>
  *   <li>fill-mask: {@code [{"score":…, "token":…, "token_str":…, "sequence":…}, …]}, a list of those per mask when
  *       the text has more than one</li>
+ *   <li>multiple-choice: {@code {"best":i, "choice":…, "scores":[…], "logits":[…]}}, scores and logits in the
+ *       choices' order</li>
  *   <li>an input without a result: {@code {"error":…, "reason":…}}</li>
  * </ul>
  */
@@ -50,6 +53,9 @@ public final class ResultJson {
         a.add(f);
       }
       return a;
+    }
+    if (value instanceof MultipleChoiceHead.Result) {
+      return choices((MultipleChoiceHead.Result) value);
     }
     List<Object> list = (List<Object>) value;
     if (!list.isEmpty() && list.get(0) instanceof List) {
@@ -113,6 +119,21 @@ public final class ResultJson {
     n.put("token", p.token());
     n.put("token_str", p.tokenStr());
     n.put("sequence", p.sequence());
+    return n;
+  }
+
+  public static ObjectNode choices(MultipleChoiceHead.Result r) {
+    ObjectNode n = F.objectNode();
+    n.put("best", r.best());
+    n.put("choice", r.bestChoice());
+    ArrayNode scores = n.putArray("scores");
+    for (float f : r.scores()) {
+      scores.add(f);
+    }
+    ArrayNode logits = n.putArray("logits");
+    for (float f : r.logits()) {
+      logits.add(f);
+    }
     return n;
   }
 

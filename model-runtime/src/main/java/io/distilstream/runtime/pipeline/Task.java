@@ -10,7 +10,8 @@ public enum Task {
   TOKEN_CLASSIFICATION("token-classification"),
   QUESTION_ANSWERING("question-answering"),
   FEATURE_EXTRACTION("feature-extraction"),
-  FILL_MASK("fill-mask");
+  FILL_MASK("fill-mask"),
+  MULTIPLE_CHOICE("multiple-choice");
 
   private final String id;
 

@@ -33,6 +33,30 @@ class FamilyCliTest {
   }
 
   @Test
+  void multipleChoice(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    java.nio.file.Path dir = io.distilstream.runtime.FamilyModels.write(tmp.resolve("mc"), SharedModels.SEQ_CLS,
+        "DistilBertForMultipleChoice", List.of("LABEL_0"),
+        io.distilstream.runtime.graph.GraphBuilder.Head.MULTIPLE_CHOICE, 7, 0.3);
+    List<JsonNode> out = run("{\"prompt\":\"The sky is\",\"choices\":[\"blue\",\"green\",\"made of cheese\"]}\n"
+        + "not json\n{\"prompt\":\"x\",\"choices\":[\"only\"]}\n",
+        "--task", "multiple-choice", "--model", dir.toString());
+    assertThat(out).hasSize(3);
+    JsonNode r = out.get(0);
+    assertThat(r.get("scores")).hasSize(3);
+    assertThat(r.get("logits")).hasSize(3);
+    int best = r.get("best").asInt();
+    assertThat(r.get("choice").asText()).isEqualTo(List.of("blue", "green", "made of cheese").get(best));
+    double sum = 0;
+    for (JsonNode s : r.get("scores")) {
+      sum += s.asDouble();
+      assertThat(s.asDouble()).isLessThanOrEqualTo(r.get("scores").get(best).asDouble());
+    }
+    assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+    assertThat(out.get(1).get("reason").asText()).isEqualTo("INVALID_INPUT");
+    assertThat(out.get(2).get("error").asText()).contains("at least 2 choices");
+  }
+
+  @Test
   void fillMask() throws Exception {
     String model = SharedModels.model(SharedModels.MASKED_LM).toString();
     List<JsonNode> out = run("the capital of france is [MASK].\nno mask at all\n[MASK] then [MASK]\n",
