@@ -16,6 +16,7 @@ import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.ResultJson;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.io.BufferedReader;
@@ -45,7 +46,14 @@ public final class RuntimeCli {
       "                             fill-mask: tokens per mask (5)",
       "  --threshold LABEL=P        drop LABEL below score P (text-classification; repeatable)",
       "  --aggregation S            none | simple | first | average | max (token-classification, default simple)",
-      "  --stride N                 tokens shared by consecutive windows of a long text (token-classification, 16)",
+      "  --stride N                 tokens shared by consecutive windows of a long text (token-classification, and",
+      "                             text-classification with --long-text chunk; 16)",
+      "  --long-text P              texts longer than the window: truncate (text-classification's default) | reject",
+      "                             | chunk (token-classification's default: windows, spans merged; text-classification:",
+      "                             window scores pooled by --window-pool)",
+      "  --window-pool mean|max     text-classification with --long-text chunk: mean or max of window scores (mean)",
+      "  --pair                     text-classification: each line is {\"text\":…,\"text_pair\":…} (NLI-style pairs;",
+      "                             token_type_ids for BERT); text_pair may be absent",
       "  --max-length N             longest window in tokens (default: the model's; 384 for question-answering)",
       "  --doc-stride N             question-answering window overlap (128)",
       "  --max-answer-len N         question-answering longest answer in tokens (15)",
@@ -73,7 +81,7 @@ public final class RuntimeCli {
 
   /** @return the process exit code */
   public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
-    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize"));
+    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair"));
     Task task = Task.parse(args.required("task"));
     Path model = Path.of(args.required("model"));
     String onnx = args.string("onnx", null);
@@ -94,7 +102,16 @@ public final class RuntimeCli {
         .maxQuestionLength(args.integer("max-question-len", 64))
         .handleImpossibleAnswer(args.flag("handle-impossible-answer"))
         .pooling(args.string("pooling", "mean"))
-        .normalize(!args.flag("no-normalize"));
+        .normalize(!args.flag("no-normalize"))
+        .windowPool(PipelineOptions.WindowPool.parse(args.string("window-pool", "mean")));
+    String longText = args.string("long-text", null);
+    if (longText != null) {
+      options.longText(PipelineOptions.LongText.parse(longText));
+    }
+    boolean pair = args.flag("pair");
+    if (pair && task != Task.TEXT_CLASSIFICATION) {
+      throw new Args.UsageException("--pair is for --task text-classification");
+    }
     for (String t : args.all("threshold")) {
       int eq = t.lastIndexOf('=');
       if (eq <= 0) {
@@ -117,19 +134,19 @@ public final class RuntimeCli {
       while ((line = reader.readLine()) != null) {
         lines.add(line);
         if (lines.size() == chunk) {
-          runChunk(pipeline, task, options, lines, out);
+          runChunk(pipeline, task, options, pair, lines, out);
           lines.clear();
         }
       }
-      runChunk(pipeline, task, options, lines, out);
+      runChunk(pipeline, task, options, pair, lines, out);
     }
     out.flush();
     return 0;
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
-  private static void runChunk(Pipeline<?, ?> pipeline, Task task, PipelineOptions options, List<String> lines,
-      PrintStream out) throws IOException {
+  private static void runChunk(Pipeline<?, ?> pipeline, Task task, PipelineOptions options, boolean pair,
+      List<String> lines, PrintStream out) throws IOException {
     if (lines.isEmpty()) {
       return;
     }
@@ -148,6 +165,19 @@ public final class RuntimeCli {
           inputs.add(null);
           parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
               "expected a JSON object {\"question\":…,\"context\":…}: " + firstLine(e.getMessage())));
+        }
+      } else if (pair) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n == null || !n.isObject()) {
+            throw new IOException("not a JSON object");
+          }
+          inputs.add(new TextClassificationPipeline.TextPair(text(n, "text"), text(n, "text_pair")));
+          parseErrors.add(null);
+        } catch (IOException e) {
+          inputs.add(null);
+          parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
+              "expected a JSON object {\"text\":…,\"text_pair\":…}: " + firstLine(e.getMessage())));
         }
       } else if (task == Task.MULTIPLE_CHOICE) {
         try {
@@ -175,7 +205,9 @@ public final class RuntimeCli {
         valid.add(inputs.get(i));
       }
     }
-    List<Outcome<?>> outcomes = (List) ((Pipeline) pipeline).runAll(valid);
+    List<Outcome<?>> outcomes = pair
+        ? (List) ((TextClassificationPipeline) pipeline).runPairs((List) valid)
+        : (List) ((Pipeline) pipeline).runAll(valid);
     int next = 0;
     StringBuilder sb = new StringBuilder();
     for (JsonNode parseError : parseErrors) {

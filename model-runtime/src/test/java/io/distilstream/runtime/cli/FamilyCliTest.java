@@ -57,6 +57,32 @@ class FamilyCliTest {
   }
 
   @Test
+  void longTextPolicies() throws Exception {
+    String doc = io.distilstream.runtime.pipeline.LongTextTest.document(400, 3) + "\n";
+    String model = SharedModels.model(SharedModels.SEQ_CLS).toString();
+    JsonNode truncated = run(doc, "--task", "text-classification", "--model", model, "--max-length", "64",
+        "--top-k", "0").get(0);
+    JsonNode mean = run(doc, "--task", "text-classification", "--model", model, "--max-length", "64",
+        "--top-k", "0", "--long-text", "chunk", "--stride", "8").get(0);
+    JsonNode max = run(doc, "--task", "text-classification", "--model", model, "--max-length", "64",
+        "--top-k", "0", "--long-text", "chunk", "--stride", "8", "--window-pool", "max").get(0);
+    assertThat(mean.get(0).get("score").asDouble()).isNotEqualTo(truncated.get(0).get("score").asDouble());
+    // max over windows: the scores no longer sum to 1 but each is at least the mean
+    double maxSum = max.get(0).get("score").asDouble() + max.get(1).get("score").asDouble();
+    assertThat(maxSum).isGreaterThan(1.0);
+    JsonNode rejected = run(doc, "--task", "text-classification", "--model", model, "--max-length", "64",
+        "--long-text", "reject").get(0);
+    assertThat(rejected.get("reason").asText()).isEqualTo("TEXT_TOO_LONG");
+    String ner = SharedModels.model(SharedModels.TOKEN_CLS).toString();
+    JsonNode chunked = run(doc, "--task", "token-classification", "--model", ner, "--max-length", "64").get(0);
+    JsonNode firstWindow = run(doc, "--task", "token-classification", "--model", ner, "--max-length", "64",
+        "--long-text", "truncate").get(0);
+    assertThat(chunked.size()).isGreaterThan(firstWindow.size());
+    int lastEnd = chunked.get(chunked.size() - 1).get("end").asInt();
+    assertThat(lastEnd).isGreaterThan(doc.length() / 2);
+  }
+
+  @Test
   void fillMask() throws Exception {
     String model = SharedModels.model(SharedModels.MASKED_LM).toString();
     List<JsonNode> out = run("the capital of france is [MASK].\nno mask at all\n[MASK] then [MASK]\n",
