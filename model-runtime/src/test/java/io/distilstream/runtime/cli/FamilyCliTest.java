@@ -83,6 +83,21 @@ class FamilyCliTest {
   }
 
   @Test
+  void sentencePairs(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    java.nio.file.Path dir = io.distilstream.runtime.pipeline.SentencePairTest.bertNli(tmp.resolve("nli"));
+    List<JsonNode> out = run("{\"text\":\"A man plays a guitar.\",\"text_pair\":\"A person makes music.\"}\n"
+        + "{\"text\":\"A man plays a guitar.\"}\n[1,2]\n", "--task", "text-classification", "--model",
+        dir.toString(), "--pair", "--top-k", "0");
+    List<JsonNode> single = run("A man plays a guitar.\n", "--task", "text-classification", "--model",
+        dir.toString(), "--top-k", "0");
+    assertThat(out).hasSize(3);
+    assertThat(out.get(0)).hasSize(3);
+    assertThat(out.get(1)).isEqualTo(single.get(0));
+    assertThat(out.get(0)).isNotEqualTo(single.get(0));
+    assertThat(out.get(2).get("reason").asText()).isEqualTo("INVALID_INPUT");
+  }
+
+  @Test
   void fillMask() throws Exception {
     String model = SharedModels.model(SharedModels.MASKED_LM).toString();
     List<JsonNode> out = run("the capital of france is [MASK].\nno mask at all\n[MASK] then [MASK]\n",
