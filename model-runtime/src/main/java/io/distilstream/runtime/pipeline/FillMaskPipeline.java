@@ -33,7 +33,8 @@ public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskH
     } catch (ModelLoadException e) {
       throw closeAndFail(e);
     }
-    this.head = new FillMaskHead(options.topK() >= 0 ? options.topK() : FillMaskHead.DEFAULT_TOP_K);
+    // top-k 0 means "all" for classification labels; over a whole vocabulary it means the default
+    this.head = new FillMaskHead(options.topK() > 0 ? options.topK() : FillMaskHead.DEFAULT_TOP_K);
   }
 
   /** The mask token as written in texts. */
