@@ -89,7 +89,7 @@ class FillMaskPipelineTest {
       }
       assertThat((double) one.get(0).score()).isCloseTo(Math.exp(logits[masks[0] * 30522 + one.get(0).token()]) / z,
           within(1e-5));
-      assertThat(one.get(0).sequence()).startsWith("the capital of france is ")
+      assertThat(one.get(0).sequence()).startsWith("the capital of france is")
           .isEqualTo(p.tokenizer().decode(replace(e.ids, masks[0], one.get(0).token()), true));
       assertThat(out.get(1).isSuccess()).isFalse();
       assertThat(out.get(1).reason()).isEqualTo(Outcome.Reason.INVALID_INPUT);
