@@ -8,7 +8,9 @@ import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceSpec;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
+import io.distilstream.schemas.ChoiceResult;
 import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
@@ -109,6 +111,14 @@ public final class EnrichmentJob {
     if (models.containsKey(Task.FEATURE_EXTRACTION)) {
       sink(out.embeddings(), cfg, kafka, JobConfig.EMBEDDINGS_TOPIC.key(), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
           EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    if (models.containsKey(Task.FILL_MASK)) {
+      sink(out.fillMasks(), cfg, kafka, JobConfig.FILL_MASK_TOPIC.key(), cfg.get(JobConfig.FILL_MASK_TOPIC),
+          FillMaskResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+    }
+    if (models.containsKey(Task.MULTIPLE_CHOICE)) {
+      sink(out.choices(), cfg, kafka, JobConfig.CHOICES_TOPIC.key(), cfg.get(JobConfig.CHOICES_TOPIC),
+          ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
     }
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),

@@ -37,6 +37,10 @@ public final class JobConfig {
       topic("answers", "text-answers", "question-answering results.");
   public static final ConfigOption<String> EMBEDDINGS_TOPIC =
       topic("embeddings", "text-embeddings", "feature-extraction results.");
+  public static final ConfigOption<String> FILL_MASK_TOPIC =
+      topic("fill-mask", "text-fill-mask", "fill-mask results.");
+  public static final ConfigOption<String> CHOICES_TOPIC =
+      topic("choices", "text-choices", "multiple-choice results.");
   public static final ConfigOption<String> DEAD_LETTERS_TOPIC =
       topic("dead-letters", "text-dead-letters", "Events without a result, with the reason.");
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")

@@ -1,6 +1,8 @@
 package io.distilstream.operators;
 
 import io.distilstream.schemas.AnswerResult;
+import io.distilstream.schemas.ChoiceResult;
+import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EmbeddingResult;
@@ -38,6 +40,10 @@ public final class Enrichment {
       new OutputTag<>("answers", new AvroTypeInfo<>(AnswerResult.class));
   public static final OutputTag<EmbeddingResult> EMBEDDINGS =
       new OutputTag<>("embeddings", new AvroTypeInfo<>(EmbeddingResult.class));
+  public static final OutputTag<FillMaskResult> FILL_MASKS =
+      new OutputTag<>("fill-masks", new AvroTypeInfo<>(FillMaskResult.class));
+  public static final OutputTag<ChoiceResult> CHOICES =
+      new OutputTag<>("choices", new AvroTypeInfo<>(ChoiceResult.class));
   public static final OutputTag<DeadLetter> DEAD_LETTERS =
       new OutputTag<>("dead-letters", new AvroTypeInfo<>(DeadLetter.class));
 
@@ -50,7 +56,9 @@ public final class Enrichment {
       DataStream<EntityResult> entities,
       DataStream<AnswerResult> answers,
       DataStream<EmbeddingResult> embeddings,
-      DataStream<DeadLetter> deadLetters) {}
+      DataStream<DeadLetter> deadLetters,
+      DataStream<FillMaskResult> fillMasks,
+      DataStream<ChoiceResult> choices) {}
 
   public static Streams apply(DataStream<TextEvent> events, InferenceSpec spec) {
     SingleOutputStreamOperator<InferenceOutput> inference = inference(events, spec);
@@ -60,7 +68,8 @@ public final class Enrichment {
         .name("distilstream: route results")
         .uid(ROUTE_UID);
     return new Streams(inference, routed, routed.getSideOutput(ENTITIES), routed.getSideOutput(ANSWERS),
-        routed.getSideOutput(EMBEDDINGS), routed.getSideOutput(DEAD_LETTERS));
+        routed.getSideOutput(EMBEDDINGS), routed.getSideOutput(DEAD_LETTERS), routed.getSideOutput(FILL_MASKS),
+        routed.getSideOutput(CHOICES));
   }
 
   /**
@@ -111,6 +120,10 @@ public final class Enrichment {
         ctx.output(ANSWERS, o.getAnswer());
       } else if (o.getEmbedding() != null) {
         ctx.output(EMBEDDINGS, o.getEmbedding());
+      } else if (o.getFillMask() != null) {
+        ctx.output(FILL_MASKS, o.getFillMask());
+      } else if (o.getChoice() != null) {
+        ctx.output(CHOICES, o.getChoice());
       } else if (o.getDeadLetter() != null) {
         ctx.output(DEAD_LETTERS, o.getDeadLetter());
       } else {

@@ -2,16 +2,26 @@ package io.distilstream.operators;
 
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.FillMaskHead;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.heads.LabelScore;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.FillMaskPipeline;
 import io.distilstream.runtime.pipeline.MicroBatcher;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.AnswerSpan;
+import io.distilstream.schemas.ChoiceResult;
+import io.distilstream.schemas.ChoiceScore;
+import io.distilstream.schemas.FillMaskResult;
+import io.distilstream.schemas.MaskPredictions;
+import io.distilstream.schemas.TokenPrediction;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
@@ -149,16 +159,26 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     if (event.getTasks() != null && !event.getTasks().isEmpty()) {
       return event.getTasks();
     }
-    // an event that names no task gets the job's default tasks, question-answering only if it asks a question
+    // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
+    // multiple-choice only if it has choices, fill-mask only if its text has a mask token
     List<String> names = new ArrayList<>(spec.defaultTasks().size());
     for (Task t : spec.defaultTasks()) {
-      if (t != Task.QUESTION_ANSWERING || event.getQuestion() != null) {
-        names.add(t.id());
+      if (t == Task.QUESTION_ANSWERING && event.getQuestion() == null) {
+        continue;
       }
+      if (t == Task.MULTIPLE_CHOICE && (event.getChoices() == null || event.getChoices().isEmpty())) {
+        continue;
+      }
+      if (t == Task.FILL_MASK && (event.getText() == null
+          || !event.getText().contains(((FillMaskPipeline) (Pipeline<?, ?>) runtimes.get(t).pipeline).maskToken()))) {
+        continue;
+      }
+      names.add(t.id());
     }
     return names;
   }
 
+  @SuppressWarnings("unchecked")
   private CompletableFuture<InferenceOutput> submit(TextEvent event, String name, long start) {
     Task task;
     try {
@@ -184,8 +204,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
             text == null ? "text is missing" : "text is empty", DeadLetters.STAGE_PREPROCESS, task.id()));
       }
-      input = text;
+      input = task == Task.MULTIPLE_CHOICE
+          ? new MultipleChoicePipeline.Question(text, event.getChoices() == null ? List.of()
+              : new ArrayList<>(event.getChoices()))
+          : text;
       tooLong = text.length() > spec.maxTextChars() ? "text" : null;
+      if (tooLong == null && task == Task.TEXT_CLASSIFICATION && event.getTextPair() != null) {
+        if (event.getTextPair().length() > spec.maxTextChars()) {
+          tooLong = "text_pair";
+        } else {
+          Pipeline.Prepared<Object> pair = (Pipeline.Prepared<Object>) (Pipeline.Prepared<?>)
+              ((TextClassificationPipeline) (Pipeline<?, ?>) runtime.pipeline).preparePair(text, event.getTextPair());
+          return runtime.batcher.submitPrepared(pair)
+              .thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
+        }
+      }
     }
     if (tooLong != null) {
       return done(DeadLetters.forEvent(event, DeadLetters.TEXT_TOO_LONG, tooLong + " is over "
@@ -246,6 +279,29 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         return out.setEmbedding(EmbeddingResult.newBuilder().setId(event.getId()).setKey(event.getKey())
             .setModel(model).setLatencyMicros(micros).setVector(vector).setAttributes(event.getAttributes())
             .build()).build();
+      }
+      case FILL_MASK: {
+        List<MaskPredictions> masks = new ArrayList<>();
+        for (List<FillMaskHead.Prediction> mask : (List<List<FillMaskHead.Prediction>>) outcome.value()) {
+          List<TokenPrediction> predictions = new ArrayList<>(mask.size());
+          for (FillMaskHead.Prediction p : mask) {
+            predictions.add(new TokenPrediction(p.score(), p.token(), p.tokenStr(), p.sequence()));
+          }
+          masks.add(new MaskPredictions(predictions));
+        }
+        return out.setFillMask(FillMaskResult.newBuilder().setId(event.getId()).setKey(event.getKey())
+            .setModel(model).setLatencyMicros(micros).setMasks(masks).setAttributes(event.getAttributes())
+            .build()).build();
+      }
+      case MULTIPLE_CHOICE: {
+        MultipleChoiceHead.Result r = (MultipleChoiceHead.Result) outcome.value();
+        List<ChoiceScore> choices = new ArrayList<>(r.choices().size());
+        for (int c = 0; c < r.choices().size(); c++) {
+          choices.add(new ChoiceScore(r.choices().get(c), r.scores()[c], r.logits()[c]));
+        }
+        return out.setChoice(ChoiceResult.newBuilder().setId(event.getId()).setKey(event.getKey())
+            .setModel(model).setLatencyMicros(micros).setChoices(choices).setBest(r.best())
+            .setBestChoice(r.bestChoice()).setAttributes(event.getAttributes()).build()).build();
       }
       default:
         throw new IllegalStateException("unhandled task " + task);

@@ -18,6 +18,8 @@ public final class InferenceOptions {
   public static final ConfigOption<String> MODEL_TOKEN_CLASSIFICATION = model("token-classification");
   public static final ConfigOption<String> MODEL_QUESTION_ANSWERING = model("question-answering");
   public static final ConfigOption<String> MODEL_FEATURE_EXTRACTION = model("feature-extraction");
+  public static final ConfigOption<String> MODEL_FILL_MASK = model("fill-mask");
+  public static final ConfigOption<String> MODEL_MULTIPLE_CHOICE = model("multiple-choice");
 
   public static final ConfigOption<List<String>> DEFAULT_TASKS = ConfigOptions.key("inference.default-tasks")
       .stringType().asList().noDefaultValue()
@@ -75,9 +77,15 @@ public final class InferenceOptions {
       .withDescription("Longer texts (or contexts) are dead-lettered as TEXT_TOO_LONG before tokenization.");
 
   public static final ConfigOption<String> LONG_TEXT = ConfigOptions.key("inference.long-text")
-      .stringType().defaultValue("truncate")
-      .withDescription("text-classification and feature-extraction over texts longer than the model's window:"
-          + " truncate, or reject (TEXT_TOO_LONG dead letter). Token classification and QA always use windows.");
+      .stringType().noDefaultValue()
+      .withDescription("Texts longer than the model's window: truncate (the default for text-classification and"
+          + " feature-extraction), reject (TEXT_TOO_LONG dead letter) or chunk (the default for token-classification:"
+          + " windows sharing inference.stride tokens, spans merged; text-classification pools the windows' scores,"
+          + " inference.window-pool). Question answering always uses windows.");
+
+  public static final ConfigOption<String> WINDOW_POOL = ConfigOptions.key("inference.window-pool")
+      .stringType().defaultValue("mean")
+      .withDescription("text-classification with inference.long-text = chunk: mean or max of the windows' scores.");
 
   public static final ConfigOption<Integer> MAX_LENGTH = ConfigOptions.key("inference.max-length")
       .intType().defaultValue(0)
@@ -94,7 +102,8 @@ public final class InferenceOptions {
 
   public static final ConfigOption<Integer> STRIDE = ConfigOptions.key("inference.stride")
       .intType().defaultValue(16)
-      .withDescription("token-classification: tokens shared by consecutive windows of a long text.");
+      .withDescription("token-classification (and chunked text-classification): tokens shared by consecutive"
+          + " windows of a long text.");
 
   public static final ConfigOption<Integer> DOC_STRIDE = ConfigOptions.key("inference.doc-stride")
       .intType().defaultValue(128)

@@ -55,7 +55,7 @@ public final class InferenceSpec implements Serializable {
     if (models.isEmpty()) {
       throw new IllegalArgumentException("no model configured: set at least one of "
           + InferenceOptions.MODEL_PREFIX + "<task> (text-classification, token-classification,"
-          + " question-answering, feature-extraction)");
+          + " question-answering, feature-extraction, fill-mask, multiple-choice)");
     }
     for (Task t : defaultTasks) {
       if (!models.containsKey(t)) {
@@ -99,10 +99,13 @@ public final class InferenceSpec implements Serializable {
         b.defaultTasks.add(Task.parse(s));
       }
     });
-    String longText = conf.get(InferenceOptions.LONG_TEXT);
-    if (!longText.equals("truncate") && !longText.equals("reject")) {
-      throw new IllegalArgumentException(InferenceOptions.LONG_TEXT.key() + " must be truncate or reject, got '"
-          + longText + "'");
+    PipelineOptions.LongText longText;
+    PipelineOptions.WindowPool windowPool;
+    try {
+      longText = conf.getOptional(InferenceOptions.LONG_TEXT).map(PipelineOptions.LongText::parse).orElse(null);
+      windowPool = PipelineOptions.WindowPool.parse(conf.get(InferenceOptions.WINDOW_POOL));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("inference." + e.getMessage(), e);
     }
     b.pipelineOptions
         .session(SessionOptions.defaults()
@@ -111,7 +114,8 @@ public final class InferenceSpec implements Serializable {
         .batching(new BatchingOptions(conf.get(InferenceOptions.MAX_BATCH_SIZE), conf.get(InferenceOptions.MAX_TOKENS),
             conf.get(InferenceOptions.MAX_PADDING_RATIO)))
         .maxLength(conf.get(InferenceOptions.MAX_LENGTH))
-        .truncate(longText.equals("truncate"))
+        .longText(longText)
+        .windowPool(windowPool)
         .topK(conf.get(InferenceOptions.TOP_K))
         .aggregation(TokenClassificationHead.Aggregation.parse(conf.get(InferenceOptions.AGGREGATION)))
         .stride(conf.get(InferenceOptions.STRIDE))

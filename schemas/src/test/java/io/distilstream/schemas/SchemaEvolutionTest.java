@@ -40,6 +40,44 @@ class SchemaEvolutionTest {
   }
 
   @Test
+  void anEventWrittenWithTheV2SchemaDecodesWithoutPairOrChoices() throws Exception {
+    Schema v2 = TextEvents.historical("history/TextEvent-v2.avsc");
+    GenericRecord old = new GenericData.Record(v2);
+    old.put("id", "old-2");
+    old.put("key", "k");
+    old.put("text", "written by a v2 producer");
+    old.put("question", null);
+    old.put("context", null);
+    old.put("tasks", List.of("text-classification"));
+    old.put("attributes", Map.of("lang", "en"));
+    old.put("event_time", 1234L);
+    ByteBuffer bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v2).encode(old);
+    byte[] raw = new byte[bytes.remaining()];
+    bytes.get(raw);
+
+    TextEvent e = TextEvents.decode(raw);
+    assertThat(e.getId()).isEqualTo("old-2");
+    assertThat(e.getAttributes()).containsEntry("lang", "en");
+    // fields added in v3 take their defaults
+    assertThat(e.getTextPair()).isNull();
+    assertThat(e.getChoices()).isEmpty();
+    // and the v3 fields round-trip
+    TextEvent pair = TextEvent.newBuilder().setId("p").setText("A man plays.").setTextPair("Someone plays.")
+        .setChoices(List.of("a", "b")).build();
+    assertThat(TextEvents.decode(TextEvents.encode(pair))).isEqualTo(pair);
+  }
+
+  @Test
+  void outputUnionGrowsCompatibly() {
+    // a reader of the new InferenceOutput reads what an old writer wrote: the new result fields default to null
+    Schema previous = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"InferenceOutput\","
+        + "\"namespace\":\"io.distilstream.schemas\",\"fields\":[{\"name\":\"dead_letter\",\"type\":[\"null\","
+        + DeadLetter.getClassSchema() + "],\"default\":null}]}");
+    assertThat(SchemaCompatibility.checkReaderWriterCompatibility(InferenceOutput.getClassSchema(), previous)
+        .getType()).isEqualTo(SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE);
+  }
+
+  @Test
   void everyHistoricalSchemaCanBeReadByTheCurrentOne() {
     for (String h : TextEvents.HISTORY) {
       SchemaCompatibility.SchemaPairCompatibility c = SchemaCompatibility.checkReaderWriterCompatibility(

@@ -122,10 +122,25 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
         .setText(text(n, "text"))
         .setQuestion(text(n, "question"))
         .setContext(text(n, "context"))
+        .setTextPair(text(n, "text_pair"))
+        .setChoices(choices(n))
         .setTasks(tasks)
         .setAttributes(attributes)
         .setEventTime(Instant.ofEpochMilli(time != null && time.canConvertToLong() ? time.asLong() : raw.timestamp))
         .build();
+  }
+
+  private static List<String> choices(JsonNode n) {
+    JsonNode c = n.get("choices");
+    if (c == null || c.isNull()) {
+      return new ArrayList<>();
+    }
+    if (!c.isArray()) {
+      throw new MalformedEvent("choices must be an array of strings");
+    }
+    List<String> out = new ArrayList<>(c.size());
+    c.forEach(x -> out.add(x.asText()));
+    return out;
   }
 
   private static String text(JsonNode n, String field) {

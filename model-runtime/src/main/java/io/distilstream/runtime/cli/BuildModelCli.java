@@ -25,7 +25,7 @@ public final class BuildModelCli {
       "  tokenizer files, model.onnx. Prints one JSON line describing what it wrote.",
       "  --config CONFIG   a Hugging Face config.json, or a preset: distilbert-base, distilbert-small",
       "  --task TASK       text-classification | token-classification | question-answering | fill-mask |",
-      "                    feature-extraction (must agree with config.json's architectures)",
+      "                    multiple-choice | feature-extraction (must agree with config.json's architectures)",
       "  --weights FILE    model.safetensors (default: the one beside the config, if any)",
       "  --seed N          random weights from seed N instead (Hugging Face's initialisation); labels mean nothing",
       "  --tokenizer DIR   where tokenizer.json / vocab.txt come from (default: beside the config; presets bundle",

@@ -9,12 +9,14 @@ import io.distilstream.runtime.heads.TokenClassificationHead;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.ResultJson;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.io.BufferedReader;
@@ -38,11 +40,20 @@ public final class RuntimeCli {
   public static final String RUN_USAGE = String.join("\n",
       "usage: distilstream run --task TASK --model DIR [options] < inputs > results.jsonl",
       "  --task TASK                text-classification | token-classification | question-answering | feature-extraction",
+      "                             | fill-mask | multiple-choice",
       "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx)",
-      "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input",
+      "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input;",
+      "                             fill-mask: tokens per mask (5)",
       "  --threshold LABEL=P        drop LABEL below score P (text-classification; repeatable)",
       "  --aggregation S            none | simple | first | average | max (token-classification, default simple)",
-      "  --stride N                 tokens shared by consecutive windows of a long text (token-classification, 16)",
+      "  --stride N                 tokens shared by consecutive windows of a long text (token-classification, and",
+      "                             text-classification with --long-text chunk; 16)",
+      "  --long-text P              texts longer than the window: truncate (text-classification's default) | reject",
+      "                             | chunk (token-classification's default: windows, spans merged; text-classification:",
+      "                             window scores pooled by --window-pool)",
+      "  --window-pool mean|max     text-classification with --long-text chunk: mean or max of window scores (mean)",
+      "  --pair                     text-classification: each line is {\"text\":…,\"text_pair\":…} (NLI-style pairs;",
+      "                             token_type_ids for BERT); text_pair may be absent",
       "  --max-length N             longest window in tokens (default: the model's; 384 for question-answering)",
       "  --doc-stride N             question-answering window overlap (128)",
       "  --max-answer-len N         question-answering longest answer in tokens (15)",
@@ -56,7 +67,8 @@ public final class RuntimeCli {
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx",
-      "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line.");
+      "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line;",
+      "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line.");
 
   public static final String TOKENIZE_USAGE = String.join("\n",
       "usage: distilstream tokenize --model DIR [--pair] [--max-length N] < texts > tokens.jsonl",
@@ -69,7 +81,7 @@ public final class RuntimeCli {
 
   /** @return the process exit code */
   public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
-    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize"));
+    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair"));
     Task task = Task.parse(args.required("task"));
     Path model = Path.of(args.required("model"));
     String onnx = args.string("onnx", null);
@@ -90,7 +102,16 @@ public final class RuntimeCli {
         .maxQuestionLength(args.integer("max-question-len", 64))
         .handleImpossibleAnswer(args.flag("handle-impossible-answer"))
         .pooling(args.string("pooling", "mean"))
-        .normalize(!args.flag("no-normalize"));
+        .normalize(!args.flag("no-normalize"))
+        .windowPool(PipelineOptions.WindowPool.parse(args.string("window-pool", "mean")));
+    String longText = args.string("long-text", null);
+    if (longText != null) {
+      options.longText(PipelineOptions.LongText.parse(longText));
+    }
+    boolean pair = args.flag("pair");
+    if (pair && task != Task.TEXT_CLASSIFICATION) {
+      throw new Args.UsageException("--pair is for --task text-classification");
+    }
     for (String t : args.all("threshold")) {
       int eq = t.lastIndexOf('=');
       if (eq <= 0) {
@@ -113,19 +134,19 @@ public final class RuntimeCli {
       while ((line = reader.readLine()) != null) {
         lines.add(line);
         if (lines.size() == chunk) {
-          runChunk(pipeline, task, options, lines, out);
+          runChunk(pipeline, task, options, pair, lines, out);
           lines.clear();
         }
       }
-      runChunk(pipeline, task, options, lines, out);
+      runChunk(pipeline, task, options, pair, lines, out);
     }
     out.flush();
     return 0;
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
-  private static void runChunk(Pipeline<?, ?> pipeline, Task task, PipelineOptions options, List<String> lines,
-      PrintStream out) throws IOException {
+  private static void runChunk(Pipeline<?, ?> pipeline, Task task, PipelineOptions options, boolean pair,
+      List<String> lines, PrintStream out) throws IOException {
     if (lines.isEmpty()) {
       return;
     }
@@ -145,6 +166,34 @@ public final class RuntimeCli {
           parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
               "expected a JSON object {\"question\":…,\"context\":…}: " + firstLine(e.getMessage())));
         }
+      } else if (pair) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n == null || !n.isObject()) {
+            throw new IOException("not a JSON object");
+          }
+          inputs.add(new TextClassificationPipeline.TextPair(text(n, "text"), text(n, "text_pair")));
+          parseErrors.add(null);
+        } catch (IOException e) {
+          inputs.add(null);
+          parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
+              "expected a JSON object {\"text\":…,\"text_pair\":…}: " + firstLine(e.getMessage())));
+        }
+      } else if (task == Task.MULTIPLE_CHOICE) {
+        try {
+          JsonNode n = JSON.readTree(line);
+          if (n == null || !n.isObject() || !n.path("choices").isArray()) {
+            throw new IOException("not a JSON object with a choices array");
+          }
+          List<String> choices = new ArrayList<>();
+          n.get("choices").forEach(c -> choices.add(c.isNull() ? null : c.asText()));
+          inputs.add(new MultipleChoicePipeline.Question(text(n, "prompt"), choices));
+          parseErrors.add(null);
+        } catch (IOException e) {
+          inputs.add(null);
+          parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
+              "expected a JSON object {\"prompt\":…,\"choices\":[…]}: " + firstLine(e.getMessage())));
+        }
       } else {
         inputs.add(line);
         parseErrors.add(null);
@@ -156,7 +205,9 @@ public final class RuntimeCli {
         valid.add(inputs.get(i));
       }
     }
-    List<Outcome<?>> outcomes = (List) ((Pipeline) pipeline).runAll(valid);
+    List<Outcome<?>> outcomes = pair
+        ? (List) ((TextClassificationPipeline) pipeline).runPairs((List) valid)
+        : (List) ((Pipeline) pipeline).runAll(valid);
     int next = 0;
     StringBuilder sb = new StringBuilder();
     for (JsonNode parseError : parseErrors) {

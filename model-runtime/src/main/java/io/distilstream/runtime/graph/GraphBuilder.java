@@ -30,7 +30,7 @@ public final class GraphBuilder {
 
   /** What sits on top of the encoder. */
   public enum Head {
-    SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MASKED_LM, BASE;
+    SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MASKED_LM, MULTIPLE_CHOICE, BASE;
 
     /** The head for a Hugging Face pipeline task, checked against the config's architecture. */
     public static Head forTask(String task, ModelConfig config) {
@@ -41,9 +41,10 @@ public final class GraphBuilder {
         case "token-classification": case "ner": wanted = TOKEN_CLASSIFICATION; break;
         case "question-answering": wanted = QUESTION_ANSWERING; break;
         case "fill-mask": wanted = MASKED_LM; break;
+        case "multiple-choice": wanted = MULTIPLE_CHOICE; break;
         case "feature-extraction": return BASE;
         default: throw new IllegalArgumentException("unknown task '" + task + "': expected text-classification,"
-            + " token-classification, question-answering, fill-mask or feature-extraction");
+            + " token-classification, question-answering, fill-mask, multiple-choice or feature-extraction");
       }
       Head archHead = fromArchitecture(arch);
       if (archHead != null && archHead != wanted) {
@@ -58,6 +59,7 @@ public final class GraphBuilder {
       if (arch.endsWith("ForTokenClassification")) return TOKEN_CLASSIFICATION;
       if (arch.endsWith("ForQuestionAnswering")) return QUESTION_ANSWERING;
       if (arch.endsWith("ForMaskedLM")) return MASKED_LM;
+      if (arch.endsWith("ForMultipleChoice")) return MULTIPLE_CHOICE;
       if (arch.endsWith("Model")) return BASE;
       return null;
     }
@@ -68,6 +70,10 @@ public final class GraphBuilder {
   private final boolean distil;
   private final String prefix;
   private final GraphProto.Builder graph = GraphProto.newBuilder().setName("distilstream");
+  /** The encoder's [batch, seq] inputs: the graph inputs, or for multiple choice their [batch x choices, seq] view. */
+  private String idsIn = "input_ids";
+  private String maskIn = "attention_mask";
+  private String typesIn = "token_type_ids";
   private int counter;
 
   private GraphBuilder(ModelConfig config, Weights weights, Head head) {
@@ -91,10 +97,14 @@ public final class GraphBuilder {
       throw new ModelLoadException("config.json: hidden size " + d + " is not a multiple of " + config.numHeads()
           + " attention heads");
     }
-    input("input_ids");
-    input("attention_mask");
-    if (!distil) {
-      input("token_type_ids");
+    if (head == Head.MULTIPLE_CHOICE) {
+      choiceInputs();
+    } else {
+      input("input_ids");
+      input("attention_mask");
+      if (!distil) {
+        input("token_type_ids");
+      }
     }
     String x = embeddings();
     String bias = attentionBias();
@@ -106,6 +116,7 @@ public final class GraphBuilder {
       case TOKEN_CLASSIFICATION: output(linear(x, "classifier", d, labels()), "logits", true, labels()); break;
       case QUESTION_ANSWERING: questionAnswering(x); break;
       case MASKED_LM: maskedLm(x); break;
+      case MULTIPLE_CHOICE: multipleChoice(x); break;
       default: output(x, "last_hidden_state", true, d);
     }
     return ModelProto.newBuilder()
@@ -128,22 +139,22 @@ public final class GraphBuilder {
   private String embeddings() {
     int d = config.hiddenSize();
     String e = prefix + "embeddings.";
-    String word = op("Gather", weight(e + "word_embeddings.weight", config.vocabSize(), d), "input_ids");
-    String shape = op("Shape", "input_ids");
+    String word = op("Gather", weight(e + "word_embeddings.weight", config.vocabSize(), d), idsIn);
+    String shape = op("Shape", idsIn);
     String seqLen = op("Gather", shape, longScalar(1));
     String positions = op("Range", longScalar(0), seqLen, longScalar(1));
     String pos = op("Gather", weight(e + "position_embeddings.weight", config.maxPositionEmbeddings(), d), positions);
     String x = op("Add", word, pos);
     if (!distil) {
       x = op("Add", x, op("Gather", weight(e + "token_type_embeddings.weight", config.typeVocabSize(), d),
-          "token_type_ids"));
+          typesIn));
     }
     return layerNorm(x, e + "LayerNorm");
   }
 
   /** 0 where attention_mask is 1, a large negative number where it is 0, shaped [batch, 1, 1, seq]. */
   private String attentionBias() {
-    String mask = node("Cast", List.of("attention_mask"), attr("to", TensorProto.DataType.FLOAT.getNumber()));
+    String mask = node("Cast", List.of(maskIn), attr("to", TensorProto.DataType.FLOAT.getNumber()));
     String inverted = op("Sub", floatScalar(1f), mask);
     String scaled = op("Mul", inverted, floatScalar(MASKED));
     return op("Unsqueeze", scaled, longs(1, 2));
@@ -226,6 +237,42 @@ public final class GraphBuilder {
         ? op("Relu", linear(cls(x), "pre_classifier", d, d))
         : op("Tanh", linear(cls(x), prefix + "pooler.dense", d, d));
     output(linear(pooled, "classifier", d, labels()), "logits", false, labels());
+  }
+
+  /**
+   * Multiple choice (Optimum's export): inputs {@code [batch_size, num_choices, sequence_length]}, run through the
+   * encoder as {@code [batch_size x num_choices, sequence_length]}.
+   */
+  private void choiceInputs() {
+    String[] names = distil ? new String[] {"input_ids", "attention_mask"}
+        : new String[] {"input_ids", "attention_mask", "token_type_ids"};
+    String[] flat = new String[names.length];
+    for (int i = 0; i < names.length; i++) {
+      graph.addInput(valueInfo(names[i], TensorProto.DataType.INT64, "batch_size", "num_choices", "sequence_length"));
+      flat[i] = node("Flatten", List.of(names[i]), attr("axis", 2));
+    }
+    idsIn = flat[0];
+    maskIn = flat[1];
+    if (!distil) {
+      typesIn = flat[2];
+    }
+  }
+
+  /**
+   * {@code DistilBertForMultipleChoice} (pre_classifier, ReLU, classifier to one logit) or
+   * {@code BertForMultipleChoice} (pooler, classifier to one logit), reshaped to logits {@code [batch, num_choices]}.
+   */
+  private void multipleChoice(String x) {
+    int d = config.hiddenSize();
+    String pooled = distil
+        ? op("Relu", linear(cls(x), "pre_classifier", d, d))
+        : op("Tanh", linear(cls(x), prefix + "pooler.dense", d, d));
+    String one = linear(pooled, "classifier", d, 1);
+    String batchChoices = op("Slice", op("Shape", "input_ids"), longs(0), longs(2));
+    String logits = op("Reshape", one, batchChoices);
+    graph.addNode(NodeProto.newBuilder().setOpType("Identity").setName("logits_out").addInput(logits)
+        .addOutput("logits"));
+    graph.addOutput(valueInfo("logits", TensorProto.DataType.FLOAT, "batch_size", "num_choices"));
   }
 
   private void questionAnswering(String x) {

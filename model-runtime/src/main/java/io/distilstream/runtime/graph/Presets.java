@@ -42,6 +42,7 @@ public final class Presets {
       case "token-classification": arch = "DistilBertForTokenClassification"; labels = CONLL; break;
       case "question-answering": arch = "DistilBertForQuestionAnswering"; break;
       case "fill-mask": arch = "DistilBertForMaskedLM"; break;
+      case "multiple-choice": arch = "DistilBertForMultipleChoice"; break;
       case "feature-extraction": arch = "DistilBertModel"; break;
       default: throw new IllegalArgumentException("unknown task '" + task + "'");
     }

@@ -28,6 +28,29 @@ public final class TextClassificationHead {
   }
 
   public List<LabelScore> postprocess(float[] logits) {
+    return rank(scores(logits));
+  }
+
+  /**
+   * A text classified window by window: each window's scores (softmax or sigmoid) are pooled label by label, their
+   * mean ({@code max = false}) or their maximum, then sorted, cut and thresholded as for one window.
+   */
+  public List<LabelScore> postprocessWindows(List<float[]> windowLogits, boolean max) {
+    int n = id2label.size();
+    float[] pooled = new float[n];
+    if (max) {
+      java.util.Arrays.fill(pooled, Float.NEGATIVE_INFINITY);
+    }
+    for (float[] logits : windowLogits) {
+      float[] s = scores(logits);
+      for (int i = 0; i < n; i++) {
+        pooled[i] = max ? Math.max(pooled[i], s[i]) : pooled[i] + s[i] / windowLogits.size();
+      }
+    }
+    return rank(pooled);
+  }
+
+  private float[] scores(float[] logits) {
     int n = id2label.size();
     if (logits.length != n) {
       throw new IllegalArgumentException("expected " + n + " logits (id2label), got " + logits.length);
@@ -40,6 +63,11 @@ public final class TextClassificationHead {
     } else {
       Softmax.softmax(logits, 0, n, scores);
     }
+    return scores;
+  }
+
+  private List<LabelScore> rank(float[] scores) {
+    int n = scores.length;
     Integer[] order = new Integer[n];
     for (int i = 0; i < n; i++) {
       order[i] = i;

@@ -54,6 +54,8 @@ public final class ModelSession implements AutoCloseable {
   private final Device device;
   private final boolean int32Inputs;
   private final boolean hasTokenTypes;
+  /** Inputs {@code [batch, num_choices, seq]} (a multiple-choice export): run with {@link #runChoices}. */
+  private final boolean choiceInputs;
   private final List<String> outputNames;
   private final OutputShape[] outputShapes;
   private final int[] outputWidths;
@@ -86,6 +88,7 @@ public final class ModelSession implements AutoCloseable {
       throw new ModelLoadException(modelFile, "int64 or int32 input_ids", idType.toString());
     }
     this.int32Inputs = idType == OnnxJavaType.INT32;
+    this.choiceInputs = ((TensorInfo) inputs.get(INPUT_IDS).getInfo()).getShape().length == 3;
 
     Map<String, NodeInfo> outputs = session.getOutputInfo();
     this.outputNames = List.copyOf(outputs.keySet());
@@ -216,6 +219,8 @@ public final class ModelSession implements AutoCloseable {
   public Device device() { return device; }
   public boolean usesTokenTypeIds() { return hasTokenTypes; }
   public List<String> outputNames() { return outputNames; }
+  /** True for a multiple-choice graph, whose inputs are {@code [batch, num_choices, seq]}. */
+  public boolean multipleChoice() { return choiceInputs; }
 
   public int outputIndex(String name) {
     int i = outputNames.indexOf(name);
@@ -237,6 +242,10 @@ public final class ModelSession implements AutoCloseable {
    *     ({@code length x width}, row-major)
    */
   public float[][][] run(List<Encoding> batch) throws OrtException {
+    if (choiceInputs) {
+      throw new IllegalStateException(modelFile + " is a multiple-choice model ([batch, num_choices, seq] inputs):"
+          + " run it with runChoices");
+    }
     int rows = batch.size();
     int seq = 0;
     for (Encoding e : batch) {
@@ -285,6 +294,72 @@ public final class ModelSession implements AutoCloseable {
           }
           split(fb, o, batch, seq, out[o]);
         }
+        return out;
+      }
+    } finally {
+      for (OnnxTensor t : inputs.values()) {
+        t.close();
+      }
+      idsBuf.clear();
+      maskBuf.clear();
+      typesBuf.clear();
+    }
+  }
+
+  /**
+   * Runs a multiple-choice batch: {@code flat} holds {@code rows x choices} sequences, each row's choices
+   * consecutive, fed as {@code [rows, choices, seq]} padded on the right to the longest of them all.
+   *
+   * @return the output {@code name} ({@code [rows, choices]} logits) as {@code [rows x choices]}, row-major
+   */
+  public float[] runChoices(List<Encoding> flat, int choices, String name) throws OrtException {
+    if (!choiceInputs) {
+      throw new IllegalStateException(modelFile + " is not a multiple-choice model");
+    }
+    if (choices < 1 || flat.size() % choices != 0) {
+      throw new IllegalArgumentException(flat.size() + " sequences are not rows of " + choices + " choices");
+    }
+    int rows = flat.size() / choices;
+    int seq = 0;
+    for (Encoding e : flat) {
+      seq = Math.max(seq, e.length());
+    }
+    if (rows == 0) {
+      return new float[0];
+    }
+    int n = flat.size() * seq;
+    int elem = int32Inputs ? 4 : 8;
+    idsBuf = ensure(idsBuf, n * elem);
+    maskBuf = ensure(maskBuf, n * elem);
+    if (hasTokenTypes) {
+      typesBuf = ensure(typesBuf, n * elem);
+    }
+    for (Encoding e : flat) {
+      int len = e.length();
+      for (int t = 0; t < seq; t++) {
+        boolean real = t < len;
+        put(idsBuf, real ? e.ids[t] : 0);
+        put(maskBuf, real ? 1 : 0);
+        if (hasTokenTypes) {
+          put(typesBuf, real ? e.typeIds[t] : 0);
+        }
+      }
+    }
+    long[] shape = {rows, choices, seq};
+    Map<String, OnnxTensor> inputs = new HashMap<>(4);
+    try {
+      inputs.put(INPUT_IDS, tensor(idsBuf, shape));
+      inputs.put(ATTENTION_MASK, tensor(maskBuf, shape));
+      if (hasTokenTypes) {
+        inputs.put(TOKEN_TYPE_IDS, tensor(typesBuf, shape));
+      }
+      try (OrtSession.Result result = session.run(inputs)) {
+        FloatBuffer fb = ((OnnxTensor) result.get(outputIndex(name))).getFloatBuffer();
+        if (fb == null || fb.remaining() != flat.size()) {
+          throw new IllegalStateException("output '" + name + "' is not float [" + rows + ", " + choices + "]");
+        }
+        float[] out = new float[flat.size()];
+        fb.get(out);
         return out;
       }
     } finally {

@@ -71,7 +71,11 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
    * Inputs that fail tokenization complete at once.
    */
   public CompletableFuture<Outcome<O>> submit(I input) {
-    Pipeline.Prepared<I> p = pipeline.prepare(input);
+    return submitPrepared(pipeline.prepare(input));
+  }
+
+  /** Queues an input already tokenized by the pipeline (e.g. a sentence pair, {@code preparePair}). */
+  public CompletableFuture<Outcome<O>> submitPrepared(Pipeline.Prepared<I> p) {
     Request<I, O> r = new Request<>(p);
     if (p.failed()) {
       r.future.complete(Outcome.failure(p.reason(), p.message()));

@@ -77,6 +77,14 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     return new FeatureExtractionPipeline(ModelDirectory.of(modelDir), options);
   }
 
+  public static FillMaskPipeline fillMask(Path modelDir, PipelineOptions options) {
+    return new FillMaskPipeline(ModelDirectory.of(modelDir), options);
+  }
+
+  public static MultipleChoicePipeline multipleChoice(Path modelDir, PipelineOptions options) {
+    return new MultipleChoicePipeline(ModelDirectory.of(modelDir), options);
+  }
+
   /** The pipeline for a task chosen at run time (CLI, operator configuration). */
   public static Pipeline<?, ?> create(Task task, ModelDirectory dir, PipelineOptions options) {
     switch (task) {
@@ -84,6 +92,8 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
       case TOKEN_CLASSIFICATION: return new TokenClassificationPipeline(dir, options);
       case QUESTION_ANSWERING: return new QuestionAnsweringPipeline(dir, options);
       case FEATURE_EXTRACTION: return new FeatureExtractionPipeline(dir, options);
+      case FILL_MASK: return new FillMaskPipeline(dir, options);
+      case MULTIPLE_CHOICE: return new MultipleChoicePipeline(dir, options);
       default: throw new IllegalArgumentException("unsupported task " + task);
     }
   }
@@ -150,9 +160,13 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
         flat.addAll(p.windows);
       }
     }
+    int[] windowsPerInput = new int[n];
+    for (int i = 0; i < n; i++) {
+      windowsPerInput[i] = batch.get(i).failed() ? 0 : batch.get(i).windows.size();
+    }
     float[][][] out;
     try {
-      out = batcher.run(flat);
+      out = runModel(flat, windowsPerInput);
     } catch (Exception | LinkageError e) {
       // A batch failed: retry its inputs one by one so that only an input that breaks the model fails.
       return runOneByOne(batch, outcomes);
@@ -176,12 +190,21 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
         continue;
       }
       try {
-        outcomes.set(i, finish(p.input, p.windows, slice(batcher.run(p.windows), 0, p.windows.size())));
+        outcomes.set(i, finish(p.input, p.windows,
+            slice(runModel(p.windows, new int[] {p.windows.size()}), 0, p.windows.size())));
       } catch (Exception | LinkageError e) {
         outcomes.set(i, Outcome.failure(Outcome.Reason.MODEL_ERROR, "inference failed: " + e.getMessage()));
       }
     }
     return outcomes;
+  }
+
+  /**
+   * The model call over the windows of a batch, {@code windowsPerInput} consecutive windows per input (0 for the
+   * inputs that failed): {@code [output][window]}. The {@link DynamicBatcher} by default.
+   */
+  protected float[][][] runModel(List<Encoding> flat, int[] windowsPerInput) throws Exception {
+    return batcher.run(flat);
   }
 
   /** An input after tokenization: its windows, or why it has none. */

@@ -18,8 +18,13 @@ public final class PipelineOptions implements Serializable {
   private BatchingOptions batching = BatchingOptions.defaults();
   /** Longest sequence fed to the model, specials included; 0 = the model's own limit. */
   private int maxLength = 0;
-  /** Texts longer than one window: truncate (Hugging Face's truncation=True) or reject; classification, features. */
-  private boolean truncate = true;
+  /**
+   * Texts longer than one window: {@code null} = the task's default (truncate for classification and features,
+   * chunk for token classification; question answering always uses windows).
+   */
+  private LongText longText = null;
+  /** Classification over chunks: how the windows' scores combine. */
+  private WindowPool windowPool = WindowPool.MEAN;
   /** Text classification: how many labels; -1 = the default (1 single-label, all multi-label), 0 = all. */
   private int topK = -1;
   private Map<String, Float> thresholds = new LinkedHashMap<>();
@@ -40,7 +45,13 @@ public final class PipelineOptions implements Serializable {
   public SessionOptions session() { return session; }
   public BatchingOptions batching() { return batching; }
   public int maxLength() { return maxLength; }
-  public boolean truncate() { return truncate; }
+  /** False when long texts are rejected ({@link LongText#REJECT}). */
+  public boolean truncate() { return longText != LongText.REJECT; }
+  /** The long-text policy as set, {@code null} for the task's default. */
+  public LongText longText() { return longText; }
+  /** The long-text policy, or {@code taskDefault} when none is set. */
+  public LongText longTextOr(LongText taskDefault) { return longText != null ? longText : taskDefault; }
+  public WindowPool windowPool() { return windowPool; }
   public int topK() { return topK; }
   public Map<String, Float> thresholds() { return thresholds; }
   public TokenClassificationHead.Aggregation aggregation() { return aggregation; }
@@ -55,7 +66,10 @@ public final class PipelineOptions implements Serializable {
   public PipelineOptions session(SessionOptions s) { this.session = s; return this; }
   public PipelineOptions batching(BatchingOptions b) { this.batching = b; return this; }
   public PipelineOptions maxLength(int n) { this.maxLength = nonNegative("max-length", n); return this; }
-  public PipelineOptions truncate(boolean b) { this.truncate = b; return this; }
+  /** {@code true}: the task's default policy (truncate classification, chunk NER); {@code false}: reject. */
+  public PipelineOptions truncate(boolean b) { this.longText = b ? null : LongText.REJECT; return this; }
+  public PipelineOptions longText(LongText p) { this.longText = p; return this; }
+  public PipelineOptions windowPool(WindowPool p) { this.windowPool = java.util.Objects.requireNonNull(p); return this; }
   public PipelineOptions topK(int k) {
     if (k < -1) throw new IllegalArgumentException("top-k must be >= 0 (0 = all), got " + k);
     this.topK = k;
@@ -76,6 +90,50 @@ public final class PipelineOptions implements Serializable {
     }
     this.pooling = p;
     return this;
+  }
+
+  /** What happens to a text longer than the model's window. */
+  public enum LongText {
+    /** Keep the first window (Hugging Face's {@code truncation=True}). */
+    TRUNCATE,
+    /** {@code TEXT_TOO_LONG}. */
+    REJECT,
+    /**
+     * Windows sharing {@code stride} tokens; token classification merges their spans, classification pools their
+     * scores ({@link WindowPool}).
+     */
+    CHUNK;
+
+    public static LongText parse(String s) {
+      try {
+        return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("long-text must be truncate, reject or chunk, got '" + s + "'");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** Classification over chunks: the mean or the maximum, label by label, of the windows' scores. */
+  public enum WindowPool {
+    MEAN, MAX;
+
+    public static WindowPool parse(String s) {
+      try {
+        return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("window-pool must be mean or max, got '" + s + "'");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
   }
 
   private static int nonNegative(String name, int n) {

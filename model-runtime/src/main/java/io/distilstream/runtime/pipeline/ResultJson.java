@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
 import java.util.List;
 
 /**
@@ -17,6 +19,10 @@ import java.util.List;
  *       aggregation {@code none} {@code [{"entity":…, "score":…, "index":…, "word":…, "start":…, "end":…}, …]}</li>
  *   <li>question-answering: {@code {"score":…, "start":…, "end":…, "answer":…}}, a list of those when top-k > 1</li>
  *   <li>feature-extraction: {@code [f, f, …]}</li>
+ *   <li>fill-mask: {@code [{"score":…, "token":…, "token_str":…, "sequence":…}, …]}, a list of those per mask when
+ *       the text has more than one</li>
+ *   <li>multiple-choice: {@code {"best":i, "choice":…, "scores":[…], "logits":[…]}}, scores and logits in the
+ *       choices' order</li>
  *   <li>an input without a result: {@code {"error":…, "reason":…}}</li>
  * </ul>
  */
@@ -48,7 +54,21 @@ public final class ResultJson {
       }
       return a;
     }
+    if (value instanceof MultipleChoiceHead.Result) {
+      return choices((MultipleChoiceHead.Result) value);
+    }
     List<Object> list = (List<Object>) value;
+    if (!list.isEmpty() && list.get(0) instanceof List) {
+      // fill-mask: one list per mask; Hugging Face gives the list itself when there is one mask
+      if (list.size() == 1) {
+        return of(list.get(0), topK);
+      }
+      ArrayNode a = F.arrayNode();
+      for (Object o : list) {
+        a.add(of(o, topK));
+      }
+      return a;
+    }
     if (!list.isEmpty() && list.get(0) instanceof Answer && topK <= 1) {
       return answer((Answer) list.get(0));
     }
@@ -60,6 +80,8 @@ public final class ResultJson {
         a.add(entity((Entity) o));
       } else if (o instanceof Answer) {
         a.add(answer((Answer) o));
+      } else if (o instanceof FillMaskHead.Prediction) {
+        a.add(prediction((FillMaskHead.Prediction) o));
       } else {
         throw new IllegalArgumentException("no JSON form for " + o.getClass());
       }
@@ -88,6 +110,30 @@ public final class ResultJson {
     n.put("word", e.word());
     n.put("start", e.start());
     n.put("end", e.end());
+    return n;
+  }
+
+  public static ObjectNode prediction(FillMaskHead.Prediction p) {
+    ObjectNode n = F.objectNode();
+    n.put("score", p.score());
+    n.put("token", p.token());
+    n.put("token_str", p.tokenStr());
+    n.put("sequence", p.sequence());
+    return n;
+  }
+
+  public static ObjectNode choices(MultipleChoiceHead.Result r) {
+    ObjectNode n = F.objectNode();
+    n.put("best", r.best());
+    n.put("choice", r.bestChoice());
+    ArrayNode scores = n.putArray("scores");
+    for (float f : r.scores()) {
+      scores.add(f);
+    }
+    ArrayNode logits = n.putArray("logits");
+    for (float f : r.logits()) {
+      logits.add(f);
+    }
     return n;
   }
 

@@ -9,7 +9,9 @@ public enum Task {
   TEXT_CLASSIFICATION("text-classification"),
   TOKEN_CLASSIFICATION("token-classification"),
   QUESTION_ANSWERING("question-answering"),
-  FEATURE_EXTRACTION("feature-extraction");
+  FEATURE_EXTRACTION("feature-extraction"),
+  FILL_MASK("fill-mask"),
+  MULTIPLE_CHOICE("multiple-choice");
 
   private final String id;
 

@@ -12,7 +12,8 @@ import java.util.Set;
 
 /**
  * {@code token-classification} (NER): entity spans with character offsets into the input text. A text longer than
- * one window is split into windows that share {@code stride} tokens, and the spans are merged back.
+ * one window is split into windows that share {@code stride} tokens, and the spans are merged back (the default
+ * long-text policy, {@code chunk}); {@code truncate} keeps the first window, {@code reject} refuses the text.
  */
 public final class TokenClassificationPipeline extends Pipeline<String, List<Entity>> {
   private final TokenClassificationHead head;
@@ -39,7 +40,18 @@ public final class TokenClassificationPipeline extends Pipeline<String, List<Ent
   @Override
   protected List<Encoding> preprocess(String text) {
     Encoding full = tokenizer.encode(requireText(text, "text"), 0);
-    return windows(full, maxLength, options.stride(), tokenizer.clsId(), tokenizer.sepId());
+    switch (options.longTextOr(PipelineOptions.LongText.CHUNK)) {
+      case TRUNCATE:
+        return List.of(full.length() <= maxLength ? full : tokenizer.encode(text, maxLength));
+      case REJECT:
+        if (full.length() > maxLength) {
+          throw new InferenceException(Outcome.Reason.TEXT_TOO_LONG,
+              "text has " + full.length() + " tokens, over the model's window of " + maxLength);
+        }
+        return List.of(full);
+      default:
+        return windows(full, maxLength, options.stride(), tokenizer.clsId(), tokenizer.sepId());
+    }
   }
 
   @Override

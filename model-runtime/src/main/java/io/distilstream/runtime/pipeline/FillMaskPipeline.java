@@ -1,0 +1,62 @@
+package io.distilstream.runtime.pipeline;
+
+import io.distilstream.runtime.heads.FillMaskHead;
+import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.ModelLoadException;
+import io.distilstream.runtime.model.ModelSession;
+import io.distilstream.runtime.tokenizer.Encoding;
+import java.util.List;
+
+/**
+ * {@code fill-mask} ({@code DistilBertForMaskedLM}, {@code BertForMaskedLM}): for every {@code [MASK]} in the text,
+ * the {@code top-k} (5) most likely tokens with their score and the text with the mask filled in. The result holds
+ * one list per mask, in text order; Hugging Face (and the CLI's JSON) give the single list itself when there is one
+ * mask. A text without a mask is {@code INVALID_INPUT}.
+ */
+public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskHead.Prediction>>> {
+  private final FillMaskHead head;
+  private final int logits;
+  private final int vocab;
+
+  FillMaskPipeline(ModelDirectory dir, PipelineOptions options) {
+    super(Task.FILL_MASK, dir, options, 0);
+    try {
+      this.logits = requireOutput("logits", ModelSession.OutputShape.PER_TOKEN_VECTOR, 0);
+      this.vocab = session.outputWidth(logits);
+      if (tokenizer.maskId() < 0) {
+        throw new ModelLoadException(directory.path(), "a [MASK] token in the tokenizer's vocabulary", "none");
+      }
+      if (tokenizer.maskId() >= vocab) {
+        throw new ModelLoadException(directory.onnxFile(), "logits over the tokenizer's vocabulary (its [MASK] is id "
+            + tokenizer.maskId() + ")", "logits of width " + vocab);
+      }
+    } catch (ModelLoadException e) {
+      throw closeAndFail(e);
+    }
+    // top-k 0 means "all" for classification labels; over a whole vocabulary it means the default
+    this.head = new FillMaskHead(options.topK() > 0 ? options.topK() : FillMaskHead.DEFAULT_TOP_K);
+  }
+
+  /** The mask token as written in texts. */
+  public String maskToken() {
+    return tokenizer.idToToken(tokenizer.maskId());
+  }
+
+  @Override
+  protected List<Encoding> preprocess(String text) {
+    Encoding e = encodeOneWindow(text);
+    if (FillMaskHead.maskPositions(e.ids, tokenizer.maskId()).length == 0) {
+      throw new InferenceException(Outcome.Reason.INVALID_INPUT, "no mask token " + maskToken() + " in the text"
+          + (e.length() >= maxLength ? " (within its first " + maxLength + " tokens)" : ""));
+    }
+    return List.of(e);
+  }
+
+  @Override
+  protected List<List<FillMaskHead.Prediction>> postprocess(String text, List<Encoding> windows,
+      float[][][] outputs) {
+    int[] ids = windows.get(0).ids;
+    return head.postprocess(ids, outputs[0][logits], vocab, FillMaskHead.maskPositions(ids, tokenizer.maskId()),
+        tokenizer.padId(), tokenizer::decode);
+  }
+}

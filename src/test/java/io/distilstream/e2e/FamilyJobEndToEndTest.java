@@ -1,0 +1,165 @@
+package io.distilstream.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.distilstream.jobs.EnrichmentJob;
+import io.distilstream.jobs.JobConfig;
+import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.jobs.local.TopicReader;
+import io.distilstream.runtime.graph.GraphBuilder;
+import io.distilstream.runtime.graph.Weights;
+import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.schemas.ChoiceResult;
+import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.DeadLetter;
+import io.distilstream.schemas.FillMaskResult;
+import io.distilstream.schemas.TextEvent;
+import io.distilstream.schemas.TextEvents;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * fill-mask, multiple-choice and BERT sentence pairs through the enrichment job: events on a real Kafka broker (Avro
+ * with the new TextEvent fields, and JSON), results on their own topics as a read_committed consumer sees them.
+ */
+class FamilyJobEndToEndTest {
+  @RegisterExtension
+  static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+      new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2)
+          .build());
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Path shared(String name) {
+    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
+    assertThat(dir).isDirectory();
+    return dir.toAbsolutePath().normalize();
+  }
+
+  /** A fixture's config with another architecture and labels, its tokenizer, a graph from seeded weights. */
+  static Path seeded(Path dir, String base, String arch, List<String> labels, GraphBuilder.Head head)
+      throws Exception {
+    Files.createDirectories(dir);
+    Path src = shared(base);
+    ObjectNode c = (ObjectNode) JSON.readTree(src.resolve("config.json").toFile());
+    c.putArray("architectures").add(arch);
+    ObjectNode id2label = c.putObject("id2label");
+    for (int i = 0; i < labels.size(); i++) {
+      id2label.put(Integer.toString(i), labels.get(i));
+    }
+    Files.writeString(dir.resolve("config.json"), c.toString());
+    for (String f : List.of("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+      if (Files.exists(src.resolve(f))) {
+        Files.copy(src.resolve(f), dir.resolve(f));
+      }
+    }
+    Files.write(dir.resolve("model.onnx"), GraphBuilder.build(ModelConfig.parse(c, dir.resolve("config.json")),
+        head, Weights.seeded(5, 0.3)));
+    return dir;
+  }
+
+  @Test
+  void newTasksAndPairsReachTheirTopics(@TempDir Path tmp) throws Exception {
+    Path mc = seeded(tmp.resolve("mc"), "tiny-distilbert-sequence-classification", "DistilBertForMultipleChoice",
+        List.of("LABEL_0"), GraphBuilder.Head.MULTIPLE_CHOICE);
+    Path nli = seeded(tmp.resolve("nli"), "tiny-bert-token-classification", "BertForSequenceClassification",
+        List.of("contradiction", "neutral", "entailment"), GraphBuilder.Head.SEQUENCE_CLASSIFICATION);
+    try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+      Map<String, String> c = new LinkedHashMap<>();
+      c.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+      c.put("job.name", "e2e-family");
+      c.put("source.bounded", "true");
+      c.put("source.starting-offsets", "earliest");
+      c.put("execution.checkpointing.interval", "300 ms");
+      c.put("parallelism.default", "2");
+      c.put("inference.max-wait", "10 ms");
+      c.put("inference.model.fill-mask", shared("tiny-distilbert-masked-lm").toString());
+      c.put("inference.model.multiple-choice", mc.toString());
+      c.put("inference.model.text-classification", nli.toString());
+      kafka.createTopics(2, List.of("text-events", "text-labels", "text-fill-mask", "text-choices",
+          "text-dead-letters"));
+      List<byte[]> values = List.of(
+          TextEvents.encode(TextEvent.newBuilder().setId("mask").setText("paris is the [MASK] of france.")
+              .setTasks(List.of("fill-mask")).build()),
+          "{\"id\":\"nomask\",\"text\":\"no mask\",\"tasks\":[\"fill-mask\"]}".getBytes(StandardCharsets.UTF_8),
+          TextEvents.encode(TextEvent.newBuilder().setId("mc").setText("The sky is")
+              .setChoices(List.of("blue", "green")).setTasks(List.of("multiple-choice")).build()),
+          ("{\"id\":\"mc-json\",\"text\":\"Water is\",\"choices\":[\"wet\",\"dry\",\"loud\"],"
+              + "\"tasks\":[\"multiple-choice\"]}").getBytes(StandardCharsets.UTF_8),
+          TextEvents.encode(TextEvent.newBuilder().setId("pair").setText("A man plays a guitar.")
+              .setTextPair("A person makes music.").setTasks(List.of("text-classification")).build()),
+          ("{\"id\":\"pair-json\",\"text\":\"A man plays a guitar.\",\"text_pair\":\"A person makes music.\"}")
+              .getBytes(StandardCharsets.UTF_8));
+      Map<String, Object> props = Map.of(
+          ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+          ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
+          ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+        for (byte[] v : values) {
+          producer.send(new ProducerRecord<>("text-events", v)).get();
+        }
+      }
+      StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+      EnrichmentJob.build(env, JobConfig.of(c));
+      env.execute("e2e-family");
+
+      Map<String, FillMaskResult> fills = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : TopicReader.readCommitted(kafka.bootstrapServers(), "text-fill-mask")) {
+        FillMaskResult f = FillMaskResult.getDecoder().decode(r.value());
+        fills.put(f.getId(), f);
+      }
+      assertThat(fills).containsOnlyKeys("mask");
+      assertThat(fills.get("mask").getMasks()).hasSize(1);
+      assertThat(fills.get("mask").getMasks().get(0).getPredictions()).hasSize(5)
+          .allSatisfy(p -> assertThat(p.getSequence()).startsWith("paris is the").endsWith(" of france."));
+
+      Map<String, ChoiceResult> choices = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : TopicReader.readCommitted(kafka.bootstrapServers(), "text-choices")) {
+        ChoiceResult ch = ChoiceResult.getDecoder().decode(r.value());
+        choices.put(ch.getId(), ch);
+      }
+      assertThat(choices).containsOnlyKeys("mc", "mc-json");
+      assertThat(choices.get("mc").getChoices()).extracting(x -> x.getChoice()).containsExactly("blue", "green");
+      assertThat(choices.get("mc-json").getChoices()).hasSize(3);
+      assertThat(choices.get("mc-json").getBestChoice())
+          .isEqualTo(choices.get("mc-json").getChoices().get(choices.get("mc-json").getBest()).getChoice());
+
+      Map<String, ClassificationResult> labels = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : TopicReader.readCommitted(kafka.bootstrapServers(), "text-labels")) {
+        ClassificationResult l = ClassificationResult.getDecoder().decode(r.value());
+        labels.put(l.getId(), l);
+      }
+      // the Avro pair and the JSON pair are the same pair: the same label and score
+      assertThat(labels).containsOnlyKeys("pair", "pair-json");
+      assertThat(labels.get("pair").getLabels()).isEqualTo(labels.get("pair-json").getLabels());
+
+      Map<String, String> dead = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : TopicReader.readCommitted(kafka.bootstrapServers(),
+          "text-dead-letters")) {
+        DeadLetter d = DeadLetter.getDecoder().decode(r.value());
+        dead.put(d.getId(), d.getReason() + ": " + d.getMessage());
+      }
+      assertThat(dead).containsOnlyKeys("nomask");
+      assertThat(dead.get("nomask")).startsWith("INVALID_INPUT").contains("[MASK]");
+    }
+  }
+}
