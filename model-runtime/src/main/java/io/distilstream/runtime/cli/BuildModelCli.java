@@ -142,6 +142,8 @@ public final class BuildModelCli {
         rep.put("compared", r.compared);
         rep.put("max_abs_diff", r.maxAbsDiff);
         rep.put("mean_abs_diff", r.meanAbsDiff);
+        rep.put("median_top2_margin", r.medianMargin);
+        rep.put("max_flipped_top2_margin", r.maxFlippedMargin);
         rep.put("float32_seconds", r.referenceSeconds);
         rep.put("seconds", r.candidateSeconds);
         rep.put("speedup", r.speedup());

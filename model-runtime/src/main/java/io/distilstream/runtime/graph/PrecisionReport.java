@@ -22,9 +22,15 @@ public final class PrecisionReport {
   public final double meanAbsDiff;
   public final double referenceSeconds;
   public final double candidateSeconds;
+  /** The float32 gap between the top two values, median over all compared vectors. */
+  public final double medianMargin;
+  /** The largest float32 top-two gap among the vectors whose top-1 changed (0 when none did). */
+  public final double maxFlippedMargin;
 
   private PrecisionReport(int sequences, long compared, long agreed, double maxAbsDiff, double meanAbsDiff,
-      double referenceSeconds, double candidateSeconds) {
+      double referenceSeconds, double candidateSeconds, double medianMargin, double maxFlippedMargin) {
+    this.medianMargin = medianMargin;
+    this.maxFlippedMargin = maxFlippedMargin;
     this.sequences = sequences;
     this.compared = compared;
     this.agreed = agreed;
@@ -56,26 +62,36 @@ public final class PrecisionReport {
     for (int i = 0; i < sorted.size(); i += batchSize) {
       batches.add(sorted.subList(i, Math.min(sorted.size(), i + batchSize)));
     }
-    // warm both sessions up on the first batch, then time each over all batches
+    // warm both sessions up on the first batch
     reference.run(batches.get(0));
     candidate.run(batches.get(0));
+    // batch by batch, alternating which runs first, so that a busy machine slows both alike
     List<float[][][]> ref = new ArrayList<>();
-    long t0 = System.nanoTime();
-    for (List<Encoding> b : batches) {
-      ref.add(reference.run(b));
-    }
-    long t1 = System.nanoTime();
     List<float[][][]> cand = new ArrayList<>();
-    for (List<Encoding> b : batches) {
-      cand.add(candidate.run(b));
+    long refNanos = 0;
+    long candNanos = 0;
+    for (int i = 0; i < batches.size(); i++) {
+      List<Encoding> b = batches.get(i);
+      for (int turn = 0; turn < 2; turn++) {
+        boolean refTurn = (turn == 0) == (i % 2 == 0);
+        long t = System.nanoTime();
+        if (refTurn) {
+          ref.add(reference.run(b));
+          refNanos += System.nanoTime() - t;
+        } else {
+          cand.add(candidate.run(b));
+          candNanos += System.nanoTime() - t;
+        }
+      }
     }
-    long t2 = System.nanoTime();
 
     long compared = 0;
     long agreed = 0;
     double max = 0;
     double sum = 0;
     long values = 0;
+    List<Double> margins = new ArrayList<>();
+    double maxFlipped = 0;
     for (int b = 0; b < batches.size(); b++) {
       for (int o = 0; o < reference.outputNames().size(); o++) {
         int width = reference.outputWidth(o);
@@ -92,15 +108,34 @@ public final class PrecisionReport {
           int step = overPositions ? r[row].length : width;
           for (int start = 0; start + step <= r[row].length; start += step) {
             compared++;
+            double margin = margin(r[row], start, step);
+            margins.add(margin);
             if (argmax(r[row], start, step) == argmax(c[row], start, step)) {
               agreed++;
+            } else {
+              maxFlipped = Math.max(maxFlipped, margin);
             }
           }
         }
       }
     }
     return new PrecisionReport(encodings.size(), compared, agreed, max, values == 0 ? 0 : sum / values,
-        (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        refNanos / 1e9, candNanos / 1e9, margins.isEmpty() ? 0 : margins.stream().sorted().toList()
+            .get(margins.size() / 2), maxFlipped);
+  }
+
+  private static double margin(float[] v, int from, int n) {
+    double first = Double.NEGATIVE_INFINITY;
+    double second = Double.NEGATIVE_INFINITY;
+    for (int i = from; i < from + n; i++) {
+      if (v[i] > first) {
+        second = first;
+        first = v[i];
+      } else if (v[i] > second) {
+        second = v[i];
+      }
+    }
+    return n < 2 ? 0 : first - second;
   }
 
   private static int argmax(float[] v, int from, int n) {
@@ -116,7 +151,8 @@ public final class PrecisionReport {
   @Override
   public String toString() {
     return String.format(java.util.Locale.ROOT, "%d sequences: top-1 agreement %.2f%% (%d/%d), max abs diff %.4g,"
-        + " mean abs diff %.4g; %.2f s float32, %.2f s candidate (x%.2f)", sequences, 100 * top1Agreement(), agreed,
-        compared, maxAbsDiff, meanAbsDiff, referenceSeconds, candidateSeconds, speedup());
+        + " mean abs diff %.4g; float32 top-two margin: median %.4g, largest among flips %.4g; %.2f s float32, %.2f s"
+        + " candidate (x%.2f)", sequences, 100 * top1Agreement(), agreed, compared, maxAbsDiff, meanAbsDiff,
+        medianMargin, maxFlippedMargin, referenceSeconds, candidateSeconds, speedup());
   }
 }
