@@ -35,7 +35,8 @@ public final class Bench {
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
       "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
       "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length, padded to 128,",
-      "             and the MatMul rate (roofline)",
+      "             and the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
+      "             int8), and in fp16 on --device cuda",
       "    naive    Flink: per-record AsyncFunction, count window of 32 (arrival order, and padded to 128)",
       "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
       "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread",
@@ -113,6 +114,16 @@ public final class Bench {
           base, encodings, 1, threads, runs, seconds);
       ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
           base, encodings, 1, threads, runs, seconds);
+      Path int8 = reducedModel(modelArg, seeded, dir, "--quantize", "int8", out);
+      if (int8 != null) {
+        ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
+            Ceiling.Batching.GROUPED, int8, base, encodings, 1, threads, runs, seconds);
+      }
+      Path fp16 = device == Device.CUDA ? reducedModel(modelArg, seeded, dir, "--dtype", "fp16", out) : null;
+      if (fp16 != null) {
+        ceiling(report, out, "ceiling-grouped-fp16", "batches of 32, grouped by length, fp16",
+            Ceiling.Batching.GROUPED, fp16, base, encodings, 1, threads, runs, seconds);
+      }
       ceiling(report, out, "ceiling-padded", "batches of 32, padded to 128", Ceiling.Batching.PADDED_TO_MAX, onnx,
           base, encodings, 1, threads, runs, seconds);
       if (threads > 1) {
@@ -224,6 +235,35 @@ public final class Bench {
     Ceiling.measure(m, onnx, base, Ceiling.batches(encodings, how, 32), how == Ceiling.Batching.PADDED_TO_MAX,
         sessions, threads, runs, seconds);
     out.println(report.line(m));
+  }
+
+  /**
+   * The bench's model in another precision ({@code build-model --quantize int8} or {@code --dtype fp16}): built from
+   * the same seed, or from {@code --model DIR}'s model.safetensors; {@code DIR/model_quantized.onnx} as it is for
+   * int8. Null (the row is skipped) when there is nothing to build it from.
+   */
+  private static Path reducedModel(String modelArg, String seeded, ModelDirectory dir, String flag, String value,
+      PrintStream out) throws Exception {
+    boolean int8 = value.equals("int8");
+    Path quantized = dir.path().resolve(ModelDirectory.MODEL_QUANTIZED_ONNX);
+    if (modelArg != null && int8 && Files.isRegularFile(quantized)) {
+      return quantized;
+    }
+    if (modelArg != null && !Files.isRegularFile(dir.safetensorsFile())) {
+      out.println("no " + value + " row: " + dir + " has neither model.safetensors nor model_quantized.onnx");
+      return null;
+    }
+    Path built = Files.createTempDirectory("distilstream-bench-" + value + "-");
+    String config = modelArg != null ? dir.configFile().toString() : seeded;
+    List<String> argv = new ArrayList<>(List.of("--config", config, "--task", "text-classification", "--out",
+        built.toString(), flag, value));
+    if (modelArg == null) {
+      argv.addAll(List.of("--seed", "1"));
+    } else {
+      argv.addAll(List.of("--weights", dir.safetensorsFile().toString(), "--tokenizer", dir.path().toString()));
+    }
+    BuildModelCli.run(argv.toArray(new String[0]), new PrintStream(OutputStream.nullOutputStream()));
+    return built.resolve(ModelDirectory.MODEL_ONNX);
   }
 
   private static FlinkPatterns.Events events(List<String> texts, List<Encoding> encodings, int n, String prefix) {

@@ -141,6 +141,10 @@ final class BenchReport {
         false, "what length grouping buys the bare runtime"));
     r.add(new Ratio("ceiling_per_event_slots_over_1_session", eps(find("ceiling-per-event-slots"))
         / eps(find("ceiling-per-event")), Double.NaN, false, "N sessions x 1 thread against 1 x N, batch 1"));
+    r.add(new Ratio("ceiling_grouped_int8_over_fp32", eps(find("ceiling-grouped-int8")) / eps(grouped), Double.NaN,
+        false, "the same model dynamically quantized to int8 (build-model --quantize int8), same batches"));
+    r.add(new Ratio("ceiling_grouped_fp16_over_fp32", eps(find("ceiling-grouped-fp16")) / eps(grouped), Double.NaN,
+        false, "the same model in float16 (build-model --dtype fp16) on the GPU, same batches"));
     double achieved = groupedBest == null ? Double.NaN : groupedBest.tokensPerSecond() * flopsPerToken / 1e9;
     r.add(new Ratio("achieved_over_peak_flops", achieved / peakGflops, Double.NaN, false,
         "best grouped ceiling's FLOP/s against the measured MatMul rate"));

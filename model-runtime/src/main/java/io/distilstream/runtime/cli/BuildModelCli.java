@@ -2,11 +2,18 @@ package io.distilstream.runtime.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import ai.onnxruntime.OrtException;
 import io.distilstream.runtime.graph.GraphBuilder;
+import io.distilstream.runtime.graph.Precision;
+import io.distilstream.runtime.graph.PrecisionReport;
 import io.distilstream.runtime.graph.Presets;
 import io.distilstream.runtime.graph.SafeTensors;
 import io.distilstream.runtime.graph.Weights;
 import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.runtime.model.ModelSession;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -21,6 +28,7 @@ public final class BuildModelCli {
 
   public static final String USAGE = String.join("\n",
       "usage: distilstream build-model --config CONFIG --task TASK --out DIR [--weights FILE | --seed N]",
+      "                                [--quantize int8 | --dtype fp16] [--report TEXTS]",
       "  Builds the ONNX graph of a DistilBERT or BERT model and writes a complete model directory: config.json,",
       "  tokenizer files, model.onnx. Prints one JSON line describing what it wrote.",
       "  --config CONFIG   a Hugging Face config.json, or a preset: distilbert-base, distilbert-small",
@@ -30,7 +38,16 @@ public final class BuildModelCli {
       "  --seed N          random weights from seed N instead (Hugging Face's initialisation); labels mean nothing",
       "  --tokenizer DIR   where tokenizer.json / vocab.txt come from (default: beside the config; presets bundle",
       "                    distilbert-base-uncased's vocabulary)",
-      "  --out DIR         the model directory to write");
+      "  --out DIR         the model directory to write",
+      "  --quantize int8   dynamically quantized graph for CPUs: encoder MatMul weights int8 per output channel,",
+      "                    activations quantized at run time (DynamicQuantizeLinear + MatMulInteger, which ONNX",
+      "                    Runtime fuses into DynamicQuantizeMatMul); the head stays float32",
+      "  --quantize-heads  with --quantize int8: quantize the head's Linear layers too",
+      "  --reduce-range    with --quantize int8: 7-bit weights, for AVX2 CPUs without VNNI (saturation)",
+      "  --dtype fp16      float16 graph for GPUs: weights and compute fp16, LayerNorm and softmax float32, outputs",
+      "                    float32 under the same names (default fp32)",
+      "  --report TEXTS    with --quantize or --dtype: run the texts (one per line) through the float32 graph and",
+      "                    the written one, and add their drift to the summary (top-1 agreement, max abs diff)");
 
   private static final List<String> TOKENIZER_FILES =
       List.of("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json");
@@ -38,14 +55,25 @@ public final class BuildModelCli {
   private BuildModelCli() {}
 
   public static int run(String[] argv, PrintStream out) throws IOException {
-    Args args = Args.parse(argv, Set.of());
+    Args args = Args.parse(argv, Set.of("quantize-heads", "reduce-range"));
     String configArg = args.required("config");
     String task = args.required("task");
     Path outDir = Path.of(args.required("out"));
     String weightsArg = args.string("weights", null);
     String seedArg = args.string("seed", null);
     String tokenizerArg = args.string("tokenizer", null);
+    Precision precision;
+    try {
+      precision = Precision.parse(args.string("quantize", null), args.string("dtype", null))
+          .quantizeHeads(args.flag("quantize-heads")).reduceRange(args.flag("reduce-range"));
+    } catch (IllegalArgumentException e) {
+      throw new Args.UsageException(e.getMessage());
+    }
+    String reportArg = args.string("report", null);
     args.rejectUnknown();
+    if (reportArg != null && precision.kind() == Precision.Kind.FP32) {
+      throw new Args.UsageException("--report compares a --quantize int8 or --dtype fp16 graph with float32: give one");
+    }
     if (weightsArg != null && seedArg != null) {
       throw new Args.UsageException("give --weights or --seed, not both");
     }
@@ -74,7 +102,7 @@ public final class BuildModelCli {
       weights = Weights.of(SafeTensors.open(file));
       source = file.toString();
     }
-    byte[] onnx = GraphBuilder.build(config, head, weights);
+    byte[] onnx = GraphBuilder.build(config, head, weights, precision);
     Files.write(outDir.resolve("model.onnx"), onnx);
 
     Path tokenizerDir = tokenizerArg != null ? Path.of(tokenizerArg)
@@ -97,7 +125,32 @@ public final class BuildModelCli {
     summary.put("head", head.name().toLowerCase(java.util.Locale.ROOT));
     summary.put("architecture", config.architecture());
     summary.put("weights", source);
+    summary.put("precision", precision.toString());
     summary.put("onnx_bytes", onnx.length);
+    if (reportArg != null) {
+      byte[] reference = GraphBuilder.build(config, head, weights);
+      List<String> lines = Files.readAllLines(Path.of(reportArg)).stream().filter(l -> !l.isBlank()).toList();
+      WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(outDir);
+      int maxLength = Math.min(config.maxPositionEmbeddings(), 512);
+      List<Encoding> encodings = lines.stream().map(l -> tokenizer.encode(l, maxLength)).toList();
+      try (ModelSession ref = ModelSession.open(reference, Path.of("float32"), SessionOptions.defaults());
+           ModelSession built = ModelSession.open(onnx, outDir.resolve("model.onnx"), SessionOptions.defaults())) {
+        PrecisionReport r = PrecisionReport.compare(ref, built, encodings, 32);
+        ObjectNode rep = summary.putObject("report");
+        rep.put("texts", r.sequences);
+        rep.put("top1_agreement", r.top1Agreement());
+        rep.put("compared", r.compared);
+        rep.put("max_abs_diff", r.maxAbsDiff);
+        rep.put("mean_abs_diff", r.meanAbsDiff);
+        rep.put("median_top2_margin", r.medianMargin);
+        rep.put("max_flipped_top2_margin", r.maxFlippedMargin);
+        rep.put("float32_seconds", r.referenceSeconds);
+        rep.put("seconds", r.candidateSeconds);
+        rep.put("speedup", r.speedup());
+      } catch (OrtException e) {
+        throw new IOException("--report: ONNX Runtime failed: " + e.getMessage(), e);
+      }
+    }
     summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
     out.println(JSON.writeValueAsString(summary));
     return 0;

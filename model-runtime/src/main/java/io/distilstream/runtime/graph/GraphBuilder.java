@@ -91,6 +91,11 @@ public final class GraphBuilder {
     return new GraphBuilder(config, weights, head).model(head).toByteArray();
   }
 
+  /** The float32 model, then {@code precision}'s post-pass ({@link Int8Quantizer}, {@link Fp16Converter}). */
+  public static byte[] build(ModelConfig config, Head head, Weights weights, Precision precision) {
+    return precision.apply(new GraphBuilder(config, weights, head).model(head)).toByteArray();
+  }
+
   private ModelProto model(Head head) {
     int d = config.hiddenSize();
     if (d % config.numHeads() != 0) {

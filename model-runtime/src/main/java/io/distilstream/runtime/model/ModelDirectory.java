@@ -22,6 +22,8 @@ public final class ModelDirectory implements Serializable {
   public static final String TOKENIZER_JSON = "tokenizer.json";
   public static final String VOCAB_TXT = "vocab.txt";
   public static final String MODEL_ONNX = "model.onnx";
+  /** What Optimum's {@code ORTQuantizer} (and ORT's {@code quantize_dynamic} examples) write. */
+  public static final String MODEL_QUANTIZED_ONNX = "model_quantized.onnx";
   public static final String SAFETENSORS = "model.safetensors";
 
   private final String dir;
@@ -32,7 +34,10 @@ public final class ModelDirectory implements Serializable {
     this.onnxFile = onnxFile.toString();
   }
 
-  /** Validates the directory; the ONNX file defaults to {@code model.onnx} inside it. */
+  /**
+   * Validates the directory; the ONNX file defaults to {@code model.onnx} inside it, else {@code
+   * model_quantized.onnx} (an Optimum-quantized directory), else the graph is built from {@code model.safetensors}.
+   */
   public static ModelDirectory of(Path dir) {
     return of(dir, null);
   }
@@ -51,6 +56,13 @@ public final class ModelDirectory implements Serializable {
           "neither");
     }
     Path onnx = onnxFile != null ? onnxFile.toAbsolutePath().normalize() : abs.resolve(MODEL_ONNX);
+    if (onnxFile != null && !onnxFile.isAbsolute() && !Files.isRegularFile(onnx)
+        && Files.isRegularFile(abs.resolve(onnxFile))) {
+      onnx = abs.resolve(onnxFile).normalize(); // --onnx model_quantized.onnx names a file inside the directory
+    }
+    if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(MODEL_QUANTIZED_ONNX))) {
+      onnx = abs.resolve(MODEL_QUANTIZED_ONNX);
+    }
     if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(SAFETENSORS))) {
       return new ModelDirectory(abs, onnx); // the graph is built from model.safetensors when loaded
     }
