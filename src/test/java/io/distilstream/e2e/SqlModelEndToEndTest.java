@@ -1,0 +1,175 @@
+package io.distilstream.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.operators.InferenceMetrics;
+import io.distilstream.runtime.heads.Answer;
+import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.pipeline.FeatureExtractionPipeline;
+import io.distilstream.runtime.pipeline.Pipeline;
+import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.runtime.testutils.InMemoryReporter;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Flink SQL over a Kafka table (real broker, JSON records) with {@code CREATE MODEL … 'provider' = 'distilbert'} and
+ * {@code ML_PREDICT}, one statement per task, on a MiniCluster: every row's prediction equals model-runtime's on the
+ * same input, and the operator's metrics show batches of more than one row.
+ */
+class SqlModelEndToEndTest {
+  private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
+
+  @RegisterExtension
+  static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+      new MiniClusterResourceConfiguration.Builder()
+          .setNumberTaskManagers(1)
+          .setNumberSlotsPerTaskManager(2)
+          .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
+          .build());
+
+  private static final int N = 120;
+  private static final String TOPIC = "sql-comments";
+  private static LocalKafka kafka;
+  private static final Map<String, String> TEXT = new HashMap<>();
+  private static final String QUESTION = "Who visited Paris?";
+
+  @BeforeAll
+  static void startKafka() throws Exception {
+    kafka = LocalKafka.start(Map.of());
+    kafka.createTopics(2, List.of(TOPIC));
+    String[] words = {"the", "film", "was", "great", "terrible", "Angela", "Merkel", "visited", "Paris", "and",
+        "Berlin", "with", "Apple", "engineers", "in", "May", "really", "boring", "😀", "naïve"};
+    java.util.Random random = new java.util.Random(7);
+    Map<String, Object> props = Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+        ProducerConfig.ACKS_CONFIG, "all",
+        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
+        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+      for (int i = 0; i < N; i++) {
+        int len = 3 + random.nextInt(25);
+        StringBuilder sb = new StringBuilder();
+        for (int w = 0; w < len; w++) {
+          sb.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
+        }
+        String id = "c" + i;
+        TEXT.put(id, sb.toString());
+        String json = "{\"id\":\"" + id + "\",\"text\":\"" + sb + "\",\"question\":\"" + QUESTION + "\"}";
+        producer.send(new ProducerRecord<>(TOPIC, json.getBytes(StandardCharsets.UTF_8)));
+      }
+      producer.flush();
+    }
+  }
+
+  @AfterAll
+  static void stopKafka() {
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  static Path model(String name) {
+    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
+    assertThat(dir).as("test model (see ../shared/README.md)").isDirectory();
+    return dir.toAbsolutePath().normalize();
+  }
+
+  private static TableEnvironment tableEnv() {
+    TableEnvironment t = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+    t.getConfig().set("parallelism.default", "2");
+    // enough rows in flight per subtask for batches to form
+    t.getConfig().set("table.exec.async-ml-predict.max-concurrent-operations", "64");
+    t.getConfig().set("table.exec.async-ml-predict.output-mode", "ALLOW_UNORDERED");
+    t.executeSql("CREATE TABLE comments (id STRING, text STRING, question STRING) WITH ("
+        + "'connector' = 'kafka', 'topic' = '" + TOPIC + "', "
+        + "'properties.bootstrap.servers' = '" + kafka.bootstrapServers() + "', "
+        + "'properties.group.id' = 'sql-test', "
+        + "'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
+        + "'format' = 'json')");
+    return t;
+  }
+
+  private static List<Row> collect(TableEnvironment t, String sql) throws Exception {
+    List<Row> rows = new ArrayList<>();
+    try (CloseableIterator<Row> it = t.executeSql(sql).collect()) {
+      it.forEachRemaining(rows::add);
+    }
+    return rows;
+  }
+
+  /** The largest batch any distilbert SQL function on this model ran, from the operator's own metrics. */
+  private static long largestBatch(String modelName) {
+    long largest = 0;
+    for (Map.Entry<org.apache.flink.metrics.MetricGroup, Map<String, Metric>> g
+        : REPORTER.getMetricsByGroup().entrySet()) {
+      String scope = g.getKey().getMetricIdentifier("");
+      if (!scope.contains(modelName) || !scope.contains(InferenceMetrics.GROUP)) {
+        continue;
+      }
+      Metric m = g.getValue().get("batchSize");
+      if (m != null) {
+        largest = Math.max(largest, ((Histogram) m).getStatistics().getMax());
+      }
+    }
+    return largest;
+  }
+
+  @Test
+  void textClassificationOverAKafkaTableEqualsTheRuntimeAndBatches() throws Exception {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL moderation INPUT (text STRING) OUTPUT (label STRING, score DOUBLE) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'text-classification', 'model-dir' = '" + dir + "', "
+        + "'max-batch-size' = '32', 'max-wait' = '5 ms')");
+    List<Row> rows = collect(t, "SELECT id, text, label, score FROM ML_PREDICT(TABLE comments, MODEL moderation,"
+        + " DESCRIPTOR(text))");
+
+    assertThat(rows).hasSize(N);
+    assertThat(rows.stream().map(r -> (String) r.getField("id")).distinct()).hasSize(N);
+    try (TextClassificationPipeline direct = Pipeline.textClassification(dir, PipelineOptions.defaults())) {
+      for (Row r : rows) {
+        String text = (String) r.getField("text");
+        assertThat(text).isEqualTo(TEXT.get((String) r.getField("id")));
+        LabelScore expected = direct.run(text).get(0);
+        assertThat(r.getField("label")).isEqualTo(expected.label());
+        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+      }
+    }
+    long largest = largestBatch(dir.getFileName().toString());
+    System.out.printf("SQL text-classification: %d rows, largest batch %d%n", rows.size(), largest);
+    assertThat(largest).as("largest batch (batchSize metric)").isGreaterThan(1);
+  }
+}
