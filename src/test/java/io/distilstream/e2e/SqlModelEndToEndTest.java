@@ -172,4 +172,145 @@ class SqlModelEndToEndTest {
     System.out.printf("SQL text-classification: %d rows, largest batch %d%n", rows.size(), largest);
     assertThat(largest).as("largest batch (batchSize metric)").isGreaterThan(1);
   }
+
+  @Test
+  void multiLabelClassificationGivesEveryLabelAsAnArrayOfRowsWithTheModelVersion() throws Exception {
+    Path dir = model("tiny-distilbert-multi-label");
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL toxicity INPUT (text STRING)"
+        + " OUTPUT (labels ARRAY<ROW<label STRING, score DOUBLE>>, model_name STRING, model_version STRING,"
+        + " model_runtime STRING) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'text-classification', 'model-dir' = '" + dir + "')");
+    List<Row> rows = collect(t, "SELECT id, text, labels, model_name, model_version, model_runtime"
+        + " FROM ML_PREDICT(TABLE comments, MODEL toxicity, DESCRIPTOR(text))");
+
+    assertThat(rows).hasSize(N);
+    String hash = io.distilstream.runtime.model.ModelDirectory.of(dir).contentHash();
+    try (TextClassificationPipeline direct = Pipeline.textClassification(dir, PipelineOptions.defaults())) {
+      for (Row r : rows) {
+        List<LabelScore> expected = direct.run((String) r.getField("text"));
+        Row[] labels = (Row[]) r.getField("labels");
+        assertThat(labels).hasSize(6).hasSize(expected.size());
+        for (int i = 0; i < labels.length; i++) {
+          assertThat(labels[i].getField("label")).isEqualTo(expected.get(i).label());
+          assertThat((Double) labels[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+        }
+        assertThat(r.getField("model_name")).isEqualTo("tiny-distilbert-multi-label");
+        assertThat(r.getField("model_version")).isEqualTo(hash);
+        assertThat((String) r.getField("model_runtime")).contains("onnxruntime/1.29");
+      }
+    }
+  }
+
+  @Test
+  void tokenClassificationGivesEntitySpans() throws Exception {
+    Path dir = model("tiny-distilbert-token-classification");
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL ner INPUT (text STRING) OUTPUT (entities ARRAY<ROW<entity_group STRING,"
+        + " word STRING, score DOUBLE, `start` INT, `end` INT>>) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'token-classification', 'model-dir' = '" + dir + "')");
+    List<Row> rows = collect(t, "SELECT id, text, entities FROM ML_PREDICT(TABLE comments, MODEL ner,"
+        + " DESCRIPTOR(text))");
+
+    assertThat(rows).hasSize(N);
+    int spans = 0;
+    try (TokenClassificationPipeline direct = Pipeline.tokenClassification(dir, PipelineOptions.defaults())) {
+      for (Row r : rows) {
+        String text = (String) r.getField("text");
+        List<Entity> expected = direct.run(text);
+        Row[] entities = (Row[]) r.getField("entities");
+        assertThat(entities).hasSize(expected.size());
+        for (int i = 0; i < entities.length; i++) {
+          Entity e = expected.get(i);
+          assertThat(entities[i].getField("entity_group")).isEqualTo(e.entityGroup());
+          assertThat(entities[i].getField("word")).isEqualTo(e.word());
+          assertThat(entities[i].getField("start")).isEqualTo(e.start());
+          assertThat(entities[i].getField("end")).isEqualTo(e.end());
+          assertThat((Double) entities[i].getField("score")).isCloseTo(e.score(), within(1e-5));
+          spans++;
+        }
+      }
+    }
+    assertThat(spans).as("entity spans in all rows").isPositive();
+    assertThat(largestBatch(dir.getFileName().toString())).isGreaterThan(1);
+  }
+
+  @Test
+  void questionAnsweringTakesTwoInputColumns() throws Exception {
+    Path dir = model("tiny-distilbert-question-answering");
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL qa INPUT (question STRING, context STRING)"
+        + " OUTPUT (answer STRING, score DOUBLE, `start` INT, `end` INT) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'question-answering', 'model-dir' = '" + dir + "')");
+    List<Row> rows = collect(t, "SELECT id, text, answer, score, `start`, `end`"
+        + " FROM ML_PREDICT(TABLE comments, MODEL qa, DESCRIPTOR(question, text))");
+
+    assertThat(rows).hasSize(N);
+    try (QuestionAnsweringPipeline direct = Pipeline.questionAnswering(dir, PipelineOptions.defaults())) {
+      for (Row r : rows) {
+        String context = (String) r.getField("text");
+        Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, context)).get(0);
+        assertThat(r.getField("answer")).isEqualTo(expected.answer());
+        assertThat(r.getField("start")).isEqualTo(expected.start());
+        assertThat(r.getField("end")).isEqualTo(expected.end());
+        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+        assertThat(context.substring(expected.start(), expected.end())).isEqualTo(expected.answer());
+      }
+    }
+  }
+
+  @Test
+  void featureExtractionGivesVectors(@TempDir Path tmp) throws Exception {
+    // a bare encoder: the classifier's weights without a model.onnx, built (BASE head) at load
+    Path src = model("tiny-distilbert-sequence-classification");
+    Path dir = Files.createDirectories(tmp.resolve("tiny-distilbert-encoder"));
+    for (String f : List.of("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
+        "model.safetensors")) {
+      if (Files.exists(src.resolve(f))) {
+        Files.copy(src.resolve(f), dir.resolve(f));
+      }
+    }
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL embedder INPUT (text STRING) OUTPUT (embedding ARRAY<FLOAT>) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'feature-extraction', 'model-dir' = '" + dir + "')");
+    List<Row> rows = collect(t, "SELECT id, text, embedding FROM ML_PREDICT(TABLE comments, MODEL embedder,"
+        + " DESCRIPTOR(text))");
+
+    assertThat(rows).hasSize(N);
+    try (FeatureExtractionPipeline direct = Pipeline.featureExtraction(dir, PipelineOptions.defaults())) {
+      for (Row r : rows) {
+        float[] expected = direct.run((String) r.getField("text"));
+        Float[] got = (Float[]) r.getField("embedding");
+        assertThat(got).hasSize(expected.length).hasSize(32);
+        for (int i = 0; i < got.length; i++) {
+          assertThat(got[i]).isCloseTo(expected[i], within(1e-5f));
+        }
+      }
+    }
+  }
+
+  @Test
+  void aWrongOutputSchemaNamesTheColumnsTheTaskProduces() {
+    Path dir = model("tiny-distilbert-token-classification");
+    TableEnvironment t = tableEnv();
+    t.executeSql("CREATE MODEL wrong INPUT (text STRING) OUTPUT (label STRING, score DOUBLE) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'token-classification', 'model-dir' = '" + dir + "')");
+    assertThatThrownBy(() -> t.explainSql("SELECT id, label FROM ML_PREDICT(TABLE comments, MODEL wrong,"
+        + " DESCRIPTOR(text))"))
+        .hasStackTraceContaining("unknown column label")
+        .hasStackTraceContaining("The task produces (entities ARRAY<ROW<entity_group STRING, word STRING,"
+            + " score DOUBLE, `start` INT, `end` INT>>)");
+    t.executeSql("CREATE MODEL nodir INPUT (text STRING) OUTPUT (label STRING, score DOUBLE) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'text-classification', 'model-dir' = '" + dir.resolve("nope")
+        + "')");
+    assertThatThrownBy(() -> t.explainSql("SELECT id, label FROM ML_PREDICT(TABLE comments, MODEL nodir,"
+        + " DESCRIPTOR(text))"))
+        .hasStackTraceContaining("option 'model-dir'").hasStackTraceContaining("does not exist");
+    t.executeSql("CREATE MODEL badopt INPUT (text STRING) OUTPUT (label STRING, score DOUBLE) WITH ("
+        + "'provider' = 'distilbert', 'task' = 'text-classification', 'model-dir' = '" + dir
+        + "', 'max-batch-size' = 'many')");
+    assertThatThrownBy(() -> t.explainSql("SELECT id, label FROM ML_PREDICT(TABLE comments, MODEL badopt,"
+        + " DESCRIPTOR(text))"))
+        .hasStackTraceContaining("max-batch-size");
+  }
 }
