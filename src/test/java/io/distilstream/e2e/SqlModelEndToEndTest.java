@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.operators.InferenceMetrics;
+import io.distilstream.operators.sql.DistilBertFunctions;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
 import io.distilstream.runtime.heads.LabelScore;
@@ -13,6 +14,7 @@ import io.distilstream.runtime.pipeline.FeatureExtractionPipeline;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
+import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
 import java.nio.charset.StandardCharsets;
@@ -312,5 +314,54 @@ class SqlModelEndToEndTest {
     assertThatThrownBy(() -> t.explainSql("SELECT id, label FROM ML_PREDICT(TABLE comments, MODEL badopt,"
         + " DESCRIPTOR(text))"))
         .hasStackTraceContaining("max-batch-size");
+  }
+
+  @Test
+  void tableFunctionsGiveOneRowPerEntityAndPerAnswer() throws Exception {
+    Path ner = model("tiny-distilbert-token-classification");
+    Path qa = model("tiny-distilbert-question-answering");
+    TableEnvironment t = tableEnv();
+    t.getConfig().set("table.exec.async-table.max-concurrent-operations", "64");
+    DistilBertFunctions.register(t, Task.TOKEN_CLASSIFICATION, ner, Map.of("max-wait", "5 ms"));
+    DistilBertFunctions.register(t, Task.QUESTION_ANSWERING, qa, Map.of());
+    List<Row> entities = collect(t, "SELECT id, text, entity_group, word, score, `start`, `end`, model_version"
+        + " FROM comments, LATERAL TABLE(distilbert_entities(text))");
+    List<Row> answers = collect(t, "SELECT id, text, answer, score, `start`, `end`"
+        + " FROM comments, LATERAL TABLE(distilbert_answer(question, text))");
+
+    Map<String, List<Row>> byId = new HashMap<>();
+    entities.forEach(r -> byId.computeIfAbsent((String) r.getField("id"), k -> new ArrayList<>()).add(r));
+    String hash = io.distilstream.runtime.model.ModelDirectory.of(ner).contentHash();
+    int expectedRows = 0;
+    try (TokenClassificationPipeline direct = Pipeline.tokenClassification(ner, PipelineOptions.defaults())) {
+      for (Map.Entry<String, String> e : TEXT.entrySet()) {
+        List<Entity> expected = direct.run(e.getValue());
+        expectedRows += expected.size();
+        List<Row> got = new ArrayList<>(byId.getOrDefault(e.getKey(), List.of()));
+        got.sort(java.util.Comparator.comparingInt(r -> (Integer) r.getField("start")));
+        assertThat(got).as(e.getKey()).hasSize(expected.size());
+        for (int i = 0; i < got.size(); i++) {
+          assertThat(got.get(i).getField("entity_group")).isEqualTo(expected.get(i).entityGroup());
+          assertThat(got.get(i).getField("word")).isEqualTo(expected.get(i).word());
+          assertThat(got.get(i).getField("start")).isEqualTo(expected.get(i).start());
+          assertThat(got.get(i).getField("end")).isEqualTo(expected.get(i).end());
+          assertThat((Double) got.get(i).getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+          assertThat(got.get(i).getField("model_version")).isEqualTo(hash);
+        }
+      }
+    }
+    assertThat(entities).hasSize(expectedRows).isNotEmpty();
+
+    assertThat(answers).hasSize(N);
+    try (QuestionAnsweringPipeline direct = Pipeline.questionAnswering(qa, PipelineOptions.defaults())) {
+      for (Row r : answers) {
+        Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, (String) r.getField("text")))
+            .get(0);
+        assertThat(r.getField("answer")).isEqualTo(expected.answer());
+        assertThat(r.getField("start")).isEqualTo(expected.start());
+        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+      }
+    }
+    assertThat(largestBatch(qa.getFileName().toString())).as("QA batches").isGreaterThan(1);
   }
 }
