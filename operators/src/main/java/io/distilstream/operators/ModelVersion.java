@@ -15,13 +15,18 @@ public record ModelVersion(String name, String version, String hash, String runt
 
   /** Reads the version of a model directory (hashing its files). */
   public static ModelVersion of(ModelDirectory dir) {
+    return of(dir, dir.name());
+  }
+
+  /** The version of a model directory reached through a path of another name (a {@code current} symlink). */
+  public static ModelVersion of(ModelDirectory dir, String name) {
     String hash = dir.contentHash();
     String v = dir.readConfig().version();
-    return new ModelVersion(dir.name(), v != null ? v : hash, hash, currentRuntime());
+    return new ModelVersion(name, v != null ? v : hash, hash, currentRuntime());
   }
 
   public ModelInfo toModelInfo() {
-    return ModelInfo.newBuilder().setName(name).setVersion(version).setHash(hash).setRuntime(runtime).build();
+    return ModelInfo.newBuilder().setName(name).setVersion(version).setRuntime(runtime).build();
   }
 
   /** This library's and ONNX Runtime's versions. */
