@@ -364,4 +364,30 @@ class SqlModelEndToEndTest {
     }
     assertThat(largestBatch(qa.getFileName().toString())).as("QA batches").isGreaterThan(1);
   }
+
+  @Test
+  void withTheValidatorABadModelFailsAtCreateModel() {
+    Path ner = model("tiny-distilbert-token-classification");
+    Configuration conf = new Configuration();
+    conf.setString("table.catalog-modification.listeners", "distilbert");
+    TableEnvironment t = TableEnvironment.create(
+        EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+    assertThatThrownBy(() -> t.executeSql("CREATE TEMPORARY MODEL wrong INPUT (text STRING)"
+        + " OUTPUT (label STRING, score DOUBLE) WITH ('provider' = 'distilbert', 'task' = 'token-classification',"
+        + " 'model-dir' = '" + ner + "')"))
+        .hasStackTraceContaining("The task produces (entities ARRAY<ROW<entity_group STRING");
+    assertThat(t.listTemporaryModels()).isEmpty();
+    assertThatThrownBy(() -> t.executeSql("CREATE TEMPORARY MODEL typo INPUT (text STRING)"
+        + " OUTPUT (entities ARRAY<ROW<word STRING, score DOUBLE>>) WITH ('provider' = 'distilbert',"
+        + " 'task' = 'token-classification', 'model-dir' = '" + ner + "', 'max-batch' = '8')"))
+        .hasStackTraceContaining("unknown option 'max-batch'");
+    assertThatThrownBy(() -> t.executeSql("CREATE TEMPORARY MODEL missing INPUT (text STRING)"
+        + " OUTPUT (entities ARRAY<ROW<word STRING, score DOUBLE>>) WITH ('provider' = 'distilbert',"
+        + " 'task' = 'token-classification', 'model-dir' = '" + ner.resolve("nope") + "')"))
+        .hasStackTraceContaining("option 'model-dir'");
+    t.executeSql("CREATE TEMPORARY MODEL ok INPUT (text STRING) OUTPUT (entities ARRAY<ROW<word STRING,"
+        + " score DOUBLE>>) WITH ('provider' = 'distilbert', 'task' = 'token-classification', 'model-dir' = '"
+        + ner + "')");
+    assertThat(t.listTemporaryModels()).hasSize(1);
+  }
 }
