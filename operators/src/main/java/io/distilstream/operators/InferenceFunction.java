@@ -136,8 +136,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       Map<Task, String> versions = new EnumMap<>(Task.class);
       for (var e : spec.models().entrySet()) {
         Path path = Path.of(e.getValue());
-        ModelDirectory dir = ModelDirectory.of(path);
-        TaskRuntime runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir), options, subtask);
+        ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path));
+        TaskRuntime runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir, path.getFileName().toString()),
+            options, subtask);
         runtimes.put(e.getKey(), runtime);
         versions.put(e.getKey(), runtime.model.getVersion());
       }

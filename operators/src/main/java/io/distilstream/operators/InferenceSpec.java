@@ -90,7 +90,7 @@ public final class InferenceSpec implements Serializable {
       throw new IllegalArgumentException(InferenceOptions.MAX_TEXT_CHARS.key() + " must be >= 1");
     }
     for (Map.Entry<Task, String> e : models.entrySet()) {
-      ModelDirectory.of(Path.of(e.getValue())); // fails here, naming the path, if files are missing
+      ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
     }
   }
 

@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Hot reload for one subtask ({@code inference.model-reload-interval}): a background thread looks at each configured
- * model path every interval (its real path after symlinks, and each file's size and modification time, so a
- * symlink swap, a renamed {@code current} directory or files replaced in place all count). When that changes and
+ * model path every interval (the directory it names after symlinks and {@link ModelPaths pointer files}, and each
+ * file's size and modification time, so a symlink swap, a rewritten pointer file, a renamed directory or files
+ * replaced in place all count). When that changes and
  * the model's version (content hash, or {@code config.json}'s {@code version}) differs from the one serving, it
  * loads the new model beside the old one and hands it over through {@link #takeReady}; the operator switches on its
  * own thread, between batches, and closes the old model once its in-flight requests are done.
@@ -77,7 +78,7 @@ final class ModelReloader implements AutoCloseable {
   /** What identifies the files a path names now: the real path, and each file's name, size and modification time. */
   static String fingerprint(Path path) {
     try {
-      Path real = path.toRealPath();
+      Path real = ModelPaths.resolve(path).toRealPath();
       StringBuilder sb = new StringBuilder(real.toString());
       try (Stream<Path> files = Files.list(real)) {
         for (Path f : files.sorted().toList()) {
@@ -110,7 +111,7 @@ final class ModelReloader implements AutoCloseable {
     }
     fingerprints.put(task, fp); // tried once per change: a broken model is not reloaded in a loop
     try {
-      ModelDirectory dir = ModelDirectory.of(path.toRealPath());
+      ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path).toRealPath());
       ModelVersion version = ModelVersion.of(dir, path.getFileName().toString());
       if (version.version().equals(serving.get(task))) {
         return;

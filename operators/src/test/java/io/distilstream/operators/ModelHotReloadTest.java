@@ -57,11 +57,13 @@ class ModelHotReloadTest {
   private static final int SWAP_AT = 20;
   private static final int CORRUPT_AT = 40;
 
-  static long counter(String name) {
+  /** A counter of the operator in the named job (metrics of finished jobs are retained). */
+  static long counter(String name, String job) {
     long total = 0;
     for (Map.Entry<org.apache.flink.metrics.MetricGroup, Map<String, Metric>> g
         : REPORTER.getMetricsByGroup().entrySet()) {
-      if (!g.getKey().getMetricIdentifier("").contains(InferenceMetrics.GROUP)) {
+      String id = g.getKey().getMetricIdentifier("");
+      if (!id.contains(InferenceMetrics.GROUP) || !id.contains(job)) {
         continue;
       }
       Metric m = g.getValue().get(name);
@@ -72,10 +74,15 @@ class ModelHotReloadTest {
     return total;
   }
 
+  /** Publishes atomically: a new symlink, or a new pointer file (naming the directory), renamed over the old one. */
   static void pointTo(Path link, Path target) throws IOException {
     Path tmp = link.resolveSibling(link.getFileName() + ".tmp");
     Files.deleteIfExists(tmp);
-    Files.createSymbolicLink(tmp, target);
+    if (Files.isSymbolicLink(link)) {
+      Files.createSymbolicLink(tmp, target);
+    } else {
+      Files.writeString(tmp, target.getFileName() + "\n");
+    }
     Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
@@ -100,11 +107,13 @@ class ModelHotReloadTest {
     private final String link;
     private final String next;
     private final String corrupt;
+    private final String job;
 
-    Publisher(Path link, Path next, Path corrupt) {
+    Publisher(Path link, Path next, Path corrupt, String job) {
+      this.job = job;
       this.link = link.toString();
       this.next = next.toString();
-      this.corrupt = corrupt.toString();
+      this.corrupt = corrupt == null ? null : corrupt.toString();
     }
 
     @Override
@@ -113,16 +122,16 @@ class ModelHotReloadTest {
       if (i == SWAP_AT) {
         pointTo(Path.of(link), Path.of(next));
         await("modelReloads", 1);
-      } else if (i == CORRUPT_AT) {
+      } else if (i == CORRUPT_AT && corrupt != null) {
         pointTo(Path.of(link), Path.of(corrupt));
         await("modelReloadFailures", 1);
       }
       return e;
     }
 
-    private static void await(String metric, long atLeast) {
+    private void await(String metric, long atLeast) {
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (counter(metric) < atLeast) {
+      while (counter(metric, job) < atLeast) {
         if (System.nanoTime() > deadline) {
           throw new IllegalStateException(metric + " did not reach " + atLeast);
         }
@@ -132,14 +141,30 @@ class ModelHotReloadTest {
   }
 
   @Test
-  void aModelSwappedMidStreamServesEveryLaterEventAndACorruptOneLeavesItServing(@TempDir Path tmp)
+  void aSymlinkSwappedMidStreamServesEveryLaterEventAndACorruptModelLeavesItServing(@TempDir Path tmp)
       throws Exception {
     Path v1 = copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
-    Path v2 = copy(TestModels.model("tiny-distilbert-multi-label"), tmp.resolve("v2"));
-    Path broken = copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v3-broken"));
-    Files.write(broken.resolve("model.onnx"), "not an ONNX model".getBytes(StandardCharsets.UTF_8));
     Path current = tmp.resolve("current");
     Files.createSymbolicLink(current, v1);
+    swapMidStream(tmp, current, v1, N, true, "hot-reload-symlink");
+  }
+
+  @Test
+  void aPointerFileRewrittenMidStreamSwitchesTheModel(@TempDir Path tmp) throws Exception {
+    Path v1 = copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
+    Path current = tmp.resolve("CURRENT");
+    Files.writeString(current, "v1\n");
+    swapMidStream(tmp, current, v1, CORRUPT_AT, false, "hot-reload-pointer");
+  }
+
+  private void swapMidStream(Path tmp, Path current, Path v1, int n, boolean corruptToo, String job)
+      throws Exception {
+    Path v2 = copy(TestModels.model("tiny-distilbert-multi-label"), tmp.resolve("v2"));
+    Path broken = null;
+    if (corruptToo) {
+      broken = copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v3-broken"));
+      Files.write(broken.resolve("model.onnx"), "not an ONNX model".getBytes(StandardCharsets.UTF_8));
+    }
     String oldVersion = ModelDirectory.of(v1).contentHash();
     String newVersion = ModelDirectory.of(v2).contentHash();
     assertThat(newVersion).isNotEqualTo(oldVersion);
@@ -151,7 +176,7 @@ class ModelHotReloadTest {
         .build();
     List<TextEvent> events = new ArrayList<>();
     Map<String, String> textById = new HashMap<>();
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
       String text = "event " + i + " was " + (i % 3 == 0 ? "great" : "terrible") + " in Paris".repeat(i % 4);
       events.add(InferenceOperatorTest.event("e" + i, text, "text-classification"));
       textById.put("e" + i, text);
@@ -159,19 +184,19 @@ class ModelHotReloadTest {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     env.setParallelism(1);
     DataStream<TextEvent> source = env.fromData(events, new AvroTypeInfo<>(TextEvent.class))
-        .map(new Publisher(current, v2, broken)).returns(new AvroTypeInfo<>(TextEvent.class));
+        .map(new Publisher(current, v2, broken, job)).returns(new AvroTypeInfo<>(TextEvent.class));
     Enrichment.Streams streams = Enrichment.apply(source, spec);
     List<ClassificationResult> results = new ArrayList<>();
     List<DeadLetter> dead = new ArrayList<>();
     CloseableIterator<ClassificationResult> a = streams.classifications().collectAsync();
     CloseableIterator<DeadLetter> b = streams.deadLetters().collectAsync();
-    env.execute("hot-reload");
+    env.execute(job);
     a.forEachRemaining(results::add);
     b.forEachRemaining(dead::add);
 
     // nothing lost, nothing twice
-    assertThat(results).hasSize(N);
-    assertThat(results.stream().map(ClassificationResult::getId).distinct()).hasSize(N);
+    assertThat(results).hasSize(n);
+    assertThat(results.stream().map(ClassificationResult::getId).distinct()).hasSize(n);
     // the old model up to the publish, the new one from the next event on, also after the corrupt publish
     try (TextClassificationPipeline before = Pipeline.textClassification(v1, PipelineOptions.defaults());
         TextClassificationPipeline after = Pipeline.textClassification(v2, PipelineOptions.defaults())) {
@@ -179,7 +204,7 @@ class ModelHotReloadTest {
         int i = Integer.parseInt(r.getId().substring(1));
         boolean old = i < SWAP_AT;
         assertThat(r.getModel().getVersion()).as(r.getId()).isEqualTo(old ? oldVersion : newVersion);
-        assertThat(r.getModel().getName()).isEqualTo("current");
+        assertThat(r.getModel().getName()).isEqualTo(current.getFileName().toString());
         List<LabelScore> expected = (old ? before : after).run(textById.get(r.getId()));
         assertThat(r.getLabels()).hasSize(expected.size()).hasSize(old ? 1 : 6);
         for (int k = 0; k < expected.size(); k++) {
@@ -188,13 +213,17 @@ class ModelHotReloadTest {
         }
       }
     }
+    assertThat(counter("modelReloads", job)).isEqualTo(1);
+    if (!corruptToo) {
+      assertThat(dead).isEmpty();
+      return;
+    }
     // the corrupt model: reported once, as a dead letter naming the path, and counted
     assertThat(dead).hasSize(1);
     assertThat(dead.get(0).getReason()).isEqualTo(DeadLetters.MODEL_RELOAD_FAILED);
     assertThat(dead.get(0).getStage()).isEqualTo(DeadLetters.STAGE_RELOAD);
     assertThat(dead.get(0).getTask()).isEqualTo("text-classification");
     assertThat(dead.get(0).getMessage()).contains("current").contains("keeps serving").contains(newVersion);
-    assertThat(counter("modelReloads")).isEqualTo(1);
-    assertThat(counter("modelReloadFailures")).isEqualTo(1);
+    assertThat(counter("modelReloadFailures", job)).isEqualTo(1);
   }
 }

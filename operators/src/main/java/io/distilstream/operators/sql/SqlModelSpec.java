@@ -101,7 +101,7 @@ public final class SqlModelSpec implements Serializable {
         "option 'model-dir' is required: a directory with config.json, tokenizer.json or vocab.txt, model.onnx"));
     ModelDirectory model;
     try {
-      model = ModelDirectory.of(Path.of(dir));
+      model = ModelDirectory.of(io.distilstream.operators.ModelPaths.resolve(Path.of(dir)));
     } catch (RuntimeException e) {
       throw new ValidationException("option 'model-dir': " + e.getMessage(), e);
     }
