@@ -15,10 +15,13 @@ public final class DeadLetters {
   public static final String UNKNOWN_TASK = "UNKNOWN_TASK";
   public static final String MODEL_ERROR = "MODEL_ERROR";
   public static final String TIMEOUT = "TIMEOUT";
+  /** A hot reload found a new model that does not load; the previous model keeps serving. Not about one event. */
+  public static final String MODEL_RELOAD_FAILED = "MODEL_RELOAD_FAILED";
 
   public static final String STAGE_DECODE = "decode";
   public static final String STAGE_PREPROCESS = "preprocess";
   public static final String STAGE_INFERENCE = "inference";
+  public static final String STAGE_RELOAD = "reload";
 
   /**
    * Originals are cut to this many bytes, so that a dead letter always fits a Kafka record of the default

@@ -34,6 +34,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -61,11 +62,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   private transient EnumMap<Task, TaskRuntime> runtimes;
   private transient InferenceMetrics metrics;
 
-  /** One task's pipeline, its batcher thread and the model's identity. */
-  private static final class TaskRuntime implements AutoCloseable {
+  private transient ModelReloader reloader;
+  /** Runtimes replaced by a reload that still have requests in flight; closed when those are done. */
+  private transient List<TaskRuntime> retired;
+
+  /**
+   * One task's pipeline, its batcher thread and the model's identity. After a hot reload the old one is
+   * {@link #retire retired}: it takes no new requests and closes itself when its last one completes.
+   */
+  static final class TaskRuntime implements AutoCloseable {
     final Pipeline<Object, Object> pipeline;
     final MicroBatcher<Object, Object> batcher;
     final ModelInfo model;
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean retired;
 
     TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model) {
       this.pipeline = pipeline;
@@ -73,10 +84,43 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       this.model = model;
     }
 
+    CompletableFuture<Outcome<Object>> submit(Object input) {
+      inFlight.incrementAndGet();
+      CompletableFuture<Outcome<Object>> f = batcher.submit(input);
+      f.whenComplete((o, e) -> {
+        if (inFlight.decrementAndGet() == 0 && retired) {
+          closeLater();
+        }
+      });
+      return f;
+    }
+
+    /** Takes no more requests; closes once the ones in flight have completed. */
+    void retire() {
+      retired = true;
+      if (inFlight.get() == 0) {
+        closeLater();
+      }
+    }
+
+    boolean isClosed() {
+      return closed.get();
+    }
+
+    // not on the batcher's own thread: closing joins it
+    private void closeLater() {
+      Thread t = new Thread(this::close, "distilstream-retire-" + model.getName());
+      t.setDaemon(true);
+      t.start();
+    }
+
     @Override
     public void close() {
-      batcher.close();
-      pipeline.close();
+      if (closed.compareAndSet(false, true)) {
+        batcher.close();
+        pipeline.close();
+        LOG.info("closed {}@{}", model.getName(), model.getVersion());
+      }
     }
   }
 
@@ -96,24 +140,66 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       options.session(options.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
     runtimes = new EnumMap<>(Task.class);
+    retired = new ArrayList<>();
     metrics = new InferenceMetrics(getRuntimeContext().getMetricGroup(), this::queueDepth);
     try {
+      Map<Task, String> versions = new EnumMap<>(Task.class);
       for (var e : spec.models().entrySet()) {
-        ModelDirectory dir = ModelDirectory.of(Path.of(e.getValue()));
-        Pipeline<Object, Object> pipeline = (Pipeline<Object, Object>) Pipeline.create(e.getKey(), dir, options);
-        MicroBatcher<Object, Object> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
-            options.batching().maxTokens(), spec.maxWait(), metrics,
-            "distilstream-" + e.getKey().id() + "-" + subtask);
-        ModelInfo info = ModelInfo.newBuilder().setName(dir.name()).setVersion(dir.version())
-            .setRuntime(runtimeVersion()).build();
-        runtimes.put(e.getKey(), new TaskRuntime(pipeline, batcher, info));
-        LOG.info("subtask {}: {} on {} ({}, {}, max-wait={})", subtask, e.getKey(), dir, options.session(),
-            options.batching(), spec.maxWait());
+        Path path = Path.of(e.getValue());
+        ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path));
+        TaskRuntime runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir, path.getFileName().toString()),
+            options, subtask);
+        runtimes.put(e.getKey(), runtime);
+        versions.put(e.getKey(), runtime.model.getVersion());
+      }
+      if (spec.reloadInterval() != null) {
+        reloader = new ModelReloader(spec.models(), versions,
+            (task, dir, version) -> newRuntime(task, dir, version, options, subtask), spec.reloadInterval(),
+            getRuntimeContext().getMetricGroup(), "distilstream-reload-" + subtask);
       }
     } catch (RuntimeException ex) {
       close();
       throw ex;
     }
+  }
+
+  @SuppressWarnings("unchecked")
+  private TaskRuntime newRuntime(Task task, ModelDirectory dir, ModelVersion version, PipelineOptions options,
+      int subtask) {
+    Pipeline<Object, Object> pipeline = (Pipeline<Object, Object>) Pipeline.create(task, dir, options);
+    MicroBatcher<Object, Object> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
+        options.batching().maxTokens(), spec.maxWait(), metrics, "distilstream-" + task.id() + "-" + subtask);
+    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={})", subtask, task, dir, version, options.session(),
+        options.batching(), spec.maxWait());
+    return new TaskRuntime(pipeline, batcher, version.toModelInfo());
+  }
+
+  /**
+   * Switches to models a reload has made ready. Runs on the operator's thread before an event's requests are
+   * handed out, so the switch falls between batches: requests before it run on the old model, after it on the new.
+   */
+  private List<InferenceOutput> applyReloads() {
+    if (reloader == null || !reloader.hasNews()) {
+      return List.of();
+    }
+    for (ModelReloader.Ready r : reloader.takeReady()) {
+      TaskRuntime old = runtimes.put(r.task(), r.runtime());
+      LOG.info("switched {} from {} to {}", r.task(), old == null ? null : old.model.getVersion(),
+          r.runtime().model.getVersion());
+      if (old != null) {
+        old.retire();
+        retired.removeIf(TaskRuntime::isClosed);
+        retired.add(old);
+      }
+    }
+    List<InferenceOutput> notices = new ArrayList<>();
+    for (ModelReloader.Failure f : reloader.takeFailures()) {
+      notices.add(InferenceOutput.newBuilder().setDeadLetter(DeadLetters.of(null,
+          f.path().getBytes(java.nio.charset.StandardCharsets.UTF_8), DeadLetters.MODEL_RELOAD_FAILED, f.message(),
+          DeadLetters.STAGE_RELOAD, f.task().id())).build());
+      metrics.onDeadLetter();
+    }
+    return notices;
   }
 
   private int queueDepth() {
@@ -129,6 +215,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   @Override
   public void asyncInvoke(TextEvent event, ResultFuture<InferenceOutput> resultFuture) {
     long start = System.nanoTime();
+    List<InferenceOutput> notices = applyReloads();
     List<CompletableFuture<InferenceOutput>> parts = new ArrayList<>();
     for (String name : requestedTasks(event)) {
       parts.add(submit(event, name, start));
@@ -142,7 +229,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         resultFuture.completeExceptionally(cause);
         return;
       }
-      List<InferenceOutput> outputs = new ArrayList<>(parts.size());
+      List<InferenceOutput> outputs = new ArrayList<>(notices);
       for (CompletableFuture<InferenceOutput> p : parts) {
         InferenceOutput o = p.join();
         if (o.getDeadLetter() != null) {
@@ -225,7 +312,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           + InferenceOptions.MAX_TEXT_CHARS.key() + " (" + spec.maxTextChars() + " chars)",
           DeadLetters.STAGE_PREPROCESS, task.id()));
     }
-    return runtime.batcher.submit(input).thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
+    return runtime.submit(input).thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
   }
 
   private static CompletableFuture<InferenceOutput> done(InferenceOutput o) {
@@ -325,6 +412,16 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   @Override
   public void close() throws Exception {
+    if (reloader != null) {
+      reloader.close();
+      reloader = null;
+    }
+    if (retired != null) {
+      for (TaskRuntime r : retired) {
+        r.close();
+      }
+      retired.clear();
+    }
     if (runtimes != null) {
       for (TaskRuntime r : runtimes.values()) {
         r.close();
@@ -339,7 +436,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   /** Carried in every result's {@link ModelInfo}: this library's and ONNX Runtime's versions. */
   static String runtimeVersion() {
-    String v = InferenceFunction.class.getPackage().getImplementationVersion();
-    return "distilstream/" + (v != null ? v : "dev") + " onnxruntime/" + io.distilstream.runtime.model.ModelSession.environment().getVersion();
+    return ModelVersion.currentRuntime();
   }
 }

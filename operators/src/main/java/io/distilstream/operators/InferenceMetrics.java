@@ -16,8 +16,8 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
  * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens} and {@code deadLetters} counters.
  */
-final class InferenceMetrics implements MicroBatcher.Listener {
-  static final String GROUP = "distilstream";
+public final class InferenceMetrics implements MicroBatcher.Listener {
+  public static final String GROUP = "distilstream";
   private static final int WINDOW = 1024;
 
   private final Histogram batchSize = new DescriptiveStatisticsHistogram(WINDOW);
@@ -30,7 +30,7 @@ final class InferenceMetrics implements MicroBatcher.Listener {
   private final Counter paddedTokens;
   private final Counter deadLetters;
 
-  InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
+  public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
     g.histogram("batchSize", batchSize);
     g.histogram("paddingRatio", paddingRatio);
@@ -62,7 +62,7 @@ final class InferenceMetrics implements MicroBatcher.Listener {
     eventLatencyMs.update(nanos / 1_000_000);
   }
 
-  void onDeadLetter() {
+  public void onDeadLetter() {
     deadLetters.inc();
   }
 }

@@ -113,6 +113,13 @@ public final class InferenceOptions {
       .intType().defaultValue(15)
       .withDescription("question-answering: longest answer in tokens.");
 
+  public static final ConfigOption<Duration> MODEL_RELOAD_INTERVAL =
+      ConfigOptions.key("inference.model-reload-interval").durationType().noDefaultValue()
+      .withDescription("Hot reload: how often each subtask looks for a changed model directory (a symlink swapped"
+          + " to a new directory, files replaced). Off when unset. A new model is loaded beside the old one and"
+          + " switched to between batches; one that fails to load leaves the old one serving and is reported"
+          + " (log, modelReloadFailures metric, MODEL_RELOAD_FAILED dead letter).");
+
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()
         .withDescription("Model directory for " + task + " (config.json, tokenizer.json or vocab.txt, model.onnx).");

@@ -35,6 +35,8 @@ public final class InferenceSpec implements Serializable {
   private final int retryAttempts;
   private final Duration retryDelay;
   private final int maxTextChars;
+  /** Null when hot reload is off. */
+  private final Duration reloadInterval;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -48,6 +50,7 @@ public final class InferenceSpec implements Serializable {
     this.retryAttempts = b.retryAttempts;
     this.retryDelay = b.retryDelay;
     this.maxTextChars = b.maxTextChars;
+    this.reloadInterval = b.reloadInterval;
     validate();
   }
 
@@ -79,11 +82,15 @@ public final class InferenceSpec implements Serializable {
     if (retryAttempts < 0) {
       throw new IllegalArgumentException(InferenceOptions.RETRY_ATTEMPTS.key() + " must be >= 0");
     }
+    if (reloadInterval != null && (reloadInterval.isNegative() || reloadInterval.isZero())) {
+      throw new IllegalArgumentException(InferenceOptions.MODEL_RELOAD_INTERVAL.key() + " must be positive (unset"
+          + " it to turn hot reload off), got " + reloadInterval);
+    }
     if (maxTextChars < 1) {
       throw new IllegalArgumentException(InferenceOptions.MAX_TEXT_CHARS.key() + " must be >= 1");
     }
     for (Map.Entry<Task, String> e : models.entrySet()) {
-      ModelDirectory.of(Path.of(e.getValue())); // fails here, naming the path, if files are missing
+      ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
     }
   }
 
@@ -127,6 +134,7 @@ public final class InferenceSpec implements Serializable {
         .ordered(conf.get(InferenceOptions.ORDERED))
         .retry(conf.get(InferenceOptions.RETRY_ATTEMPTS), conf.get(InferenceOptions.RETRY_DELAY))
         .maxTextChars(conf.get(InferenceOptions.MAX_TEXT_CHARS))
+        .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
         .build();
   }
 
@@ -144,6 +152,8 @@ public final class InferenceSpec implements Serializable {
   public int retryAttempts() { return retryAttempts; }
   public Duration retryDelay() { return retryDelay; }
   public int maxTextChars() { return maxTextChars; }
+  /** How often to look for a changed model; null = hot reload off. */
+  public Duration reloadInterval() { return reloadInterval; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -157,6 +167,7 @@ public final class InferenceSpec implements Serializable {
     private int retryAttempts = InferenceOptions.RETRY_ATTEMPTS.defaultValue();
     private Duration retryDelay = InferenceOptions.RETRY_DELAY.defaultValue();
     private int maxTextChars = InferenceOptions.MAX_TEXT_CHARS.defaultValue();
+    private Duration reloadInterval;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
@@ -167,6 +178,8 @@ public final class InferenceSpec implements Serializable {
     public Builder ordered(boolean b) { this.ordered = b; return this; }
     public Builder retry(int attempts, Duration delay) { this.retryAttempts = attempts; this.retryDelay = delay; return this; }
     public Builder maxTextChars(int n) { this.maxTextChars = n; return this; }
+    /** Hot reload: look for a changed model this often; null = off. */
+    public Builder reloadInterval(Duration d) { this.reloadInterval = d; return this; }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

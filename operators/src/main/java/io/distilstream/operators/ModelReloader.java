@@ -1,0 +1,169 @@
+package io.distilstream.operators;
+
+import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.Task;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hot reload for one subtask ({@code inference.model-reload-interval}): a background thread looks at each configured
+ * model path every interval (the directory it names after symlinks and {@link ModelPaths pointer files}, and each
+ * file's size and modification time, so a symlink swap, a rewritten pointer file, a renamed directory or files
+ * replaced in place all count). When that changes and
+ * the model's version (content hash, or {@code config.json}'s {@code version}) differs from the one serving, it
+ * loads the new model beside the old one and hands it over through {@link #takeReady}; the operator switches on its
+ * own thread, between batches, and closes the old model once its in-flight requests are done.
+ *
+ * <p>A model that fails to load is logged, counted ({@code modelReloadFailures}) and reported once through
+ * {@link #takeFailures} (the operator turns it into a {@code MODEL_RELOAD_FAILED} dead letter); the old model keeps
+ * serving, and the same broken files are not tried again until they change.
+ */
+final class ModelReloader implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ModelReloader.class);
+
+  /** Loads a task's model into a ready-to-serve runtime (pipeline and batcher). */
+  interface Loader {
+    InferenceFunction.TaskRuntime load(Task task, ModelDirectory dir, ModelVersion version);
+  }
+
+  record Ready(Task task, InferenceFunction.TaskRuntime runtime) {}
+
+  record Failure(Task task, String path, String message) {}
+
+  private final Map<Task, String> paths;
+  private final Map<Task, String> fingerprints = new EnumMap<>(Task.class);
+  private final Map<Task, String> serving = new EnumMap<>(Task.class);
+  private final Loader loader;
+  private final ConcurrentLinkedQueue<Ready> ready = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Failure> failures = new ConcurrentLinkedQueue<>();
+  private final Counter reloads;
+  private final Counter reloadFailures;
+  private final ScheduledExecutorService executor;
+
+  ModelReloader(Map<Task, String> paths, Map<Task, String> servingVersions, Loader loader, Duration interval,
+      MetricGroup metrics, String threadName) {
+    this.paths = new EnumMap<>(paths);
+    this.serving.putAll(servingVersions);
+    this.loader = loader;
+    MetricGroup g = metrics.addGroup(InferenceMetrics.GROUP);
+    this.reloads = g.counter("modelReloads");
+    this.reloadFailures = g.counter("modelReloadFailures");
+    for (Map.Entry<Task, String> e : this.paths.entrySet()) {
+      fingerprints.put(e.getKey(), fingerprint(Path.of(e.getValue())));
+    }
+    this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, threadName);
+      t.setDaemon(true);
+      return t;
+    });
+    long ms = Math.max(1, interval.toMillis());
+    executor.scheduleWithFixedDelay(this::checkAll, ms, ms, TimeUnit.MILLISECONDS);
+  }
+
+  /** What identifies the files a path names now: the real path, and each file's name, size and modification time. */
+  static String fingerprint(Path path) {
+    try {
+      Path real = ModelPaths.resolve(path).toRealPath();
+      StringBuilder sb = new StringBuilder(real.toString());
+      try (Stream<Path> files = Files.list(real)) {
+        for (Path f : files.sorted().toList()) {
+          if (Files.isRegularFile(f)) {
+            sb.append('|').append(f.getFileName()).append(':').append(Files.size(f)).append(':')
+                .append(Files.getLastModifiedTime(f).toMillis());
+          }
+        }
+      }
+      return sb.toString();
+    } catch (IOException | RuntimeException e) {
+      return "unreadable: " + e;
+    }
+  }
+
+  private void checkAll() {
+    for (Map.Entry<Task, String> e : paths.entrySet()) {
+      try {
+        check(e.getKey(), Path.of(e.getValue()));
+      } catch (Throwable t) { // never let the schedule die
+        LOG.error("model reload check of {} failed", e.getValue(), t);
+      }
+    }
+  }
+
+  private void check(Task task, Path path) {
+    String fp = fingerprint(path);
+    if (fp.equals(fingerprints.get(task))) {
+      return;
+    }
+    fingerprints.put(task, fp); // tried once per change: a broken model is not reloaded in a loop
+    try {
+      ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path).toRealPath());
+      ModelVersion version = ModelVersion.of(dir, path.getFileName().toString());
+      if (version.version().equals(serving.get(task))) {
+        return;
+      }
+      LOG.info("{}: {} changed, loading {} beside {}", task, path, version, serving.get(task));
+      InferenceFunction.TaskRuntime runtime = loader.load(task, dir, version);
+      serving.put(task, version.version());
+      ready.add(new Ready(task, runtime));
+      reloads.inc();
+    } catch (Exception | LinkageError e) {
+      reloadFailures.inc();
+      String message = "could not load the new model for " + task + " from " + path + "; the previous model ("
+          + serving.get(task) + ") keeps serving: " + e.getMessage();
+      LOG.error(message, e);
+      failures.add(new Failure(task, path.toString(), message));
+    }
+  }
+
+  /** Models loaded since the last call, oldest first. */
+  List<Ready> takeReady() {
+    List<Ready> out = new ArrayList<>();
+    Ready r;
+    while ((r = ready.poll()) != null) {
+      out.add(r);
+    }
+    return out;
+  }
+
+  /** Failed loads since the last call. */
+  List<Failure> takeFailures() {
+    List<Failure> out = new ArrayList<>();
+    Failure f;
+    while ((f = failures.poll()) != null) {
+      out.add(f);
+    }
+    return out;
+  }
+
+  boolean hasNews() {
+    return !ready.isEmpty() || !failures.isEmpty();
+  }
+
+  @Override
+  public void close() {
+    executor.shutdownNow();
+    try {
+      executor.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    for (Ready r : takeReady()) {
+      r.runtime().close();
+    }
+  }
+}

@@ -1,0 +1,230 @@
+package io.distilstream.operators.sql;
+
+import io.distilstream.operators.ModelVersion;
+import io.distilstream.runtime.heads.Answer;
+import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.pipeline.Outcome;
+import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
+import io.distilstream.runtime.pipeline.Task;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.functions.AsyncTableFunction;
+import org.apache.flink.table.functions.FunctionContext;
+import org.apache.flink.types.Row;
+
+/**
+ * The same local, micro-batched runtime as user-defined table functions, for SQL without {@code ML_PREDICT}:
+ *
+ * <pre>{@code
+ * DistilBertFunctions.register(tEnv, Task.TOKEN_CLASSIFICATION, Path.of("/models/ner"), Map.of("max-wait", "5 ms"));
+ * SELECT id, entity_group, word, `start`, `end` FROM comments, LATERAL TABLE(distilbert_entities(text));
+ * }</pre>
+ *
+ * <p>One function per task, each an {@link AsyncTableFunction} whose calls share one
+ * {@link io.distilstream.runtime.pipeline.MicroBatcher} per subtask. Each emits one row per label, entity or answer
+ * (one per input for embeddings), every row with {@code model_name}, {@code model_version} and
+ * {@code model_runtime}. An input without a result (empty text, too long, model error) emits no row and counts in
+ * the {@code deadLetters} metric.
+ */
+public final class DistilBertFunctions {
+  private DistilBertFunctions() {}
+
+  public static final String CLASSIFY = "distilbert_classify";
+  public static final String ENTITIES = "distilbert_entities";
+  public static final String ANSWER = "distilbert_answer";
+  public static final String EMBED = "distilbert_embed";
+
+  /** The default SQL name of a task's function. */
+  public static String defaultName(Task task) {
+    switch (task) {
+      case TEXT_CLASSIFICATION: return CLASSIFY;
+      case TOKEN_CLASSIFICATION: return ENTITIES;
+      case QUESTION_ANSWERING: return ANSWER;
+      case FEATURE_EXTRACTION: return EMBED;
+      default: throw new IllegalArgumentException(String.valueOf(task));
+    }
+  }
+
+  /**
+   * Registers the task's function under its default name as a temporary system function and returns the name.
+   *
+   * @param options the {@code CREATE MODEL} options ({@link DistilBertOptions}) other than task and model-dir
+   */
+  public static String register(TableEnvironment tEnv, Task task, Path modelDir, Map<String, String> options) {
+    return register(tEnv, defaultName(task), task, modelDir, options);
+  }
+
+  public static String register(TableEnvironment tEnv, String name, Task task, Path modelDir,
+      Map<String, String> options) {
+    tEnv.createTemporarySystemFunction(name, create(task, modelDir, options));
+    return name;
+  }
+
+  /** The function for a task, its options checked (the model directory's files included). */
+  public static AsyncTableFunction<Row> create(Task task, Path modelDir, Map<String, String> options) {
+    Map<String, String> all = new HashMap<>(options);
+    all.put(DistilBertOptions.TASK.key(), task.id());
+    all.put(DistilBertOptions.MODEL_DIR.key(), modelDir.toAbsolutePath().toString());
+    SqlModelSpec spec = SqlModelSpec.fromOptions(Configuration.fromMap(all));
+    switch (task) {
+      case TEXT_CLASSIFICATION: return new Classify(spec);
+      case TOKEN_CLASSIFICATION: return new Entities(spec);
+      case QUESTION_ANSWERING: return new Answers(spec);
+      case FEATURE_EXTRACTION: return new Embed(spec);
+      default: throw new IllegalArgumentException(String.valueOf(task));
+    }
+  }
+
+  /** Opens the subtask's runtime, submits inputs and turns each result into rows. */
+  abstract static class Base extends AsyncTableFunction<Row> {
+    private static final long serialVersionUID = 1L;
+    final SqlModelSpec spec;
+    transient SqlRuntime runtime;
+
+    Base(SqlModelSpec spec) {
+      this.spec = spec;
+    }
+
+    @Override
+    public void open(FunctionContext context) throws Exception {
+      runtime = SqlRuntime.open(spec, context, getClass().getSimpleName());
+    }
+
+    @SuppressWarnings("unchecked")
+    <O> void run(CompletableFuture<Collection<Row>> future, Object input, Function<O, List<Object[]>> rows) {
+      SqlRuntime r = runtime;
+      r.submit(input).whenComplete((outcome, error) -> {
+        if (error != null) {
+          future.completeExceptionally(error);
+          return;
+        }
+        if (!outcome.isSuccess()) {
+          r.metrics.onDeadLetter();
+          future.complete(List.of());
+          return;
+        }
+        try {
+          List<Row> out = new ArrayList<>();
+          for (Object[] fields : rows.apply((O) ((Outcome<Object>) outcome).value())) {
+            out.add(withVersion(fields, r.version));
+          }
+          future.complete(out);
+        } catch (RuntimeException e) {
+          future.completeExceptionally(e);
+        }
+      });
+    }
+
+    private static Row withVersion(Object[] fields, ModelVersion v) {
+      Object[] all = new Object[fields.length + 3];
+      System.arraycopy(fields, 0, all, 0, fields.length);
+      all[fields.length] = v.name();
+      all[fields.length + 1] = v.version();
+      all[fields.length + 2] = v.runtime();
+      return Row.of(all);
+    }
+
+    @Override
+    public void close() throws Exception {
+      if (runtime != null) {
+        runtime.close();
+        runtime = null;
+      }
+    }
+  }
+
+  /** {@code distilbert_classify(text)}: one row per label (top-k; every label of a multi-label model). */
+  @FunctionHint(output = @DataTypeHint("ROW<label STRING, score DOUBLE, model_name STRING, model_version STRING,"
+      + " model_runtime STRING>"))
+  public static final class Classify extends Base {
+    private static final long serialVersionUID = 1L;
+
+    Classify(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text) {
+      this.<List<LabelScore>>run(future, text, labels -> {
+        List<Object[]> rows = new ArrayList<>();
+        for (LabelScore l : labels) {
+          rows.add(new Object[] {l.label(), (double) l.score()});
+        }
+        return rows;
+      });
+    }
+  }
+
+  /** {@code distilbert_entities(text)}: one row per entity span. */
+  @FunctionHint(output = @DataTypeHint("ROW<entity_group STRING, word STRING, score DOUBLE, `start` INT, `end` INT,"
+      + " model_name STRING, model_version STRING, model_runtime STRING>"))
+  public static final class Entities extends Base {
+    private static final long serialVersionUID = 1L;
+
+    Entities(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text) {
+      this.<List<Entity>>run(future, text, entities -> {
+        List<Object[]> rows = new ArrayList<>();
+        for (Entity e : entities) {
+          rows.add(new Object[] {e.label(), e.word(), (double) e.score(), e.start(), e.end()});
+        }
+        return rows;
+      });
+    }
+  }
+
+  /** {@code distilbert_answer(question, context)}: one row per answer (top-k, default 1). */
+  @FunctionHint(output = @DataTypeHint("ROW<answer STRING, score DOUBLE, `start` INT, `end` INT,"
+      + " model_name STRING, model_version STRING, model_runtime STRING>"))
+  public static final class Answers extends Base {
+    private static final long serialVersionUID = 1L;
+
+    Answers(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String question, String context) {
+      this.<List<Answer>>run(future, new QuestionAnsweringPipeline.Question(question, context), answers -> {
+        List<Object[]> rows = new ArrayList<>();
+        for (Answer a : answers) {
+          rows.add(new Object[] {a.answer(), (double) a.score(), a.start(), a.end()});
+        }
+        return rows;
+      });
+    }
+  }
+
+  /** {@code distilbert_embed(text)}: one row with the sentence vector. */
+  @FunctionHint(output = @DataTypeHint("ROW<embedding ARRAY<FLOAT>, model_name STRING, model_version STRING,"
+      + " model_runtime STRING>"))
+  public static final class Embed extends Base {
+    private static final long serialVersionUID = 1L;
+
+    Embed(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text) {
+      this.<float[]>run(future, text, v -> {
+        Float[] boxed = new Float[v.length];
+        for (int i = 0; i < v.length; i++) {
+          boxed[i] = v[i];
+        }
+        return List.<Object[]>of(new Object[] {boxed});
+      });
+    }
+  }
+}

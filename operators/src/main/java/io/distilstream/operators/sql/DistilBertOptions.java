@@ -1,0 +1,70 @@
+package io.distilstream.operators.sql;
+
+import io.distilstream.operators.InferenceOptions;
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/**
+ * Options of {@code CREATE MODEL … WITH ('provider' = 'distilbert', …)} and of the table functions. Names follow the
+ * DataStream operator's {@code inference.*} options without the prefix; defaults are the same.
+ */
+public final class DistilBertOptions {
+  private DistilBertOptions() {}
+
+  public static final ConfigOption<String> TASK = ConfigOptions.key("task").stringType().noDefaultValue()
+      .withDescription("text-classification, token-classification, question-answering or feature-extraction"
+          + " (aliases: sentiment-analysis, ner, qa, embeddings).");
+
+  public static final ConfigOption<String> MODEL_DIR = ConfigOptions.key("model-dir").stringType().noDefaultValue()
+      .withDescription("Model directory: config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors).");
+
+  public static final ConfigOption<Integer> MAX_BATCH_SIZE = ConfigOptions.key("max-batch-size").intType()
+      .defaultValue(InferenceOptions.MAX_BATCH_SIZE.defaultValue())
+      .withDescription(InferenceOptions.MAX_BATCH_SIZE.description().toString());
+
+  public static final ConfigOption<Integer> MAX_TOKENS = ConfigOptions.key("max-tokens").intType()
+      .defaultValue(InferenceOptions.MAX_TOKENS.defaultValue());
+
+  public static final ConfigOption<Double> MAX_PADDING_RATIO = ConfigOptions.key("max-padding-ratio").doubleType()
+      .defaultValue(InferenceOptions.MAX_PADDING_RATIO.defaultValue());
+
+  public static final ConfigOption<Duration> MAX_WAIT = ConfigOptions.key("max-wait").durationType()
+      .defaultValue(InferenceOptions.MAX_WAIT.defaultValue());
+
+  public static final ConfigOption<String> DEVICE = ConfigOptions.key("device").stringType()
+      .defaultValue(InferenceOptions.DEVICE.defaultValue());
+
+  public static final ConfigOption<Integer> INTRA_OP_THREADS = ConfigOptions.key("intra-op-threads").intType()
+      .defaultValue(InferenceOptions.INTRA_OP_THREADS.defaultValue());
+
+  public static final ConfigOption<Integer> MAX_LENGTH = ConfigOptions.key("max-length").intType()
+      .defaultValue(InferenceOptions.MAX_LENGTH.defaultValue());
+
+  public static final ConfigOption<String> LONG_TEXT = ConfigOptions.key("long-text").stringType()
+      .defaultValue(InferenceOptions.LONG_TEXT.defaultValue());
+
+  public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("top-k").intType()
+      .defaultValue(InferenceOptions.TOP_K.defaultValue());
+
+  public static final ConfigOption<String> AGGREGATION = ConfigOptions.key("aggregation").stringType()
+      .defaultValue(InferenceOptions.AGGREGATION.defaultValue());
+
+  public static final ConfigOption<Integer> STRIDE = ConfigOptions.key("stride").intType()
+      .defaultValue(InferenceOptions.STRIDE.defaultValue());
+
+  public static final ConfigOption<Integer> DOC_STRIDE = ConfigOptions.key("doc-stride").intType()
+      .defaultValue(InferenceOptions.DOC_STRIDE.defaultValue());
+
+  public static final ConfigOption<Integer> MAX_ANSWER_LEN = ConfigOptions.key("max-answer-len").intType()
+      .defaultValue(InferenceOptions.MAX_ANSWER_LEN.defaultValue());
+
+  public static final ConfigOption<String> ON_ERROR = ConfigOptions.key("on-error").stringType()
+      .defaultValue("null")
+      .withDescription("An input without a result (empty text, too long, model error): 'null' emits the row with"
+          + " NULL outputs (and the reason in an 'error' column when the model has one), 'skip' drops it, 'fail'"
+          + " fails the job.");
+
+  static final List<String> ON_ERROR_VALUES = List.of("null", "skip", "fail");
+}
