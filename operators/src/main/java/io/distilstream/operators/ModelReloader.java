@@ -122,11 +122,12 @@ final class ModelReloader implements AutoCloseable {
       ready.add(new Ready(task, runtime));
       reloads.inc();
     } catch (Exception | LinkageError e) {
-      reloadFailures.inc();
       String message = "could not load the new model for " + task + " from " + path + "; the previous model ("
           + serving.get(task) + ") keeps serving: " + e.getMessage();
-      LOG.error(message, e);
+      // queued before it is counted: whoever sees the count also finds the notice
       failures.add(new Failure(task, path.toString(), message));
+      reloadFailures.inc();
+      LOG.error(message, e);
     }
   }
 

@@ -11,8 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
@@ -74,10 +78,12 @@ class CheckpointRestoreTest {
     FailOnceAfterCheckpoint.FAILED.set(false);
     FailOnceAfterCheckpoint.CHECKPOINTS.set(0);
 
-    var events = env.fromSequence(0, n - 1)
-        .map(i -> TextEvent.newBuilder().setId("e" + i).setText("event number " + i + " says hello")
-            .setTasks(List.of("text-classification")).build())
-        .returns(new AvroTypeInfo<>(TextEvent.class));
+    // a few hundred events per checkpoint: events are still flowing after the first checkpoint, however fast the
+    // model or slow the machine, so the failure always lands mid-stream
+    GeneratorFunction<Long, TextEvent> event = i -> TextEvent.newBuilder().setId("e" + i)
+        .setText("event number " + i + " says hello").setTasks(List.of("text-classification")).build();
+    var events = env.fromSource(new DataGeneratorSource<>(event, n, RateLimiterStrategy.perCheckpoint(600),
+        new AvroTypeInfo<>(TextEvent.class)), WatermarkStrategy.noWatermarks(), "events");
     var results = Enrichment.inference(events, spec)
         .map(new FailOnceAfterCheckpoint())
         .returns(new AvroTypeInfo<>(InferenceOutput.class));

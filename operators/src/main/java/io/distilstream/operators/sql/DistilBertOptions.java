@@ -43,7 +43,8 @@ public final class DistilBertOptions {
       .defaultValue(InferenceOptions.MAX_LENGTH.defaultValue());
 
   public static final ConfigOption<String> LONG_TEXT = ConfigOptions.key("long-text").stringType()
-      .defaultValue(InferenceOptions.LONG_TEXT.defaultValue());
+      .noDefaultValue().withDescription("truncate, reject or chunk, as the job's inference.long-text; absent: the"
+          + " task's default (truncate, chunk for token-classification)");
 
   public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("top-k").intType()
       .defaultValue(InferenceOptions.TOP_K.defaultValue());

@@ -110,9 +110,11 @@ public final class SqlModelSpec implements Serializable {
       throw new ValidationException("option 'on-error' must be one of " + DistilBertOptions.ON_ERROR_VALUES
           + ", got '" + onError + "'");
     }
-    String longText = o.get(DistilBertOptions.LONG_TEXT);
-    if (!longText.equals("truncate") && !longText.equals("reject")) {
-      throw new ValidationException("option 'long-text' must be truncate or reject, got '" + longText + "'");
+    PipelineOptions.LongText longText; // absent: the task's own default (truncate, or chunk for entities)
+    try {
+      longText = o.getOptional(DistilBertOptions.LONG_TEXT).map(PipelineOptions.LongText::parse).orElse(null);
+    } catch (IllegalArgumentException e) {
+      throw new ValidationException("option 'long-text': " + e.getMessage(), e);
     }
     Duration maxWait = o.get(DistilBertOptions.MAX_WAIT);
     if (maxWait.isNegative()) {
@@ -127,7 +129,7 @@ public final class SqlModelSpec implements Serializable {
           .batching(new BatchingOptions(o.get(DistilBertOptions.MAX_BATCH_SIZE), o.get(DistilBertOptions.MAX_TOKENS),
               o.get(DistilBertOptions.MAX_PADDING_RATIO)))
           .maxLength(o.get(DistilBertOptions.MAX_LENGTH))
-          .truncate(longText.equals("truncate"))
+          .longText(longText)
           .topK(o.get(DistilBertOptions.TOP_K))
           .aggregation(TokenClassificationHead.Aggregation.parse(o.get(DistilBertOptions.AGGREGATION)))
           .stride(o.get(DistilBertOptions.STRIDE))
