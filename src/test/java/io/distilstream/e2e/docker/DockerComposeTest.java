@@ -91,6 +91,10 @@ class DockerComposeTest {
         .containsEntry("taskmanager.numberOfTaskSlots", "2");
     assertThat(services.get("jobmanager").get("depends_on").get("topics").get("condition").asString())
         .isEqualTo("service_completed_successfully");
+    for (String s : List.of("jobmanager", "taskmanager")) {
+      assertThat(services.get(s).get("depends_on").get("models").get("condition").asString())
+          .as(s + " starts once the models are there").isEqualTo("service_completed_successfully");
+    }
   }
 
   @Test

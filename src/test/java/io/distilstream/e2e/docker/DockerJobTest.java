@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -100,6 +101,13 @@ class DockerJobTest {
     if (kafka != null) {
       kafka.close();
     }
+    // the processes' logs stay in target/docker-job-test/ for a look after the build
+    Path keep = Files.createDirectories(Paths.get("target", "docker-job-test"));
+    for (Map.Entry<String, Path> e : logs.entrySet()) {
+      if (Files.exists(e.getValue())) {
+        Files.copy(e.getValue(), keep.resolve(e.getKey() + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
     if (home != null) {
       try (Stream<Path> files = Files.walk(home)) {
         files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
@@ -157,7 +165,9 @@ class DockerJobTest {
     assertThat(overrides).as("job.properties names models under /models").isNotEmpty();
 
     // ---- Kafka, with the topics the compose file's one-shot service creates ------------------------------
+    mark("start");
     kafka = LocalKafka.start(Map.of());
+    mark("kafka started");
     List<String> topics = job.stringPropertyNames().stream().filter(k -> k.startsWith("topics."))
         .map(job::getProperty).sorted().toList();
     kafka.createTopics(2, topics);
@@ -224,6 +234,7 @@ class DockerJobTest {
     jmArgs.addAll(overrides); // ... then this machine's broker and models
     start("jobmanager", words(JobManagerProcessUtils.generateJvmParametersStr(jmSpec, flink)), ENTRYPOINT_CLASS,
         jmArgs);
+    mark("JobManager and TaskManager started");
 
     // ---- results on the output topics, as a read_committed consumer sees them -----------------------------
     Set<String> ids = new TreeSet<>();
@@ -259,6 +270,7 @@ class DockerJobTest {
         qa.merge(AnswerResult.getDecoder().decode(r.value()).getId(), 1, Integer::sum);
       }
     }
+    mark("results read");
     assertThat(cls.keySet()).as("text-classification results\n%s", logTails()).isEqualTo(ids);
     assertThat(ner.keySet()).as("token-classification results").isEqualTo(ids);
     assertThat(qa.keySet()).as("question-answering results").isEqualTo(qaIds);
@@ -267,6 +279,21 @@ class DockerJobTest {
     assertThat(qa.values()).containsOnly(1);
     assertThat(TopicReader.readCommitted(kafka.bootstrapServers(), job.getProperty("topics.dead-letters")))
         .as("dead letters").isEmpty();
+
+    // ---- the job read docker/job.properties: it logs its options at start, every key of the file with its value
+    // (or the override's). A start command whose arguments never reached main() would run on defaults instead.
+    String jmLog = Files.readString(logs.get("jobmanager"), StandardCharsets.UTF_8);
+    Map<String, String> expected = new TreeMap<>();
+    job.stringPropertyNames().forEach(k -> expected.put(k, job.getProperty(k).trim()));
+    for (int i = 0; i + 1 < overrides.size(); i += 2) {
+      String kv = overrides.get(i + 1);
+      expected.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+    }
+    assertThat(jmLog.contains("starting " + job.getProperty("job.name") + " with"))
+        .as("the job logged its start in the JobManager's log").isTrue();
+    expected.forEach((k, v) -> assertThat(jmLog.contains("  " + k + " = " + v + "\n"))
+        .as("the JobManager's log shows option '%s = %s' (the job read job.properties and the overrides)", k, v)
+        .isTrue());
 
     // ---- the cluster is the one the compose file describes: one job of that name, running; two slots -------
     JsonNode overview = rest(restPort, "/jobs/overview");
@@ -289,6 +316,8 @@ class DockerJobTest {
     command.addAll(words(DISTRIBUTION_JAVA_OPTS));
     command.addAll(jvm);
     command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
+    command.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
+    command.add("-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS");
     command.add("-cp");
     command.add(Files.readString(classpathFile).trim());
     command.add(mainClass);
@@ -303,6 +332,16 @@ class DockerJobTest {
     pb.environment().put("FLINK_PLUGINS_DIR", home.resolve("plugins").toString());
     Files.writeString(home.resolve(name + ".command"), String.join("\n", command));
     processes.add(pb.start());
+  }
+
+  private long t0;
+
+  private void mark(String what) {
+    long now = System.nanoTime();
+    if (t0 == 0) {
+      t0 = now;
+    }
+    System.out.printf("DockerJobTest: %6.1f s  %s%n", (now - t0) / 1e9, what);
   }
 
   private static List<String> words(String s) {
