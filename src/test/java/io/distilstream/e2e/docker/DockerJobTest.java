@@ -164,8 +164,37 @@ class DockerJobTest {
     }
     assertThat(overrides).as("job.properties names models under /models").isNotEmpty();
 
-    // ---- Kafka, with the topics the compose file's one-shot service creates ------------------------------
+    // ---- the cluster: config.yaml as the image's entrypoint writes it from FLINK_PROPERTIES ------------------
+    // (the TaskManager starts first, while the broker boots; the JobManager, which runs the job, once it is up)
     mark("start");
+    Map<String, String> flinkConf = new LinkedHashMap<>();
+    flinkConf.put("env.java.opts.all", DISTRIBUTION_JAVA_OPTS);
+    flinkConf.putAll(DockerFiles.flinkProperties(services.get("jobmanager")));
+    flinkConf.putAll(DockerFiles.flinkProperties(services.get("taskmanager")));
+    // the compose network's host names and fixed ports become loopback and free ports on this machine
+    flinkConf.put("jobmanager.rpc.address", "localhost");
+    flinkConf.put("jobmanager.bind-host", "localhost");
+    flinkConf.put("jobmanager.rpc.port", Integer.toString(freePort()));
+    flinkConf.put("rest.address", "localhost");
+    flinkConf.put("rest.bind-address", "localhost");
+    int restPort = freePort();
+    flinkConf.put("rest.port", Integer.toString(restPort));
+    flinkConf.put("blob.server.port", Integer.toString(freePort()));
+    flinkConf.put("taskmanager.host", "localhost");
+    flinkConf.put("taskmanager.bind-host", "localhost");
+    StringBuilder yaml = new StringBuilder();
+    flinkConf.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));
+    Files.writeString(conf.resolve("config.yaml"), yaml);
+    Configuration flink = Configuration.fromMap(flinkConf);
+
+    // the JVM options and memory settings Flink's scripts derive from the configuration (BashJavaUtils)
+    TaskExecutorProcessSpec tmSpec = TaskExecutorProcessUtils.processSpecFromConfig(flink);
+    List<String> tmArgs = new ArrayList<>(List.of("--configDir", conf.toString()));
+    tmArgs.addAll(words(TaskExecutorProcessUtils.generateDynamicConfigsStr(tmSpec)));
+    start("taskmanager", words(ProcessMemoryUtils.generateJvmParametersStr(tmSpec)), TASKMANAGER_CLASS, tmArgs);
+    mark("TaskManager started");
+
+    // ---- Kafka, with the topics the compose file's one-shot service creates ------------------------------
     kafka = LocalKafka.start(Map.of());
     mark("kafka started");
     List<String> topics = job.stringPropertyNames().stream().filter(k -> k.startsWith("topics."))
@@ -197,33 +226,7 @@ class DockerJobTest {
       producer.flush();
     }
 
-    // ---- the cluster: config.yaml as the image's entrypoint writes it from FLINK_PROPERTIES ------------------
-    Map<String, String> flinkConf = new LinkedHashMap<>();
-    flinkConf.put("env.java.opts.all", DISTRIBUTION_JAVA_OPTS);
-    flinkConf.putAll(DockerFiles.flinkProperties(services.get("jobmanager")));
-    flinkConf.putAll(DockerFiles.flinkProperties(services.get("taskmanager")));
-    // the compose network's host names and fixed ports become loopback and free ports on this machine
-    flinkConf.put("jobmanager.rpc.address", "localhost");
-    flinkConf.put("jobmanager.bind-host", "localhost");
-    flinkConf.put("jobmanager.rpc.port", Integer.toString(freePort()));
-    flinkConf.put("rest.address", "localhost");
-    flinkConf.put("rest.bind-address", "localhost");
-    int restPort = freePort();
-    flinkConf.put("rest.port", Integer.toString(restPort));
-    flinkConf.put("blob.server.port", Integer.toString(freePort()));
-    flinkConf.put("taskmanager.host", "localhost");
-    flinkConf.put("taskmanager.bind-host", "localhost");
-    StringBuilder yaml = new StringBuilder();
-    flinkConf.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));
-    Files.writeString(conf.resolve("config.yaml"), yaml);
-    Configuration flink = Configuration.fromMap(flinkConf);
-
-    // the JVM options and memory settings Flink's scripts derive from the configuration (BashJavaUtils)
-    TaskExecutorProcessSpec tmSpec = TaskExecutorProcessUtils.processSpecFromConfig(flink);
-    List<String> tmArgs = new ArrayList<>(List.of("--configDir", conf.toString()));
-    tmArgs.addAll(words(TaskExecutorProcessUtils.generateDynamicConfigsStr(tmSpec)));
-    start("taskmanager", words(ProcessMemoryUtils.generateJvmParametersStr(tmSpec)), TASKMANAGER_CLASS, tmArgs);
-
+    // ---- the JobManager in application mode: the image's CMD -------------------------------------------------
     JobManagerProcessSpec jmSpec = JobManagerProcessUtils.processSpecFromConfig(flink);
     List<String> jmArgs = new ArrayList<>(List.of("--configDir", conf.toString()));
     jmArgs.addAll(words(JobManagerProcessUtils.generateDynamicConfigsStr(jmSpec)));
@@ -234,7 +237,7 @@ class DockerJobTest {
     jmArgs.addAll(overrides); // ... then this machine's broker and models
     start("jobmanager", words(JobManagerProcessUtils.generateJvmParametersStr(jmSpec, flink)), ENTRYPOINT_CLASS,
         jmArgs);
-    mark("JobManager and TaskManager started");
+    mark("JobManager started");
 
     // ---- results on the output topics, as a read_committed consumer sees them -----------------------------
     Set<String> ids = new TreeSet<>();
@@ -315,6 +318,7 @@ class DockerJobTest {
     command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(words(DISTRIBUTION_JAVA_OPTS));
     command.addAll(jvm);
+    command.add("-XX:TieredStopAtLevel=1"); // this test's only JVM option of its own: faster start on 2 cores
     command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=info");
     command.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
     command.add("-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS");
