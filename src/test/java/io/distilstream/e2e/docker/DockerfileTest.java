@@ -142,6 +142,19 @@ class DockerfileTest {
     assertThat(gpu).isEqualTo(expected);
   }
 
+  /** The GPU image's instructions build the jar with -Pgpu: that profile must swap in onnxruntime_gpu. */
+  @Test
+  void theGpuProfileOfTheBuildSwapsInTheCudaOnnxRuntime() throws IOException {
+    String pom = Files.readString(DockerFiles.root().resolve("pom.xml"));
+    java.util.regex.Matcher profile = Pattern.compile("(?s)<profile>\\s*<id>gpu</id>(.*?)</profile>").matcher(pom);
+    assertThat(profile.find()).as("a gpu profile in the root pom").isTrue();
+    assertThat(profile.group(1)).contains("<onnxruntime.artifactId>onnxruntime_gpu</onnxruntime.artifactId>");
+    assertThat(pom).contains("<artifactId>${onnxruntime.artifactId}</artifactId>");
+    String gpu = Files.readString(DockerFiles.docker("Dockerfile.gpu"));
+    assertThat(gpu).contains("-Pgpu package");
+    assertThat(Files.readString(DockerFiles.docker("compose.gpu.yaml"))).contains("-Pgpu package");
+  }
+
   @Test
   void theJobPropertiesAreCopiedWhereTheArgumentsNameThem() throws IOException {
     for (String name : List.of("Dockerfile", "Dockerfile.gpu")) {
