@@ -66,7 +66,7 @@ public final class RuntimeCli {
       "  --max-padding-ratio R      split batches so padded tokens stay within R x real ones (1.25)",
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
-      "  --onnx FILE                ONNX file other than DIR/model.onnx",
+      "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx)",
       "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line;",
       "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line.");
 

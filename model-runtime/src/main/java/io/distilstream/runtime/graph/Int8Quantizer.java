@@ -30,8 +30,10 @@ import java.util.function.Predicate;
  *
  * with W quantized symmetrically per output channel (column of Wᵀ): {@code W_scale[j] = max|W[:,j]| / 127}, zero
  * point 0. Activations are quantized at run time, per tensor, asymmetrically to uint8. Standard ONNX operators
- * only; ONNX Runtime's CPU provider fuses each chain (with its bias) into {@code com.microsoft.DynamicQuantizeMatMul}
- * at graph optimisation level {@code extended} or above. Everything else (embeddings, LayerNorm, softmax, GELU and,
+ * only; at graph optimisation level {@code extended} or above ONNX Runtime's CPU provider fuses each chain with its
+ * bias Add into {@code com.microsoft.MatMulIntegerToFloat}, and into {@code DynamicQuantizeMatMul} where the
+ * quantized input feeds one MatMul (attention out, FFN lin1/lin2; q/k/v share one DynamicQuantizeLinear once ORT
+ * has merged the three identical ones). Everything else (embeddings, LayerNorm, softmax, GELU and,
  * by default, the task head) stays float32.
  */
 public final class Int8Quantizer {
@@ -63,17 +65,6 @@ public final class Int8Quantizer {
           + " quantize");
     }
     return out;
-  }
-
-  /** How many MatMulInteger nodes {@code model} has. */
-  public static int countQuantized(ModelProto model) {
-    int n = 0;
-    for (NodeProto node : model.getGraph().getNodeList()) {
-      if (node.getOpType().equals("MatMulInteger")) {
-        n++;
-      }
-    }
-    return n;
   }
 
   private ModelProto run(ModelProto model) {

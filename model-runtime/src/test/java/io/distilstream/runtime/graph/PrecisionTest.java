@@ -38,6 +38,7 @@ class PrecisionTest {
       SharedModels.SEQ_CLS + ",text-classification",
       SharedModels.TOKEN_CLS + ",token-classification",
       SharedModels.QA + ",question-answering",
+      SharedModels.MASKED_LM + ",fill-mask",
       SharedModels.BERT_TOKEN_CLS + ",token-classification"})
   void int8AndFp16GraphsOfTheGoldenModelsStayCloseToFloat32(String model, String task) throws Exception {
     Path dir = SharedModels.model(model);
@@ -112,6 +113,53 @@ class PrecisionTest {
     System.out.printf("seeded distilbert-base, int8 vs fp32: %s%n", report);
     assertThat(report.compared).isEqualTo(n);
     assertThat(report.top1Agreement()).isGreaterThanOrEqualTo(0.99);
+  }
+
+  @Test
+  void headsAndReducedRangeAreOptions() throws Exception {
+    Path dir = SharedModels.model(SharedModels.SEQ_CLS);
+    ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+    Weights weights = Weights.of(SafeTensors.open(dir.resolve("model.safetensors")));
+    GraphBuilder.Head head = GraphBuilder.Head.SEQUENCE_CLASSIFICATION;
+    ModelProto heads = ModelProto.parseFrom(GraphBuilder.build(config, head, weights,
+        Precision.int8().quantizeHeads(true)));
+    // pre_classifier and classifier too
+    assertThat(count(heads, "MatMulInteger")).isEqualTo(6 * config.numLayers() + 2);
+    ModelProto full = ModelProto.parseFrom(GraphBuilder.build(config, head, weights, Precision.int8()));
+    ModelProto seven = ModelProto.parseFrom(GraphBuilder.build(config, head, weights,
+        Precision.int8().reduceRange(true)));
+    assertThat(maxAbsInt8(full)).isEqualTo(127);
+    assertThat(maxAbsInt8(seven)).isEqualTo(63);
+  }
+
+  @Test
+  void halfPrecisionBitsRoundToNearestEven() {
+    float[] values = {0f, -0f, 1f, -2.5f, 65504f, 1e-3f, 5.96e-8f, 6.1e-5f, 3.14159265f, 1e5f};
+    for (float v : values) {
+      float back = Fp16Converter.fromHalf(Fp16Converter.toHalf(v));
+      if (Math.abs(v) > 65504) {
+        assertThat(back).isInfinite();
+      } else {
+        assertThat((double) back).as("%s", v).isCloseTo(v, org.assertj.core.data.Offset.offset(
+            Math.max(Math.abs(v) / 2048, 3e-8)));
+      }
+    }
+    assertThat(Fp16Converter.toHalf(1f)).isEqualTo((short) 0x3c00);
+    assertThat(Fp16Converter.toHalf(65504f)).isEqualTo((short) 0x7bff);
+    assertThat(Fp16Converter.toHalf(1f + 1f / 2048)).isEqualTo((short) 0x3c00); // a tie goes to even
+    assertThat(Fp16Converter.toHalf(1f + 3f / 2048)).isEqualTo((short) 0x3c02);
+  }
+
+  private static int maxAbsInt8(ModelProto m) {
+    int max = 0;
+    for (TensorProto t : m.getGraph().getInitializerList()) {
+      if (t.getDataType() == TensorProto.DataType.INT8.getNumber()) {
+        for (byte b : t.getRawData().toByteArray()) {
+          max = Math.max(max, Math.abs(b));
+        }
+      }
+    }
+    return max;
   }
 
   static List<Encoding> fortunes(int n) throws Exception {
