@@ -224,6 +224,51 @@ class BertMaskedLmTest {
     }
   }
 
+  /** int8 and fp16 post-passes keep the masked-LM head (a MatMul on the transposed word embeddings) runnable. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"BertForMaskedLM", "DistilBertForMaskedLM"})
+  void int8AndFp16MaskedLmGraphsRunCloseToFloat32(String architecture) throws Exception {
+    ModelConfig config;
+    Weights weights;
+    if (architecture.startsWith("Bert")) {
+      config = config(architecture, true);
+      weights = Weights.seeded(3, 0.02);
+    } else {
+      Path dir = SharedModels.model(SharedModels.MASKED_LM);
+      config = ModelConfig.read(dir.resolve("config.json"));
+      weights = Weights.of(SafeTensors.open(dir.resolve("model.safetensors")));
+    }
+    WordPieceTokenizer tok = WordPieceTokenizer.fromDirectory(SharedModels.model(BASE));
+    List<Encoding> batch = List.of(tok.encode("the capital of france is [MASK].", 0),
+        tok.encode("a [MASK] sat on the mat and looked at the [MASK].", 0));
+    try (ModelSession ref = ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.MASKED_LM, weights),
+            Path.of("fp32"), SessionOptions.defaults());
+        ModelSession i8 = ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.MASKED_LM, weights,
+            Precision.int8()), Path.of("int8"), SessionOptions.defaults());
+        ModelSession f16 = ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.MASKED_LM, weights,
+            Precision.fp16()), Path.of("fp16"), SessionOptions.defaults())) {
+      float[][] a = ref.run(batch)[0];
+      float[][] b = i8.run(batch)[0];
+      float[][] c = f16.run(batch)[0];
+      double d8 = 0;
+      double d16 = 0;
+      double range = 0;
+      for (int r = 0; r < a.length; r++) {
+        assertThat(b[r]).hasSameSizeAs(a[r]);
+        assertThat(c[r]).hasSameSizeAs(a[r]);
+        for (int i = 0; i < a[r].length; i++) {
+          d8 = Math.max(d8, Math.abs(a[r][i] - b[r][i]));
+          d16 = Math.max(d16, Math.abs(a[r][i] - c[r][i]));
+          range = Math.max(range, Math.abs(a[r][i]));
+        }
+      }
+      System.out.printf("%s masked LM: max |logit| %.3f, int8 max abs diff %.5f, fp16 (CPU) %.5f%n", architecture,
+          range, d8, d16);
+      assertThat(d8).isGreaterThan(0).isLessThanOrEqualTo(0.05 * range);
+      assertThat(d16).isLessThanOrEqualTo(0.01 * range);
+    }
+  }
+
   private static ModelConfig config(String architecture, boolean tied) throws Exception {
     ModelConfig c = FamilyModels.config(BASE, architecture, List.of());
     if (tied) {
