@@ -286,16 +286,32 @@ public final class GraphBuilder {
     output(node("Gather", List.of(qa, longScalar(1)), attr("axis", 2)), "end_logits", true, 0);
   }
 
+  /**
+   * {@code DistilBertForMaskedLM} (vocab_transform, GELU, vocab_layer_norm, vocab_projector) or
+   * {@code BertForMaskedLM} ({@code cls.predictions.transform}: dense, hidden_act, LayerNorm; decoder), logits
+   * {@code [batch, seq, vocab]}. The projection is tied to the word embeddings, as Hugging Face ties it by default.
+   */
   private void maskedLm(String x) {
-    if (!distil) {
-      throw new ModelLoadException("config.json: BertForMaskedLM graphs are not built yet (DistilBertForMaskedLM"
-          + " is)");
-    }
     int d = config.hiddenSize();
-    String t = layerNorm(gelu(linear(x, "vocab_transform", d, d)), "vocab_layer_norm");
-    // the projector is tied to the word embeddings: their transpose, folded by ONNX Runtime at load
-    String tied = node("Transpose", List.of(prefix + "embeddings.word_embeddings.weight"), attr("perm", 1, 0));
-    String logits = op("Add", op("MatMul", t, tied), weight("vocab_projector.bias", config.vocabSize()));
+    String words = prefix + "embeddings.word_embeddings.weight";
+    String t;
+    String decoder = words;
+    String bias;
+    if (distil) {
+      t = layerNorm(gelu(linear(x, "vocab_transform", d, d)), "vocab_layer_norm");
+      bias = "vocab_projector.bias";
+    } else {
+      String p = "cls.predictions.";
+      t = layerNorm(activation(linear(x, p + "transform.dense", d, d)), p + "transform.LayerNorm");
+      // tie_word_embeddings (default true) ties the decoder; a checkpoint saved tied leaves it out
+      if (!config.tieWordEmbeddings() && weights.has(p + "decoder.weight")) {
+        decoder = weight(p + "decoder.weight", config.vocabSize(), d);
+      }
+      bias = weights.has(p + "bias") ? p + "bias" : p + "decoder.bias";
+    }
+    // the decoder's [vocab, dim] weight transposed, folded by ONNX Runtime at load
+    String projector = node("Transpose", List.of(decoder), attr("perm", 1, 0));
+    String logits = op("Add", op("MatMul", t, projector), weight(bias, config.vocabSize()));
     output(logits, "logits", true, config.vocabSize());
   }
 

@@ -37,6 +37,7 @@ public final class ModelConfig implements Serializable {
   private final String version;
   private final double layerNormEps;
   private final double initializerRange;
+  private final boolean tieWordEmbeddings;
 
   private ModelConfig(JsonNode root, Path source) {
     this.modelType = root.path("model_type").asText("");
@@ -57,6 +58,7 @@ public final class ModelConfig implements Serializable {
     // DistilBERT's LayerNorms use 1e-12 whatever the config says; BERT reads layer_norm_eps
     this.layerNormEps = distil ? 1e-12 : root.path("layer_norm_eps").asDouble(1e-12);
     this.initializerRange = root.path("initializer_range").asDouble(0.02);
+    this.tieWordEmbeddings = root.path("tie_word_embeddings").asBoolean(true);
     this.id2label = readLabels(root, source);
   }
 
@@ -131,4 +133,6 @@ public final class ModelConfig implements Serializable {
   public String version() { return version; }
   public double layerNormEps() { return layerNormEps; }
   public double initializerRange() { return initializerRange; }
+  /** Whether a masked-LM head's decoder is the word embeddings ({@code tie_word_embeddings}, default true). */
+  public boolean tieWordEmbeddings() { return tieWordEmbeddings; }
 }
