@@ -39,7 +39,8 @@ public final class Bench {
       "             int8), and in fp16 on --device cuda",
       "    naive    Flink: per-record AsyncFunction, count window of 32 (arrival order, and padded to 128)",
       "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
-      "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread",
+      "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread; with ceiling, the",
+      "             operator on the int8 model too, in the better layout",
       "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
       "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
@@ -109,12 +110,13 @@ public final class Bench {
           threads, runs, seconds);
       out.println(report.line(perEvent));
     }
+    Path int8 = null;
     if (patterns.contains("ceiling")) {
       ceiling(report, out, "ceiling-arrival", "batches of 32, arrival order", Ceiling.Batching.ARRIVAL_ORDER, onnx,
           base, encodings, 1, threads, runs, seconds);
       ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
           base, encodings, 1, threads, runs, seconds);
-      Path int8 = reducedModel(modelArg, seeded, dir, "--quantize", "int8", out);
+      int8 = reducedModel(modelArg, seeded, dir, "--quantize", "int8", out);
       if (int8 != null) {
         ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
             Ceiling.Batching.GROUPED, int8, base, encodings, 1, threads, runs, seconds);
@@ -190,6 +192,17 @@ public final class Bench {
       }
     }
     int bestSlots = best != null && best.id.equals("ours-slots") ? threads : 1;
+    if (patterns.contains("ours") && patterns.contains("ceiling") && int8 != null
+        && int8.getFileName().toString().equals(ModelDirectory.MODEL_ONNX)) {
+      // the operator on the int8 model directory the ceiling built, in the best layout of the fp32 runs
+      Measurement q = report.add(new Measurement("ours-int8", "ours", "micro-batching operator, int8 model",
+          best.layout));
+      for (int r = 0; r < runs; r++) {
+        q.runs.add(FlinkPatterns.ours(int8.getParent(), bestSlots > 1 ? oneThread : oneSession, bestSlots,
+            events(texts, encodings, n, "q")));
+      }
+      out.println(report.line(q));
+    }
     if (patterns.contains("e2e")) {
       int slots = best != null ? bestSlots : threads;
       Measurement e2e = report.add(new Measurement("ours-end-to-end", "ours",

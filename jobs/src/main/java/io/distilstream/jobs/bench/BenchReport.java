@@ -133,6 +133,8 @@ final class BenchReport {
         "the operator (best layout) against a per-record AsyncFunction (1 slot x all threads)"));
     r.add(new Ratio("ours_1_slot_over_naive_per_record", eps(one) / eps(find("naive-per-record")), 1.0, false,
         "the same layout: never below"));
+    r.add(new Ratio("ours_int8_over_naive_per_record", eps(find("ours-int8")) / eps(find("naive-per-record")), 2.0,
+        false, "the operator on the int8 model (best layout) against the per-record AsyncFunction in float32"));
     r.add(new Ratio("ours_over_djl", eps(ours) / eps(find("peer-djl")), 1.5, false,
         "against DJL batchPredict with its Hugging Face translator, batches of 32"));
     r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
