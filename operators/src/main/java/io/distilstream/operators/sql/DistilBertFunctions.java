@@ -3,10 +3,15 @@ package io.distilstream.operators.sql;
 import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import java.util.Arrays;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -32,8 +37,8 @@ import org.apache.flink.types.Row;
  * }</pre>
  *
  * <p>One function per task, each an {@link AsyncTableFunction} whose calls share one
- * {@link io.distilstream.runtime.pipeline.MicroBatcher} per subtask. Each emits one row per label, entity or answer
- * (one per input for embeddings), every row with {@code model_name}, {@code model_version} and
+ * {@link io.distilstream.runtime.pipeline.MicroBatcher} per subtask. Each emits one row per label, entity, answer,
+ * fill-mask candidate or choice (one per input for embeddings), every row with {@code model_name}, {@code model_version} and
  * {@code model_runtime}. An input without a result (empty text, too long, model error) emits no row and counts in
  * the {@code deadLetters} metric.
  */
@@ -44,6 +49,8 @@ public final class DistilBertFunctions {
   public static final String ENTITIES = "distilbert_entities";
   public static final String ANSWER = "distilbert_answer";
   public static final String EMBED = "distilbert_embed";
+  public static final String FILL_MASK = "distilbert_fill_mask";
+  public static final String MULTIPLE_CHOICE = "distilbert_multiple_choice";
 
   /** The default SQL name of a task's function. */
   public static String defaultName(Task task) {
@@ -52,6 +59,8 @@ public final class DistilBertFunctions {
       case TOKEN_CLASSIFICATION: return ENTITIES;
       case QUESTION_ANSWERING: return ANSWER;
       case FEATURE_EXTRACTION: return EMBED;
+      case FILL_MASK: return FILL_MASK;
+      case MULTIPLE_CHOICE: return MULTIPLE_CHOICE;
       default: throw new IllegalArgumentException(String.valueOf(task));
     }
   }
@@ -82,6 +91,8 @@ public final class DistilBertFunctions {
       case TOKEN_CLASSIFICATION: return new Entities(spec);
       case QUESTION_ANSWERING: return new Answers(spec);
       case FEATURE_EXTRACTION: return new Embed(spec);
+      case FILL_MASK: return new FillMask(spec);
+      case MULTIPLE_CHOICE: return new MultipleChoice(spec);
       default: throw new IllegalArgumentException(String.valueOf(task));
     }
   }
@@ -144,7 +155,11 @@ public final class DistilBertFunctions {
     }
   }
 
-  /** {@code distilbert_classify(text)}: one row per label (top-k; every label of a multi-label model). */
+  /**
+   * {@code distilbert_classify(text)}: one row per label (top-k; every label of a multi-label model);
+   * {@code distilbert_classify(text, text_pair)} classifies the sentence pair (NLI-style; a NULL pair is the text
+   * alone).
+   */
   @FunctionHint(output = @DataTypeHint("ROW<label STRING, score DOUBLE, model_name STRING, model_version STRING,"
       + " model_runtime STRING>"))
   public static final class Classify extends Base {
@@ -155,13 +170,19 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      this.<List<LabelScore>>run(future, text, labels -> {
-        List<Object[]> rows = new ArrayList<>();
-        for (LabelScore l : labels) {
-          rows.add(new Object[] {l.label(), (double) l.score()});
-        }
-        return rows;
-      });
+      this.<List<LabelScore>>run(future, text, Classify::rows);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text, String textPair) {
+      this.<List<LabelScore>>run(future, new TextClassificationPipeline.TextPair(text, textPair), Classify::rows);
+    }
+
+    private static List<Object[]> rows(List<LabelScore> labels) {
+      List<Object[]> rows = new ArrayList<>();
+      for (LabelScore l : labels) {
+        rows.add(new Object[] {l.label(), (double) l.score()});
+      }
+      return rows;
     }
   }
 
@@ -225,6 +246,58 @@ public final class DistilBertFunctions {
         }
         return List.<Object[]>of(new Object[] {boxed});
       });
+    }
+  }
+
+  /**
+   * {@code distilbert_fill_mask(text)}: one row per candidate (top-k, default 5) of each mask, {@code mask_index}
+   * numbering the masks from 0 in text order. A text without a mask emits no row.
+   */
+  @FunctionHint(output = @DataTypeHint("ROW<mask_index INT, score DOUBLE, token INT, token_str STRING,"
+      + " `sequence` STRING, model_name STRING, model_version STRING, model_runtime STRING>"))
+  public static final class FillMask extends Base {
+    private static final long serialVersionUID = 1L;
+
+    FillMask(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text) {
+      this.<List<List<FillMaskHead.Prediction>>>run(future, text, masks -> {
+        List<Object[]> rows = new ArrayList<>();
+        for (int m = 0; m < masks.size(); m++) {
+          for (FillMaskHead.Prediction p : masks.get(m)) {
+            rows.add(new Object[] {m, (double) p.score(), p.token(), p.tokenStr(), p.sequence()});
+          }
+        }
+        return rows;
+      });
+    }
+  }
+
+  /**
+   * {@code distilbert_multiple_choice(prompt, choices)}: one row per choice, in the order given, with its 0-based
+   * index, its score (softmax over the choices), its logit, and whether it is the best one (the first on ties).
+   */
+  @FunctionHint(output = @DataTypeHint("ROW<choice_index INT, choice STRING, score DOUBLE, logit DOUBLE,"
+      + " is_best BOOLEAN, model_name STRING, model_version STRING, model_runtime STRING>"))
+  public static final class MultipleChoice extends Base {
+    private static final long serialVersionUID = 1L;
+
+    MultipleChoice(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String prompt, String[] choices) {
+      this.<MultipleChoiceHead.Result>run(future, new MultipleChoicePipeline.Question(prompt,
+          choices == null ? null : Arrays.asList(choices)), r -> {
+            List<Object[]> rows = new ArrayList<>();
+            for (int c = 0; c < r.choices().size(); c++) {
+              rows.add(new Object[] {c, r.choices().get(c), (double) r.scores()[c], (double) r.logits()[c],
+                  c == r.best()});
+            }
+            return rows;
+          });
     }
   }
 }

@@ -14,8 +14,8 @@ public final class DistilBertOptions {
   private DistilBertOptions() {}
 
   public static final ConfigOption<String> TASK = ConfigOptions.key("task").stringType().noDefaultValue()
-      .withDescription("text-classification, token-classification, question-answering or feature-extraction"
-          + " (aliases: sentiment-analysis, ner, qa, embeddings).");
+      .withDescription("text-classification, token-classification, question-answering, feature-extraction,"
+          + " fill-mask or multiple-choice (aliases: sentiment-analysis, ner, qa, embeddings).");
 
   public static final ConfigOption<String> MODEL_DIR = ConfigOptions.key("model-dir").stringType().noDefaultValue()
       .withDescription("Model directory: config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors).");

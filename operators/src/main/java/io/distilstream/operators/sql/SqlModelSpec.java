@@ -4,15 +4,19 @@ import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.heads.TokenClassificationHead;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +27,7 @@ import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.catalog.Column;
 import org.apache.flink.table.catalog.ResolvedSchema;
+import org.apache.flink.table.data.ArrayData;
 import org.apache.flink.table.data.GenericArrayData;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
@@ -45,6 +50,7 @@ public final class SqlModelSpec implements Serializable {
   /** What an output column (or a field of an array-of-rows column) carries. */
   enum Kind {
     LABEL, SCORE, LABELS, ENTITIES, ENTITY_GROUP, WORD, START, END, ANSWER, EMBEDDING,
+    PREDICTIONS, TOKEN, TOKEN_STR, SEQUENCE, MASK_INDEX, BEST, BEST_CHOICE, SCORES, LOGITS,
     MODEL_NAME, MODEL_VERSION, MODEL_RUNTIME, ERROR
   }
 
@@ -54,7 +60,7 @@ public final class SqlModelSpec implements Serializable {
     final String name;
     final Kind kind;
     final LogicalType type;
-    final List<Out> fields; // for LABELS and ENTITIES: the row's fields
+    final List<Out> fields; // for LABELS, ENTITIES and PREDICTIONS: the row's fields
 
     Out(String name, Kind kind, LogicalType type, List<Out> fields) {
       this.name = name;
@@ -70,15 +76,18 @@ public final class SqlModelSpec implements Serializable {
   final Duration maxWait;
   final String onError;
   final List<Out> outputs;
+  /** text-classification with two input columns: (text, text_pair) sentence pairs. */
+  final boolean pairs;
 
   private SqlModelSpec(Task task, String modelDir, PipelineOptions pipelineOptions, Duration maxWait, String onError,
-      List<Out> outputs) {
+      List<Out> outputs, boolean pairs) {
     this.task = task;
     this.modelDir = modelDir;
     this.pipelineOptions = pipelineOptions;
     this.maxWait = maxWait;
     this.onError = onError;
     this.outputs = outputs;
+    this.pairs = pairs;
   }
 
   public Task task() { return task; }
@@ -89,8 +98,8 @@ public final class SqlModelSpec implements Serializable {
   /** Reads and checks the options (the model directory's files included); no schema yet. */
   public static SqlModelSpec fromOptions(ReadableConfig o) {
     String taskName = o.getOptional(DistilBertOptions.TASK).orElseThrow(() -> new ValidationException(
-        "option 'task' is required: text-classification, token-classification, question-answering or"
-            + " feature-extraction"));
+        "option 'task' is required: text-classification, token-classification, question-answering,"
+            + " feature-extraction, fill-mask or multiple-choice"));
     Task task;
     try {
       task = Task.parse(taskName);
@@ -138,13 +147,14 @@ public final class SqlModelSpec implements Serializable {
     } catch (IllegalArgumentException e) {
       throw new ValidationException("distilbert model options: " + e.getMessage(), e);
     }
-    return new SqlModelSpec(task, model.path().toString(), p, maxWait, onError, List.of());
+    return new SqlModelSpec(task, model.path().toString(), p, maxWait, onError, List.of(), false);
   }
 
   /** The same spec with its input and output schemas checked against the task. */
   public SqlModelSpec withSchemas(ResolvedSchema input, ResolvedSchema output) {
     checkInput(input);
-    return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output));
+    return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
+        task == Task.TEXT_CLASSIFICATION && input.getColumns().size() == 2);
   }
 
   // ---- schemas -------------------------------------------------------------------------------------------------
@@ -162,21 +172,51 @@ public final class SqlModelSpec implements Serializable {
         return "(answer STRING, score DOUBLE, `start` INT, `end` INT)" + tail;
       case FEATURE_EXTRACTION:
         return "(embedding ARRAY<FLOAT>)" + tail;
+      case FILL_MASK:
+        return "(predictions ARRAY<ROW<score DOUBLE, token INT, token_str STRING, `sequence` STRING>>) with the"
+            + " top-k candidates of every mask in text order (add a field mask_index INT to tell the masks apart), or"
+            + " (predictions ARRAY<ARRAY<ROW<…>>>) with one inner array per mask" + tail;
+      case MULTIPLE_CHOICE:
+        return "any of (best INT, best_choice STRING, score DOUBLE, scores ARRAY<DOUBLE>, logits ARRAY<DOUBLE>):"
+            + " the 0-based index and text of the best choice, its score, and every choice's score (softmax over the"
+            + " choices) and logit" + tail;
       default:
         throw new IllegalStateException();
     }
   }
 
+  /** The input columns each task takes, as the error messages state them. */
+  static String takes(Task task) {
+    switch (task) {
+      case TEXT_CLASSIFICATION:
+        return "(text STRING), or (text STRING, text_pair STRING) for sentence pairs (NLI-style)";
+      case QUESTION_ANSWERING:
+        return "(question STRING, context STRING)";
+      case MULTIPLE_CHOICE:
+        return "(prompt STRING, choices ARRAY<STRING>)";
+      default:
+        return "(text STRING)";
+    }
+  }
+
   private void checkInput(ResolvedSchema input) {
     List<Column> cols = input.getColumns();
-    int wanted = task == Task.QUESTION_ANSWERING ? 2 : 1;
-    boolean ok = cols.size() == wanted;
-    for (Column c : cols) {
-      ok &= c.getDataType().getLogicalType().is(LogicalTypeFamily.CHARACTER_STRING);
+    boolean ok;
+    switch (task) {
+      case TEXT_CLASSIFICATION: ok = cols.size() == 1 || cols.size() == 2; break;
+      case QUESTION_ANSWERING:
+      case MULTIPLE_CHOICE: ok = cols.size() == 2; break;
+      default: ok = cols.size() == 1; break;
+    }
+    for (int i = 0; ok && i < cols.size(); i++) {
+      LogicalType t = cols.get(i).getDataType().getLogicalType();
+      ok = task == Task.MULTIPLE_CHOICE && i == 1
+          ? t.is(LogicalTypeRoot.ARRAY) && ((ArrayType) t).getElementType().is(LogicalTypeFamily.CHARACTER_STRING)
+          : t.is(LogicalTypeFamily.CHARACTER_STRING);
     }
     if (!ok) {
-      throw new ValidationException("distilbert task " + task + " takes INPUT " + (wanted == 2
-          ? "(question STRING, context STRING)" : "(text STRING)") + ", got " + describe(input));
+      throw new ValidationException("distilbert task " + task + " takes INPUT " + takes(task) + ", got "
+          + describe(input));
     }
   }
 
@@ -219,15 +259,17 @@ public final class SqlModelSpec implements Serializable {
         if (n.equals("end")) return integer(name, Kind.END, type);
         break;
       case FEATURE_EXTRACTION:
-        if (n.equals("embedding")) {
-          if (type.is(LogicalTypeRoot.ARRAY)) {
-            LogicalType e = ((ArrayType) type).getElementType();
-            if (e.is(LogicalTypeRoot.FLOAT) || e.is(LogicalTypeRoot.DOUBLE)) {
-              return new Out(name, Kind.EMBEDDING, type, List.of());
-            }
-          }
-          throw new ValidationException("column " + name + " must be ARRAY<FLOAT> (or ARRAY<DOUBLE>), is " + type);
-        }
+        if (n.equals("embedding")) return vector(name, Kind.EMBEDDING, type);
+        break;
+      case FILL_MASK:
+        if (n.equals("predictions")) return rows(name, Kind.PREDICTIONS, type);
+        break;
+      case MULTIPLE_CHOICE:
+        if (n.equals("best")) return integer(name, Kind.BEST, type);
+        if (n.equals("best_choice")) return string(name, Kind.BEST_CHOICE, type);
+        if (n.equals("score")) return number(name, Kind.SCORE, type);
+        if (n.equals("scores")) return vector(name, Kind.SCORES, type);
+        if (n.equals("logits")) return vector(name, Kind.LOGITS, type);
         break;
       default:
         break;
@@ -235,11 +277,31 @@ public final class SqlModelSpec implements Serializable {
     throw new ValidationException("unknown column " + name);
   }
 
-  private Out rows(String name, Kind kind, LogicalType type) {
-    if (!type.is(LogicalTypeRoot.ARRAY) || !((ArrayType) type).getElementType().is(LogicalTypeRoot.ROW)) {
-      throw new ValidationException("column " + name + " must be an ARRAY<ROW<…>>, is " + type);
+  private static Out vector(String name, Kind kind, LogicalType type) {
+    if (type.is(LogicalTypeRoot.ARRAY)) {
+      LogicalType e = ((ArrayType) type).getElementType();
+      if (e.is(LogicalTypeRoot.FLOAT) || e.is(LogicalTypeRoot.DOUBLE)) {
+        return new Out(name, kind, type, List.of());
+      }
     }
-    RowType row = (RowType) ((ArrayType) type).getElementType();
+    throw new ValidationException("column " + name + " must be ARRAY<FLOAT> or ARRAY<DOUBLE>, is " + type);
+  }
+
+  /** Whether a fill-mask column holds one inner array per mask ({@code ARRAY<ARRAY<ROW<…>>>}). */
+  static boolean perMask(LogicalType type) {
+    return ((ArrayType) type).getElementType().is(LogicalTypeRoot.ARRAY);
+  }
+
+  private Out rows(String name, Kind kind, LogicalType type) {
+    LogicalType element = type.is(LogicalTypeRoot.ARRAY) ? ((ArrayType) type).getElementType() : null;
+    if (kind == Kind.PREDICTIONS && element != null && element.is(LogicalTypeRoot.ARRAY)) {
+      element = ((ArrayType) element).getElementType(); // ARRAY<ARRAY<ROW<…>>>: one inner array per mask
+    }
+    if (element == null || !element.is(LogicalTypeRoot.ROW)) {
+      throw new ValidationException("column " + name + " must be an ARRAY<ROW<…>>"
+          + (kind == Kind.PREDICTIONS ? " or ARRAY<ARRAY<ROW<…>>>" : "") + ", is " + type);
+    }
+    RowType row = (RowType) element;
     List<Out> fields = new ArrayList<>();
     for (RowType.RowField f : row.getFields()) {
       String n = f.getName().toLowerCase(Locale.ROOT);
@@ -257,6 +319,14 @@ public final class SqlModelSpec implements Serializable {
         o = integer(f.getName(), Kind.START, t);
       } else if (kind == Kind.ENTITIES && n.equals("end")) {
         o = integer(f.getName(), Kind.END, t);
+      } else if (kind == Kind.PREDICTIONS && n.equals("token")) {
+        o = integer(f.getName(), Kind.TOKEN, t);
+      } else if (kind == Kind.PREDICTIONS && n.equals("token_str")) {
+        o = string(f.getName(), Kind.TOKEN_STR, t);
+      } else if (kind == Kind.PREDICTIONS && n.equals("sequence")) {
+        o = string(f.getName(), Kind.SEQUENCE, t);
+      } else if (kind == Kind.PREDICTIONS && n.equals("mask_index")) {
+        o = integer(f.getName(), Kind.MASK_INDEX, t);
       } else {
         throw new ValidationException("unknown field " + f.getName() + " in column " + name);
       }
@@ -303,6 +373,13 @@ public final class SqlModelSpec implements Serializable {
       case FEATURE_EXTRACTION:
         ok = kinds.contains(Kind.EMBEDDING);
         break;
+      case FILL_MASK:
+        ok = kinds.contains(Kind.PREDICTIONS);
+        break;
+      case MULTIPLE_CHOICE:
+        ok = kinds.contains(Kind.BEST) || kinds.contains(Kind.BEST_CHOICE) || kinds.contains(Kind.SCORES)
+            || kinds.contains(Kind.LOGITS);
+        break;
       default:
         ok = false;
     }
@@ -326,12 +403,30 @@ public final class SqlModelSpec implements Serializable {
 
   // ---- results -------------------------------------------------------------------------------------------------
 
-  /** The pipeline input for one ML_PREDICT row: the text, or the question and context. */
+  /**
+   * The pipeline input for one ML_PREDICT row: the text, the question and context, the text and its pair, or the
+   * prompt and its choices.
+   */
   Object input(RowData row) {
-    if (task == Task.QUESTION_ANSWERING) {
-      return new QuestionAnsweringPipeline.Question(str(row, 0), str(row, 1));
+    switch (task) {
+      case QUESTION_ANSWERING:
+        return new QuestionAnsweringPipeline.Question(str(row, 0), str(row, 1));
+      case MULTIPLE_CHOICE: {
+        List<String> choices = null;
+        if (!row.isNullAt(1)) {
+          ArrayData a = row.getArray(1);
+          choices = new ArrayList<>(a.size());
+          for (int i = 0; i < a.size(); i++) {
+            choices.add(a.isNullAt(i) ? null : a.getString(i).toString());
+          }
+        }
+        return new MultipleChoicePipeline.Question(str(row, 0), choices);
+      }
+      case TEXT_CLASSIFICATION:
+        return pairs ? new TextClassificationPipeline.TextPair(str(row, 0), str(row, 1)) : str(row, 0);
+      default:
+        return str(row, 0);
     }
-    return str(row, 0);
   }
 
   private static String str(RowData row, int i) {
@@ -431,20 +526,68 @@ public final class SqlModelSpec implements Serializable {
           default: throw new IllegalStateException(o.kind.name());
         }
       }
-      case FEATURE_EXTRACTION: {
-        float[] v = (float[]) result;
-        if (((ArrayType) o.type).getElementType().is(LogicalTypeRoot.FLOAT)) {
-          return new GenericArrayData(v.clone());
+      case FEATURE_EXTRACTION:
+        return vector(o.type, (float[]) result);
+      case FILL_MASK: {
+        List<List<FillMaskHead.Prediction>> masks = (List<List<FillMaskHead.Prediction>>) result;
+        if (perMask(o.type)) {
+          Object[] inner = new Object[masks.size()];
+          for (int m = 0; m < inner.length; m++) {
+            inner[m] = new GenericArrayData(predictionRows(o, List.of(masks.get(m)), m));
+          }
+          return new GenericArrayData(inner);
         }
-        double[] d = new double[v.length];
-        for (int k = 0; k < v.length; k++) {
-          d[k] = v[k];
+        return new GenericArrayData(predictionRows(o, masks, 0));
+      }
+      case MULTIPLE_CHOICE: {
+        MultipleChoiceHead.Result r = (MultipleChoiceHead.Result) result;
+        switch (o.kind) {
+          case BEST: return num(o.type, r.best());
+          case BEST_CHOICE: return StringData.fromString(r.bestChoice());
+          case SCORE: return num(o.type, r.scores()[r.best()]);
+          case SCORES: return vector(o.type, r.scores());
+          case LOGITS: return vector(o.type, r.logits());
+          default: throw new IllegalStateException(o.kind.name());
         }
-        return new GenericArrayData(d);
       }
       default:
         throw new IllegalStateException();
     }
+  }
+
+  /** The candidates of the given masks (the first of them numbered {@code firstMask}), in order, as rows. */
+  private static Object[] predictionRows(Out o, List<List<FillMaskHead.Prediction>> masks, int firstMask) {
+    List<Object> rows = new ArrayList<>();
+    for (int m = 0; m < masks.size(); m++) {
+      for (FillMaskHead.Prediction p : masks.get(m)) {
+        GenericRowData fr = new GenericRowData(o.fields.size());
+        for (int f = 0; f < o.fields.size(); f++) {
+          Out field = o.fields.get(f);
+          switch (field.kind) {
+            case SCORE: fr.setField(f, num(field.type, p.score())); break;
+            case TOKEN: fr.setField(f, num(field.type, p.token())); break;
+            case TOKEN_STR: fr.setField(f, StringData.fromString(p.tokenStr())); break;
+            case SEQUENCE: fr.setField(f, StringData.fromString(p.sequence())); break;
+            case MASK_INDEX: fr.setField(f, num(field.type, firstMask + m)); break;
+            default: throw new IllegalStateException(field.kind.name());
+          }
+        }
+        rows.add(fr);
+      }
+    }
+    return rows.toArray();
+  }
+
+  /** A float vector as the column's ARRAY<FLOAT> or ARRAY<DOUBLE>. */
+  private static GenericArrayData vector(LogicalType type, float[] v) {
+    if (((ArrayType) type).getElementType().is(LogicalTypeRoot.FLOAT)) {
+      return new GenericArrayData(v.clone());
+    }
+    double[] d = new double[v.length];
+    for (int k = 0; k < v.length; k++) {
+      d[k] = v[k];
+    }
+    return new GenericArrayData(d);
   }
 
   static Object num(LogicalType t, double v) {

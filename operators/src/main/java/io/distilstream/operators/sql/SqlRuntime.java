@@ -7,6 +7,7 @@ import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import org.apache.flink.table.functions.FunctionContext;
@@ -69,7 +70,15 @@ final class SqlRuntime implements AutoCloseable {
     volatile MicroBatcher<?, ?> batcher;
   }
 
+  /** Queues one input; a {@link TextClassificationPipeline.TextPair} is encoded as a sentence pair. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
   CompletableFuture<Outcome<Object>> submit(Object input) {
+    if (input instanceof TextClassificationPipeline.TextPair) {
+      TextClassificationPipeline.TextPair p = (TextClassificationPipeline.TextPair) input;
+      Pipeline.Prepared prepared = ((TextClassificationPipeline) (Pipeline) pipeline).preparePair(p.text(),
+          p.textPair());
+      return batcher.submitPrepared(prepared);
+    }
     return batcher.submit(input);
   }
 

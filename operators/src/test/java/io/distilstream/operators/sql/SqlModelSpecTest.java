@@ -5,10 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.heads.Entity;
+import io.distilstream.runtime.heads.FillMaskHead;
+import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.FillMaskPipeline;
+import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +27,10 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.catalog.Column;
 import org.apache.flink.table.catalog.ResolvedSchema;
 import org.apache.flink.table.data.ArrayData;
+import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -120,5 +128,148 @@ class SqlModelSpecTest {
     Path pointer = tmp.resolve("CURRENT");
     Files.writeString(pointer, dir + "\n");
     assertThat(spec("qa", pointer).modelDir()).isEqualTo(dir.toString());
+  }
+
+  @SuppressWarnings("unchecked")
+  static Outcome<Object> outcome(Outcome<?> o) {
+    return (Outcome<Object>) o;
+  }
+
+  static ResolvedSchema predictionsOf(boolean perMask) {
+    org.apache.flink.table.types.DataType row = DataTypes.ROW(DataTypes.FIELD("mask_index", DataTypes.INT()),
+        DataTypes.FIELD("score", DataTypes.DOUBLE()), DataTypes.FIELD("token", DataTypes.BIGINT()),
+        DataTypes.FIELD("token_str", DataTypes.STRING()), DataTypes.FIELD("sequence", DataTypes.STRING()));
+    return schema("predictions", perMask ? DataTypes.ARRAY(DataTypes.ARRAY(row)) : DataTypes.ARRAY(row),
+        "error", DataTypes.STRING());
+  }
+
+  @Test
+  void fillMaskRowsFlatWithTheMaskIndexOrOneArrayPerMask() {
+    Path dir = model("tiny-distilbert-masked-lm");
+    ResolvedSchema in = schema("text", DataTypes.STRING());
+    ModelVersion v = ModelVersion.of(ModelDirectory.of(dir));
+    try (FillMaskPipeline p = Pipeline.fillMask(dir, PipelineOptions.defaults().topK(3))) {
+      List<Outcome<List<List<FillMaskHead.Prediction>>>> out = p.runAll(java.util.Arrays.asList(
+          "paris is the [MASK] of france.", "the [MASK] sat on the [MASK].", "no mask here"));
+      List<List<FillMaskHead.Prediction>> two = out.get(1).value();
+      assertThat(two).hasSize(2);
+
+      RowData flat = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(1)), v);
+      ArrayData rows = flat.getArray(0);
+      assertThat(rows.size()).isEqualTo(6);
+      for (int i = 0; i < 6; i++) {
+        RowData r = rows.getRow(i, 5);
+        FillMaskHead.Prediction e = two.get(i / 3).get(i % 3);
+        assertThat(r.getInt(0)).isEqualTo(i / 3);
+        assertThat(r.getDouble(1)).isEqualTo(e.score());
+        assertThat(r.getLong(2)).isEqualTo(e.token());
+        assertThat(r.getString(3).toString()).isEqualTo(e.tokenStr());
+        assertThat(r.getString(4).toString()).isEqualTo(e.sequence());
+      }
+      assertThat(flat.isNullAt(1)).isTrue();
+
+      RowData nested = spec("fill-mask", dir).withSchemas(in, predictionsOf(true)).toRow(outcome(out.get(1)), v);
+      ArrayData masks = nested.getArray(0);
+      assertThat(masks.size()).isEqualTo(2);
+      for (int m = 0; m < 2; m++) {
+        ArrayData candidates = masks.getArray(m);
+        assertThat(candidates.size()).isEqualTo(3);
+        for (int k = 0; k < 3; k++) {
+          assertThat(candidates.getRow(k, 5).getInt(0)).isEqualTo(m);
+          assertThat(candidates.getRow(k, 5).getString(4).toString()).isEqualTo(two.get(m).get(k).sequence());
+        }
+      }
+      // one mask: the single list, as Hugging Face gives it
+      RowData one = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(0)), v);
+      assertThat(one.getArray(0).size()).isEqualTo(3);
+      assertThat(one.getArray(0).getRow(0, 5).getString(4).toString())
+          .isEqualTo(out.get(0).value().get(0).get(0).sequence());
+
+      // a text without a mask: on-error as for any input without a result
+      assertThat(out.get(2).isSuccess()).isFalse();
+      RowData nulls = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(2)), v);
+      assertThat(nulls.isNullAt(0)).isTrue();
+      assertThat(nulls.getString(1).toString()).startsWith("INVALID_INPUT").contains("no mask token [MASK]");
+      assertThat(spec("fill-mask", dir, "on-error", "skip").withSchemas(in, predictionsOf(true))
+          .toRow(outcome(out.get(2)), v)).isNull();
+      assertThatThrownBy(() -> spec("fill-mask", dir, "on-error", "fail").withSchemas(in, predictionsOf(false))
+          .toRow(outcome(out.get(2)), v)).hasMessageContaining("no mask token");
+    }
+  }
+
+  @Test
+  void multipleChoiceColumnsAndInputs() {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    ResolvedSchema in = schema("prompt", DataTypes.STRING(), "choices", DataTypes.ARRAY(DataTypes.STRING()));
+    SqlModelSpec s = spec("multiple-choice", dir).withSchemas(in, schema("best", DataTypes.INT(),
+        "best_choice", DataTypes.STRING(), "score", DataTypes.FLOAT(), "scores", DataTypes.ARRAY(DataTypes.DOUBLE()),
+        "logits", DataTypes.ARRAY(DataTypes.FLOAT())));
+    MultipleChoiceHead.Result r = new MultipleChoiceHead().postprocess(List.of("a", "b", "c"),
+        new float[] {0.5f, 2f, -1f});
+    RowData row = s.toRow(Outcome.success((Object) r), ModelVersion.of(ModelDirectory.of(dir)));
+    assertThat(row.getInt(0)).isEqualTo(1);
+    assertThat(row.getString(1).toString()).isEqualTo("b");
+    assertThat(row.getFloat(2)).isEqualTo(r.scores()[1]);
+    assertThat(row.getArray(3).toDoubleArray()).containsExactly(r.scores()[0], r.scores()[1], r.scores()[2]);
+    assertThat(row.getArray(4).toFloatArray()).containsExactly(0.5f, 2f, -1f);
+
+    // the pipeline input: the prompt and the array's elements, NULL elements kept for the pipeline to reject
+    Object q = s.input(GenericRowData.of(StringData.fromString("pick"), new GenericArrayData(new Object[] {
+        StringData.fromString("x"), null})));
+    assertThat(q).isEqualTo(new MultipleChoicePipeline.Question("pick", java.util.Arrays.asList("x", null)));
+    assertThat(s.input(GenericRowData.of(StringData.fromString("pick"), null)))
+        .isEqualTo(new MultipleChoicePipeline.Question("pick", null));
+
+    assertThatThrownBy(() -> spec("multiple-choice", dir).withSchemas(
+        schema("prompt", DataTypes.STRING(), "choices", DataTypes.STRING()), schema("best", DataTypes.INT())))
+        .isInstanceOf(ValidationException.class)
+        .hasMessageContaining("takes INPUT (prompt STRING, choices ARRAY<STRING>), got (prompt STRING, choices STRING)");
+    assertThatThrownBy(() -> spec("multiple-choice", dir).withSchemas(in, schema("label", DataTypes.STRING())))
+        .hasMessageContaining("unknown column label")
+        .hasMessageContaining("The task produces any of (best INT, best_choice STRING, score DOUBLE,"
+            + " scores ARRAY<DOUBLE>, logits ARRAY<DOUBLE>)");
+    assertThatThrownBy(() -> spec("multiple-choice", dir).withSchemas(in, schema("scores", DataTypes.DOUBLE())))
+        .hasMessageContaining("column scores must be ARRAY<FLOAT> or ARRAY<DOUBLE>");
+    assertThatThrownBy(() -> spec("multiple-choice", dir).withSchemas(in, schema("model_name", DataTypes.STRING())))
+        .hasMessageContaining("the task's result columns are missing");
+  }
+
+  @Test
+  void fillMaskAndPairSchemaErrorsNameWhatTheTaskTakesAndProduces() {
+    Path mlm = model("tiny-distilbert-masked-lm");
+    ResolvedSchema text = schema("text", DataTypes.STRING());
+    assertThatThrownBy(() -> spec("fill-mask", mlm).withSchemas(
+        schema("text", DataTypes.STRING(), "text_pair", DataTypes.STRING()), predictionsOf(false)))
+        .hasMessageContaining("distilbert task fill-mask takes INPUT (text STRING), got (text STRING, text_pair");
+    assertThatThrownBy(() -> spec("fill-mask", mlm).withSchemas(text, schema("label", DataTypes.STRING(),
+        "score", DataTypes.DOUBLE())))
+        .hasMessageContaining("unknown column label")
+        .hasMessageContaining("The task produces (predictions ARRAY<ROW<score DOUBLE, token INT, token_str STRING,"
+            + " `sequence` STRING>>)")
+        .hasMessageContaining("mask_index INT")
+        .hasMessageContaining("(predictions ARRAY<ARRAY<ROW<…>>>) with one inner array per mask");
+    assertThatThrownBy(() -> spec("fill-mask", mlm).withSchemas(text,
+        schema("predictions", DataTypes.ARRAY(DataTypes.STRING()))))
+        .hasMessageContaining("column predictions must be an ARRAY<ROW<…>> or ARRAY<ARRAY<ROW<…>>>");
+    assertThatThrownBy(() -> spec("fill-mask", mlm).withSchemas(text, schema("predictions",
+        DataTypes.ARRAY(DataTypes.ROW(DataTypes.FIELD("word", DataTypes.STRING()))))))
+        .hasMessageContaining("unknown field word in column predictions");
+    assertThatThrownBy(() -> spec("fill-mask", mlm).withSchemas(text, schema("predictions",
+        DataTypes.ARRAY(DataTypes.ROW(DataTypes.FIELD("token", DataTypes.STRING()))))))
+        .hasMessageContaining("token must be INT or BIGINT");
+
+    Path cls = model("tiny-distilbert-sequence-classification");
+    ResolvedSchema labelScore = schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE());
+    assertThatThrownBy(() -> spec("text-classification", cls).withSchemas(schema("a", DataTypes.STRING(),
+        "b", DataTypes.STRING(), "c", DataTypes.STRING()), labelScore))
+        .hasMessageContaining("takes INPUT (text STRING), or (text STRING, text_pair STRING) for sentence pairs");
+    assertThatThrownBy(() -> spec("text-classification", cls).withSchemas(schema("a", DataTypes.STRING(),
+        "b", DataTypes.INT()), labelScore)).hasMessageContaining("text_pair STRING");
+    SqlModelSpec pairs = spec("text-classification", cls).withSchemas(
+        schema("premise", DataTypes.STRING(), "hypothesis", DataTypes.STRING()), labelScore);
+    assertThat(pairs.input(GenericRowData.of(StringData.fromString("a"), StringData.fromString("b"))))
+        .isEqualTo(new TextClassificationPipeline.TextPair("a", "b"));
+    assertThat(spec("text-classification", cls).withSchemas(text, labelScore)
+        .input(GenericRowData.of(StringData.fromString("a")))).isEqualTo("a");
   }
 }
