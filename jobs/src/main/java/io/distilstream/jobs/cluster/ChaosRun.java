@@ -54,6 +54,7 @@ public final class ChaosRun {
       "  --broker-down D          how long the broker stays down ('5 s')",
       "  --parallelism LIST       the job's parallelism, changed by stop-with-savepoint and restore ('2,3,1')",
       "  --hostile-every N        one hostile record per N good events; 0 for none (1000)",
+      "  --rate R                 events per second while the job runs; 0 produces all before it starts (0)",
       "  --checkpoint-interval D  ('2 s')",
       "  --window D               throughput window before and after each rescale ('5 s')",
       "  --seed N                 chooses the kill points and the TaskManagers (1)",
@@ -74,6 +75,8 @@ public final class ChaosRun {
     public Duration brokerDown = Duration.ofSeconds(5);
     public List<Integer> parallelism = List.of(2, 3, 1);
     public int hostileEvery = 1000;
+    /** Events per second from the generator; 0 produces them all before the job starts (a backlog). */
+    public double rate;
     public Duration checkpointInterval = Duration.ofSeconds(2);
     public Duration window = Duration.ofSeconds(5);
     public long seed = 1;
@@ -130,6 +133,7 @@ public final class ChaosRun {
       o.parallelism.add(n);
     }
     o.hostileEvery = a.integer("hostile-every", o.hostileEvery);
+    o.rate = Double.parseDouble(a.string("rate", "0"));
     o.checkpointInterval = duration(a.string("checkpoint-interval", "2 s"));
     o.window = duration(a.string("window", "5 s"));
     o.seed = Long.parseLong(a.string("seed", "1"));
@@ -199,17 +203,29 @@ public final class ChaosRun {
     Path jar = LocalFlinkCluster.jobJar();
     say("starting a Kafka broker and a Flink cluster (1 JobManager, %d TaskManagers x %d slots)",
         o.taskManagers, o.slots);
-    kafka = LocalKafka.start(Map.of("message.max.bytes", "4194304", "replica.fetch.max.bytes", "4194304"));
-    int partitions = 6;
-    kafka.createTopics(partitions, List.of("text-events", "text-labels", "text-entities", "text-answers",
+    java.util.concurrent.CompletableFuture<LocalKafka> broker = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return LocalKafka.start(Map.of("message.max.bytes", "4194304", "replica.fetch.max.bytes", "4194304"));
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+    try {
+      cluster = LocalFlinkCluster.start(null, o.taskManagers, o.slots, Map.of());
+    } finally {
+      kafka = broker.join();
+    }
+    kafka.createTopics(6, List.of("text-events", "text-labels", "text-entities", "text-answers",
         "text-dead-letters"));
-    cluster = LocalFlinkCluster.start(null, o.taskManagers, o.slots, Map.of());
     say("cluster at %s, directory %s", cluster.restUrl(), cluster.directory());
 
-    long t = System.currentTimeMillis();
-    produce();
-    say("produced %d events and %d hostile records in %.1f s", goodEvents, hostile.size(),
-        (System.currentTimeMillis() - t) / 1000.0);
+    if (o.rate <= 0) {
+      long t = System.currentTimeMillis();
+      produce();
+      say("produced %d events and %d hostile records in %.1f s", goodEvents, hostile.size(),
+          (System.currentTimeMillis() - t) / 1000.0);
+    }
 
     Map<String, String> topicToTask = new LinkedHashMap<>();
     topicToTask.put("text-labels", "text-classification");
@@ -227,7 +243,23 @@ public final class ChaosRun {
     currentParallelism = p;
     cluster.awaitRunning(job, Duration.ofMinutes(3));
     say("job %s running at parallelism %d", job, p);
+    lastFaultEnd = System.currentTimeMillis();
+    if (o.rate > 0) {
+      produce();
+      say("producing %d events and %d hostile records at %.0f events/s", goodEvents, hostile.size(), o.rate);
+    }
 
+    // before any fault: the hostile corpus, every kind of it, reaches the dead letters and restarts nothing
+    if (!hostile.isEmpty()) {
+      int kinds = Math.min(hostile.size(), HostileCorpus.KINDS.size());
+      say("waiting for the %d kinds of hostile records in the dead letters", kinds);
+      awaitOrStall("every kind of hostile record dead-lettered", () -> kindsDeadLettered().size() >= kinds);
+      Map<String, String> seen = kindsDeadLettered();
+      long r = restartsNow();
+      report.put("hostileKindsBeforeFirstFault", seen);
+      report.put("restartsBeforeFirstFault", r);
+      say("dead letters before any fault: %s; restarts %d", seen, r);
+    }
     List<double[]> plan = plan(); // {fraction, kind: 0 kill, 1 broker, 2 rescale, index}
     for (double[] step : plan) {
       awaitProgress(step[0]);
@@ -238,6 +270,7 @@ public final class ChaosRun {
         default: rescale(o.parallelism.get((int) step[2]), jar);
       }
       restartsAfterLastFault = restartsNow();
+      lastFaultEnd = System.currentTimeMillis();
     }
     awaitAll();
     noteQuietRestarts();
@@ -280,29 +313,61 @@ public final class ChaosRun {
         ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     boolean ner = o.models.containsKey("token-classification");
     boolean qa = o.models.containsKey("question-answering");
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (int i = 0; i < o.events; i++) {
-        if (o.hostileEvery > 0 && i % o.hostileEvery == o.hostileEvery / 2) {
-          HostileCorpus.Hostile h = HostileCorpus.nth(hostile.size());
-          hostile.add(h);
-          producer.send(new ProducerRecord<>("text-events", null, h.value()));
-        }
-        String text = texts.get(i % texts.size());
-        List<String> tasks = new ArrayList<>(List.of("text-classification"));
-        TextEvent.Builder b = TextEvent.newBuilder().setId("ev-" + i).setText(text);
-        if (ner && i % 4 == 0) {
-          tasks.add("token-classification");
-        }
-        if (qa && i % 10 == 0) {
-          tasks.add("question-answering");
-          b.setQuestion(QUESTION);
-        }
-        byte[] key = ("ev-" + i).getBytes(StandardCharsets.UTF_8);
-        producer.send(new ProducerRecord<>("text-events", key, TextEvents.encode(b.setTasks(tasks).build())));
+    for (int i = 0; i < o.events; i++) {
+      if (isHostileSlot(i)) {
+        hostile.add(HostileCorpus.nth(hostile.size()));
       }
-      producer.flush();
     }
     goodEvents = o.events;
+    Runnable send = () -> {
+      long start = System.nanoTime();
+      int h = 0;
+      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+        for (int i = 0; i < o.events; i++) {
+          if (isHostileSlot(i)) {
+            producer.send(new ProducerRecord<>("text-events", null, hostile.get(h++).value()));
+          }
+          String text = texts.get(i % texts.size());
+          List<String> tasks = new ArrayList<>(List.of("text-classification"));
+          TextEvent.Builder b = TextEvent.newBuilder().setId("ev-" + i).setText(text);
+          if (ner && i % 4 == 0) {
+            tasks.add("token-classification");
+          }
+          if (qa && i % 10 == 0) {
+            tasks.add("question-answering");
+            b.setQuestion(QUESTION);
+          }
+          byte[] key = ("ev-" + i).getBytes(StandardCharsets.UTF_8);
+          producer.send(new ProducerRecord<>("text-events", key, TextEvents.encode(b.setTasks(tasks).build())));
+          if (o.rate > 0) {
+            long due = start + (long) ((i + 1) * 1e9 / o.rate);
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+              TimeUnit.NANOSECONDS.sleep(wait); // the generator's schedule
+            }
+          }
+        }
+        producer.flush();
+      } catch (Exception e) {
+        producerFailure = e;
+      }
+    };
+    if (o.rate > 0) {
+      Thread t = new Thread(send, "chaos-producer");
+      t.setDaemon(true);
+      t.start();
+    } else {
+      send.run();
+    }
+    if (producerFailure != null) {
+      throw new IOException("producing the events failed: " + producerFailure, producerFailure);
+    }
+  }
+
+  private volatile Exception producerFailure;
+
+  private boolean isHostileSlot(int i) {
+    return o.hostileEvery > 0 && i % o.hostileEvery == o.hostileEvery / 2;
   }
 
   private static List<String> fortunes() throws IOException {
@@ -354,6 +419,9 @@ public final class ChaosRun {
     long last = counter.classifications();
     long lastChange = System.nanoTime();
     while (!condition.getAsBoolean()) {
+      if (producerFailure != null) {
+        throw new IOException("producing the events failed: " + producerFailure, producerFailure);
+      }
       long now = counter.classifications();
       if (now != last) {
         last = now;
@@ -392,6 +460,8 @@ public final class ChaosRun {
     running.retainAll(cluster.taskManagerIds());
     List<String> candidates = running.isEmpty() ? cluster.taskManagerIds() : running;
     String tm = candidates.get(new Random(o.seed * 31 + faults.size()).nextInt(candidates.size()));
+    LocalFlinkCluster.awaitCondition("the job's restart count", Duration.ofMinutes(1),
+        () -> cluster.restarts(job) >= 0);
     long restartsBefore = cluster.restarts(job);
     long resultsAt = counter.classifications();
     long t0 = System.currentTimeMillis();
@@ -402,7 +472,17 @@ public final class ChaosRun {
     LocalFlinkCluster.awaitCondition("recovery after killing " + tm, Duration.ofMinutes(3),
         () -> cluster.restarts(job) > restartsBefore && cluster.allTasksRunning(job));
     long recovered = System.currentTimeMillis();
-    JsonNode restored = cluster.checkpoints(job).map(c -> c.path("latest").path("restored")).orElse(null);
+    // the checkpoint statistics say what the recovery restored (they may lag the job's state a little)
+    JsonNode[] restoredBox = new JsonNode[1];
+    try {
+      LocalFlinkCluster.awaitCondition("the restored checkpoint", Duration.ofSeconds(30), () -> {
+        restoredBox[0] = cluster.checkpoints(job).map(c -> c.path("latest").path("restored")).orElse(null);
+        return restoredBox[0] != null && restoredBox[0].path("restore_timestamp").asLong() >= t0;
+      });
+    } catch (IOException e) {
+      say("WARNING: %s", e.getMessage());
+    }
+    JsonNode restored = restoredBox[0];
     Map<String, Object> f = new LinkedHashMap<>();
     f.put("fault", "kill");
     f.put("taskManager", tm);
@@ -427,9 +507,11 @@ public final class ChaosRun {
     kafka.start();
     long up = System.currentTimeMillis();
     say("restarted the Kafka broker after %.1f s", (up - t0) / 1000.0);
-    // recovered: all tasks running and results flowing again (or none left to produce)
+    // recovered: all tasks running and new results committed (or none left to produce)
+    counter.catchUp(Duration.ofMinutes(2));
+    long baseline = counter.classifications();
     awaitOrStall("results after the broker restart", () -> cluster.allTasksRunning(job)
-        && (counter.classifications() > resultsAt || counter.classifications() >= goodEvents));
+        && (counter.classifications() > baseline || counter.classifications() >= goodEvents));
     long recovered = System.currentTimeMillis();
     Map<String, Object> f = new LinkedHashMap<>();
     f.put("fault", "broker-restart");
@@ -445,8 +527,12 @@ public final class ChaosRun {
   private void rescale(int to, Path jar) throws Exception {
     int from = currentParallelism;
     long w = o.window.toMillis();
+    if (System.currentTimeMillis() < lastFaultEnd + w) {
+      sleep(lastFaultEnd + w - System.currentTimeMillis()); // a full measuring window since the last fault
+    }
     long now = System.currentTimeMillis();
-    double before = counter.rate(now - w, now);
+    long windowStart = Math.max(lastFaultEnd, now - w);
+    double before = counter.rate(windowStart, now);
     long resultsAt = counter.classifications();
     long t0 = System.currentTimeMillis();
     String savepoint = cluster.stopWithSavepoint(job);
@@ -458,6 +544,7 @@ public final class ChaosRun {
     cluster.awaitRunning(job, Duration.ofMinutes(3));
     long running = System.currentTimeMillis();
     currentParallelism = to;
+    counter.catchUp(Duration.ofMinutes(2));
     long atRunning = counter.classifications();
     Double after = null;
     if (atRunning < goodEvents) {
@@ -475,6 +562,7 @@ public final class ChaosRun {
     f.put("atResults", resultsAt);
     f.put("downtimeMs", running - t0);
     f.put("resultsPerSecondBefore", round(before));
+    f.put("windowBeforeMs", now - windowStart);
     f.put("resultsPerSecondAfter", after == null ? null : round(after));
     f.put("backlogLeftAfter", goodEvents - counter.classifications());
     faults.add(f);
@@ -483,6 +571,48 @@ public final class ChaosRun {
   }
 
   private int currentParallelism = -1;
+
+  private long lastFaultEnd;
+  private Map<String, HostileCorpus.Hostile> hostileById;
+  private Map<String, HostileCorpus.Hostile> hostileByBytes;
+
+  /** The hostile record a dead letter came from (by id, else by its original bytes), or null. */
+  private HostileCorpus.Hostile hostileOf(ResultCounter.Dead d) {
+    if (hostileById == null) {
+      hostileById = new HashMap<>();
+      hostileByBytes = new HashMap<>();
+      for (HostileCorpus.Hostile h : hostile) {
+        if (h.id() != null) {
+          hostileById.put(h.id(), h);
+        } else {
+          hostileByBytes.put(Base64.getEncoder().encodeToString(h.value()), h);
+        }
+      }
+    }
+    if (d.id() != null) {
+      return hostileById.get(d.id());
+    }
+    return hostileByBytes.get(Base64.getEncoder().encodeToString(bytes(d.original())));
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    ByteBuffer x = b.duplicate();
+    byte[] out = new byte[x.remaining()];
+    x.get(out);
+    return out;
+  }
+
+  /** Hostile kinds seen on the dead-letter topic so far, with the reason given. */
+  private Map<String, String> kindsDeadLettered() {
+    Map<String, String> out = new TreeMap<>();
+    for (ResultCounter.Dead d : counter.deadLetters()) {
+      HostileCorpus.Hostile h = hostileOf(d);
+      if (h != null) {
+        out.put(h.kind(), d.reason());
+      }
+    }
+    return out;
+  }
 
   private void awaitAll() throws IOException {
     say("waiting for every result");
@@ -553,28 +683,17 @@ public final class ChaosRun {
         byBytes.merge(ByteBuffer.wrap(h.value()), 1, Integer::sum);
       }
     }
-    Map<String, HostileCorpus.Hostile> kindOfBytes = new HashMap<>();
-    for (HostileCorpus.Hostile h : hostile) {
-      if (h.id() == null) {
-        kindOfBytes.put(Base64.getEncoder().encodeToString(h.value()), h);
-      }
-    }
     List<ResultCounter.Dead> dead = counter.deadLetters();
     Map<String, Integer> seenIds = new HashMap<>();
     Map<ByteBuffer, Integer> seenBytes = new HashMap<>();
     List<String> wrong = new ArrayList<>();
     Map<String, Map<String, Integer>> reasonsByKind = new TreeMap<>();
     for (ResultCounter.Dead d : dead) {
-      HostileCorpus.Hostile h;
+      HostileCorpus.Hostile h = hostileOf(d);
       if (d.id() != null) {
-        h = byId.get(d.id());
         seenIds.merge(d.id(), 1, Integer::sum);
       } else {
-        ByteBuffer b = d.original().duplicate();
-        byte[] bytes = new byte[b.remaining()];
-        b.get(bytes);
-        h = kindOfBytes.get(Base64.getEncoder().encodeToString(bytes));
-        seenBytes.merge(ByteBuffer.wrap(bytes), 1, Integer::sum);
+        seenBytes.merge(ByteBuffer.wrap(bytes(d.original())), 1, Integer::sum);
       }
       if (h == null) {
         wrong.add("not hostile: id=" + d.id() + " reason=" + d.reason());
@@ -626,6 +745,7 @@ public final class ChaosRun {
     report.put("checkpointInterval", o.checkpointInterval.toMillis() + " ms");
     report.put("parallelism", o.parallelism);
     report.put("seed", o.seed);
+    report.put("rate", o.rate > 0 ? o.rate : "backlog");
     report.put("durationSeconds", round((System.currentTimeMillis() - started) / 1000.0));
     writeReport();
     log.printf("lost=%d duplicated=%d dead-lettered=%d%n", lost, duplicated, dead.size());
@@ -646,6 +766,7 @@ public final class ChaosRun {
         report.get("deadLettered")));
     md.append("| | |\n|---|---|\n");
     for (String k : List.of("events", "hostile", "expectedResults", "results", "restarts",
+        "restartsBeforeFirstFault", "hostileKindsBeforeFirstFault", "rate",
         "restartsWithoutInjectedFault", "kills", "deadLetterReasonsByKind", "parallelism", "checkpointInterval",
         "seed", "durationSeconds")) {
       md.append("| ").append(k).append(" | ").append(report.get(k)).append(" |\n");

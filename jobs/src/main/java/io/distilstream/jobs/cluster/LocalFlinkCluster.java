@@ -164,6 +164,9 @@ public final class LocalFlinkCluster implements AutoCloseable {
     c.put("heartbeat.interval", "1000");
     c.put("heartbeat.timeout", "5000");
     c.put("metrics.fetcher.update-interval", "1000");
+    // the REST views of jobs and checkpoints are cached for this long (default 3 s)
+    c.put("web.refresh-interval", "500");
+    c.put("rest.cache.checkpoint-statistics.timeout", "500 ms");
     c.put("taskmanager.load-balance.mode", "SLOTS");
     c.put("classloader.parent-first-patterns.additional", "ai.onnxruntime.");
     c.put("io.tmp.dirs", dir.resolve("tmp").toString());
