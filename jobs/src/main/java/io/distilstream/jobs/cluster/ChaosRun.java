@@ -27,6 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
@@ -54,9 +55,10 @@ public final class ChaosRun {
       "  --broker-down D          how long the broker stays down ('5 s')",
       "  --parallelism LIST       the job's parallelism, changed by stop-with-savepoint and restore ('2,3,1')",
       "  --hostile-every N        one hostile record per N good events; 0 for none (1000)",
-      "  --rate R                 events per second while the job runs; 0 produces all before it starts (0)",
+      "  --rate R                 events per second while the job runs, so that every fault meets events in",
+      "                           flight; 0 produces all before the job starts, a backlog (400)",
       "  --checkpoint-interval D  ('2 s')",
-      "  --window D               throughput window before and after each rescale ('5 s')",
+      "  --window D               throughput window before and after each rescale ('10 s')",
       "  --seed N                 chooses the kill points and the TaskManagers (1)",
       "  --models DIR             test models (../shared/models), or --model TASK=DIR (repeatable)",
       "  --taskmanagers N --slots N   cluster shape (2, 2)",
@@ -76,9 +78,9 @@ public final class ChaosRun {
     public List<Integer> parallelism = List.of(2, 3, 1);
     public int hostileEvery = 1000;
     /** Events per second from the generator; 0 produces them all before the job starts (a backlog). */
-    public double rate;
+    public double rate = 400;
     public Duration checkpointInterval = Duration.ofSeconds(2);
-    public Duration window = Duration.ofSeconds(5);
+    public Duration window = Duration.ofSeconds(10);
     public long seed = 1;
     public Map<String, Path> models = new LinkedHashMap<>();
     public int taskManagers = 2;
@@ -133,9 +135,9 @@ public final class ChaosRun {
       o.parallelism.add(n);
     }
     o.hostileEvery = a.integer("hostile-every", o.hostileEvery);
-    o.rate = Double.parseDouble(a.string("rate", "0"));
+    o.rate = Double.parseDouble(a.string("rate", "400"));
     o.checkpointInterval = duration(a.string("checkpoint-interval", "2 s"));
-    o.window = duration(a.string("window", "5 s"));
+    o.window = duration(a.string("window", "10 s"));
     o.seed = Long.parseLong(a.string("seed", "1"));
     String models = a.string("models", null);
     if (models != null) {
@@ -307,7 +309,8 @@ public final class ChaosRun {
     Map<String, Object> props = Map.of(
         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
         ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.LINGER_MS_CONFIG, 20,
+        ProducerConfig.LINGER_MS_CONFIG, 50,
+        ProducerConfig.BATCH_SIZE_CONFIG, 262_144,
         ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 4_000_000,
         ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
         ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
@@ -387,21 +390,41 @@ public final class ChaosRun {
     }
   }
 
-  /** The faults at their progress fractions, in order: kills at random points, broker restarts, rescales. */
+  /**
+   * The faults at their progress fractions, in order: [0.1, 0.9] cut into one slot per fault, each fault at a random
+   * point of its slot; the rescales spread evenly over the slots, kills and broker restarts in random order between.
+   */
   private List<double[]> plan() {
-    Random rnd = new Random(o.seed);
-    List<double[]> plan = new ArrayList<>();
+    SplittableRandom rnd = new SplittableRandom(o.seed);
+    int changes = o.parallelism.size() - 1;
+    int n = o.kills + o.brokerRestarts + changes;
+    List<double[]> others = new ArrayList<>();
     for (int i = 0; i < o.kills; i++) {
-      plan.add(new double[] {0.05 + 0.8 * rnd.nextDouble(), 0, 0});
+      others.add(new double[] {0, 0, 0});
     }
     for (int i = 0; i < o.brokerRestarts; i++) {
-      plan.add(new double[] {0.1 + 0.7 * rnd.nextDouble(), 1, 0});
+      others.add(new double[] {0, 1, 0});
     }
-    int changes = o.parallelism.size() - 1;
-    for (int i = 1; i <= changes; i++) {
-      plan.add(new double[] {0.15 + 0.6 * i / (changes + 1.0), 2, i});
+    java.util.Collections.shuffle(others, new Random(rnd.nextLong()));
+    Set<Integer> rescaleSlots = new java.util.HashSet<>();
+    for (int j = 1; j <= changes; j++) {
+      rescaleSlots.add((int) Math.round(j * n / (changes + 1.0)));
     }
-    plan.sort((a, b) -> Double.compare(a[0], b[0]));
+    List<double[]> plan = new ArrayList<>();
+    int change = 1;
+    int other = 0;
+    double width = 0.8 / Math.max(1, n);
+    for (int slot = 0; slot < n; slot++) {
+      double at = 0.1 + width * (slot + rnd.nextDouble());
+      if (rescaleSlots.contains(slot) && change <= changes) {
+        plan.add(new double[] {at, 2, change++});
+      } else if (other < others.size()) {
+        double[] f = others.get(other++);
+        plan.add(new double[] {at, f[1], 0});
+      } else {
+        plan.add(new double[] {at, 2, change++});
+      }
+    }
     return plan;
   }
 
@@ -459,7 +482,7 @@ public final class ChaosRun {
     List<String> running = cluster.taskManagersOf(job);
     running.retainAll(cluster.taskManagerIds());
     List<String> candidates = running.isEmpty() ? cluster.taskManagerIds() : running;
-    String tm = candidates.get(new Random(o.seed * 31 + faults.size()).nextInt(candidates.size()));
+    String tm = candidates.get(new SplittableRandom(o.seed * 31 + faults.size()).nextInt(candidates.size()));
     LocalFlinkCluster.awaitCondition("the job's restart count", Duration.ofMinutes(1),
         () -> cluster.restarts(job) >= 0);
     long restartsBefore = cluster.restarts(job);
@@ -469,8 +492,11 @@ public final class ChaosRun {
     say("SIGKILLed TaskManager %s at %d results (%.0f%%)", tm, resultsAt, 100.0 * resultsAt / goodEvents);
     String replacement = cluster.startTaskManager(); // as a process supervisor would
     cluster.awaitTaskManagers(o.taskManagers, Duration.ofMinutes(2));
-    LocalFlinkCluster.awaitCondition("recovery after killing " + tm, Duration.ofMinutes(3),
+    LocalFlinkCluster.awaitCondition("the job restarted after killing " + tm, Duration.ofMinutes(3),
         () -> cluster.restarts(job) > restartsBefore && cluster.allTasksRunning(job));
+    long tasksRunning = System.currentTimeMillis();
+    // recovered: running again and a checkpoint completed after the kill (the killed TaskManager could ack none)
+    awaitHealthy(t0);
     long recovered = System.currentTimeMillis();
     // the checkpoint statistics say what the recovery restored (they may lag the job's state a little)
     JsonNode[] restoredBox = new JsonNode[1];
@@ -488,13 +514,48 @@ public final class ChaosRun {
     f.put("taskManager", tm);
     f.put("replacement", replacement);
     f.put("atResults", resultsAt);
+    f.put("tasksRunningMs", tasksRunning - t0);
     f.put("recoveryMs", recovered - t0);
+    f.put("restarts", cluster.restarts(job) - restartsBefore);
     if (restored != null && !restored.isMissingNode() && !restored.isNull()) {
       f.put("restoredCheckpoint", restored.path("id").asLong());
       f.put("restoredFromSavepoint", restored.path("is_savepoint").asBoolean());
     }
     faults.add(f);
-    say("recovered in %.1f s from checkpoint %s", (recovered - t0) / 1000.0, f.get("restoredCheckpoint"));
+    say("recovered in %.1f s (tasks running after %.1f s, %s restart(s)) from checkpoint %s",
+        (recovered - t0) / 1000.0, (tasksRunning - t0) / 1000.0, f.get("restarts"), f.get("restoredCheckpoint"));
+  }
+
+  /** Waits until every task runs and a checkpoint has completed after {@code sinceMillis}. */
+  private void awaitHealthy(long sinceMillis) throws IOException {
+    LocalFlinkCluster.awaitCondition("a checkpoint completed after the fault", Duration.ofMinutes(3),
+        () -> cluster.allTasksRunning(job) && cluster.checkpoints(job)
+            .map(c -> c.path("latest").path("completed").path("latest_ack_timestamp").asLong() > sinceMillis)
+            .orElse(false));
+  }
+
+  /** Stop-with-savepoint; when it fails because the job was not running, waits until it is and tries again. */
+  private String stopWithSavepoint() throws Exception {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return cluster.stopWithSavepoint(job);
+      } catch (Exception e) {
+        if (attempt >= 5) {
+          throw e;
+        }
+        say("stop-with-savepoint failed (%s); trying again once the job is healthy", firstLine(e));
+        awaitHealthy(System.currentTimeMillis());
+      }
+    }
+  }
+
+  private static String firstLine(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String m = String.valueOf(root.getMessage());
+    return m.length() > 200 ? m.substring(0, 200) : m;
   }
 
   private void restartBroker() throws Exception {
@@ -512,6 +573,7 @@ public final class ChaosRun {
     long baseline = counter.classifications();
     awaitOrStall("results after the broker restart", () -> cluster.allTasksRunning(job)
         && (counter.classifications() > baseline || counter.classifications() >= goodEvents));
+    awaitHealthy(up);
     long recovered = System.currentTimeMillis();
     Map<String, Object> f = new LinkedHashMap<>();
     f.put("fault", "broker-restart");
@@ -535,7 +597,7 @@ public final class ChaosRun {
     double before = counter.rate(windowStart, now);
     long resultsAt = counter.classifications();
     long t0 = System.currentTimeMillis();
-    String savepoint = cluster.stopWithSavepoint(job);
+    String savepoint = stopWithSavepoint();
     say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
         resultsAt, before, w / 1000);
     restartsOfEarlierJobs += Math.max(0, cluster.restarts(job));
@@ -544,6 +606,7 @@ public final class ChaosRun {
     cluster.awaitRunning(job, Duration.ofMinutes(3));
     long running = System.currentTimeMillis();
     currentParallelism = to;
+    restartsAfterLastFault = restartsNow();
     counter.catchUp(Duration.ofMinutes(2));
     long atRunning = counter.classifications();
     Double after = null;

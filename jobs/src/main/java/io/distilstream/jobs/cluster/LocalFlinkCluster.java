@@ -168,6 +168,8 @@ public final class LocalFlinkCluster implements AutoCloseable {
     c.put("web.refresh-interval", "500");
     c.put("rest.cache.checkpoint-statistics.timeout", "500 ms");
     c.put("taskmanager.load-balance.mode", "SLOTS");
+    // slot requests wait (up to slot.request.timeout) for a replacement TaskManager instead of failing at once
+    c.put("resourcemanager.standalone.start-up-time", "1 h");
     c.put("classloader.parent-first-patterns.additional", "ai.onnxruntime.");
     c.put("io.tmp.dirs", dir.resolve("tmp").toString());
     c.put("high-availability.type", "NONE");
