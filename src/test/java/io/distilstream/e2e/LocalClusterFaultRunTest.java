@@ -25,7 +25,7 @@ class LocalClusterFaultRunTest {
   void shortFaultRunLosesAndDuplicatesNothing(@TempDir Path out) throws Exception {
     ChaosRun.Options o = new ChaosRun.Options();
     o.events = 3000;
-    o.rate = 150; // events keep arriving through the faults
+    o.rate = 100; // events keep arriving through the faults
     o.kills = 1;
     o.brokerRestarts = 0;
     o.parallelism = List.of(2, 3);
