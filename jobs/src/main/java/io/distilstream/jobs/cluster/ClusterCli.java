@@ -1,6 +1,7 @@
 package io.distilstream.jobs.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.runtime.cli.Args;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -25,6 +26,7 @@ public final class ClusterCli {
       "usage: distilstream cluster up|down|status|submit [options]",
       "  up       start a JobManager and TaskManagers as separate JVMs on 127.0.0.1 and leave them running",
       "           --taskmanagers N (2)  --slots N (2)  --dir DIR (a new temp dir)  --set KEY=VALUE (config.yaml)",
+      "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
       "  status   the processes, the REST endpoint, TaskManagers, slots and jobs",
       "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
       "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2",
@@ -54,8 +56,9 @@ public final class ClusterCli {
   }
 
   private static int up(String[] argv, PrintStream out) throws Exception {
-    Args args = Args.parse(argv, Set.of());
+    Args args = Args.parse(argv, Set.of("kafka"));
     Path state = Paths.get(args.string("state", defaultState().toString()));
+    boolean withKafka = args.flag("kafka");
     int tms = Integer.parseInt(args.string("taskmanagers", "2"));
     int slots = Integer.parseInt(args.string("slots", "2"));
     String dir = args.string("dir", null);
@@ -73,6 +76,27 @@ public final class ClusterCli {
     }
     LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
     c.writeState(state);
+    if (withKafka) {
+      LocalKafka kafka;
+      try {
+        kafka = LocalKafka.start(Map.of("message.max.bytes", "4194304"));
+        kafka.createTopics(2, List.of("text-events", "text-labels", "text-entities", "text-answers",
+            "text-embeddings", "text-dead-letters"));
+      } catch (Exception e) {
+        c.close();
+        Files.deleteIfExists(state);
+        throw e;
+      }
+      Properties p = load(state);
+      p.setProperty("pid.kafka", String.valueOf(kafka.pid()));
+      p.setProperty("kafka.dir", kafka.directory().toString());
+      p.setProperty("kafka.bootstrap.servers", kafka.bootstrapServers());
+      try (var w = Files.newBufferedWriter(state)) {
+        p.store(w, "distilstream cluster up");
+      }
+      out.println("Kafka broker at " + kafka.bootstrapServers() + " (pid " + kafka.pid() + ", topics text-events,"
+          + " text-labels, text-entities, text-answers, text-embeddings, text-dead-letters)");
+    }
     out.println("cluster up: JobManager and " + tms + " TaskManagers (" + slots + " slots each) on 127.0.0.1");
     out.println("  web/REST: " + c.restUrl());
     out.println("  dir:      " + c.directory() + " (conf/config.yaml, log/, checkpoints/, savepoints/)");
@@ -97,8 +121,9 @@ public final class ClusterCli {
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("pid.")) {
         Optional<ProcessHandle> h = ProcessHandle.of(Long.parseLong(p.getProperty(k)));
+        String mark = k.equals("pid.kafka") ? p.getProperty("kafka.dir") : dir;
         h.filter(ProcessHandle::isAlive)
-            .filter(x -> x.info().arguments().map(a -> String.join(" ", a).contains(dir)).orElse(true))
+            .filter(x -> x.info().arguments().map(a -> String.join(" ", a).contains(mark)).orElse(true))
             .ifPresent(out::add);
       }
     }
@@ -123,6 +148,9 @@ public final class ClusterCli {
     procs.sort((a, b) -> Boolean.compare(isJobManager(p, a), isJobManager(p, b)));
     LocalFlinkCluster.stopProcesses(procs);
     LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("dir")));
+    if (p.getProperty("kafka.dir") != null) {
+      LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
+    }
     Files.delete(state);
     out.println("cluster down: stopped " + procs.size() + " processes, deleted " + p.getProperty("dir"));
     return 0;
@@ -144,6 +172,9 @@ public final class ClusterCli {
     int port = Integer.parseInt(p.getProperty("rest.port"));
     List<ProcessHandle> alive = processes(p);
     out.println("dir: " + p.getProperty("dir"));
+    if (p.getProperty("kafka.bootstrap.servers") != null) {
+      out.println("kafka: " + p.getProperty("kafka.bootstrap.servers") + " (" + p.getProperty("kafka.dir") + ")");
+    }
     for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) {
       if (k.startsWith("pid.")) {
         long pid = Long.parseLong(p.getProperty(k));
