@@ -17,6 +17,8 @@ public final class Main {
       "  job        the enrichment job against an existing Kafka and Flink cluster",
       "  build-model  build model.onnx in Java from config.json + model.safetensors, or from a seed",
       "  bench      throughput of the bare runtime, the naive Flink patterns and the operator",
+      "  cluster    up|down|status|submit: a Flink cluster of separate JVMs on this machine",
+      "  chaos      fault run on that cluster: TaskManager kills, a broker restart, rescaling, hostile input",
       "Run 'distilstream <command> --help' for the options of a command.");
 
   private Main() {}
@@ -40,6 +42,8 @@ public final class Main {
       case "build-model": usage = BuildModelCli.USAGE; break;
       case "bench": usage = io.distilstream.jobs.bench.Bench.USAGE; break;
       case "job": usage = JobCli.USAGE; break;
+      case "cluster": usage = io.distilstream.jobs.cluster.ClusterCli.USAGE; break;
+      case "chaos": usage = io.distilstream.jobs.cluster.ChaosRun.USAGE; break;
       default:
         err.println("distilstream: unknown or not yet available command '" + command + "'\n" + USAGE);
         return 2;
@@ -55,6 +59,8 @@ public final class Main {
         case "demo": return Demo.run(rest, out);
         case "build-model": return BuildModelCli.run(rest, out);
         case "bench": return io.distilstream.jobs.bench.Bench.run(rest, out);
+        case "cluster": return io.distilstream.jobs.cluster.ClusterCli.run(rest, out, err);
+        case "chaos": return io.distilstream.jobs.cluster.ChaosRun.run(rest, out);
         default: return JobCli.run(rest, out);
       }
     } catch (Args.UsageException | IllegalArgumentException e) {

@@ -291,6 +291,10 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
             text == null ? "text is missing" : "text is empty", DeadLetters.STAGE_PREPROCESS, task.id()));
       }
+      if (!printable(text)) {
+        return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
+            "text has only control characters and whitespace", DeadLetters.STAGE_PREPROCESS, task.id()));
+      }
       input = task == Task.MULTIPLE_CHOICE
           ? new MultipleChoicePipeline.Question(text, event.getChoices() == null ? List.of()
               : new ArrayList<>(event.getChoices()))
@@ -313,6 +317,22 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           DeadLetters.STAGE_PREPROCESS, task.id()));
     }
     return runtime.submit(input).thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
+  }
+
+  /**
+   * True when the text has one character that is neither a control character nor whitespace: the tokenizer drops
+   * control characters, so a text of nothing else would be classified as the empty string.
+   */
+  static boolean printable(String text) {
+    for (int i = 0; i < text.length(); ) {
+      int cp = text.codePointAt(i);
+      if (!Character.isISOControl(cp) && !Character.isWhitespace(cp) && !Character.isSpaceChar(cp)
+          && Character.getType(cp) != Character.FORMAT) {
+        return true;
+      }
+      i += Character.charCount(cp);
+    }
+    return false;
   }
 
   private static CompletableFuture<InferenceOutput> done(InferenceOutput o) {

@@ -69,6 +69,11 @@ public final class LocalKafka implements AutoCloseable {
     return dir;
   }
 
+  /** The broker process's id, or -1 when it is not running. */
+  public synchronized long pid() {
+    return process != null && process.isAlive() ? process.pid() : -1;
+  }
+
   private Path config() {
     return dir.resolve("server.properties");
   }

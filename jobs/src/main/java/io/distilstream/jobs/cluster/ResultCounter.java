@@ -1,0 +1,211 @@
+package io.distilstream.jobs.cluster;
+
+import io.distilstream.schemas.AnswerResult;
+import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.DeadLetter;
+import io.distilstream.schemas.EntityResult;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * A {@code read_committed} consumer of the result and dead-letter topics, in its own thread: counts results per
+ * task and event id, collects dead letters, and samples the text-classification count over time (progress and
+ * throughput). It sees only what committed transactions wrote.
+ */
+final class ResultCounter implements AutoCloseable {
+  /** A dead letter as read back: id (null for undecodable records), reason, stage and the original bytes. */
+  record Dead(String id, String reason, String stage, ByteBuffer original) {}
+
+  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final Map<String, String> topicToTask;
+  private final String deadLetterTopic;
+  private final String bootstrap;
+  private final Map<String, Map<String, Integer>> counts = new HashMap<>();
+  private final List<Dead> dead = new ArrayList<>();
+  private final List<long[]> samples = new ArrayList<>(); // {millis, text-classification results}
+  private long classifications;
+  private volatile boolean running = true;
+  private volatile RuntimeException failure;
+  private final Thread thread;
+
+  ResultCounter(String bootstrap, Map<String, String> topicToTask, String deadLetterTopic) {
+    this.topicToTask = topicToTask;
+    this.deadLetterTopic = deadLetterTopic;
+    this.bootstrap = bootstrap;
+    Map<String, Object> props = new HashMap<>();
+    props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
+    props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    consumer = new KafkaConsumer<>(props);
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String t : topics()) {
+      consumer.partitionsFor(t, Duration.ofSeconds(60))
+          .forEach(p -> partitions.add(new TopicPartition(p.topic(), p.partition())));
+    }
+    consumer.assign(partitions);
+    consumer.seekToBeginning(partitions);
+    samples.add(new long[] {System.currentTimeMillis(), 0});
+    thread = new Thread(this::loop, "result-counter");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  private Set<String> topics() {
+    Set<String> s = new java.util.LinkedHashSet<>(topicToTask.keySet());
+    s.add(deadLetterTopic);
+    return s;
+  }
+
+  private void loop() {
+    try {
+      while (running) {
+        var records = consumer.poll(Duration.ofMillis(200));
+        synchronized (this) {
+          for (ConsumerRecord<byte[], byte[]> r : records) {
+            add(r);
+          }
+          samples.add(new long[] {System.currentTimeMillis(), classifications});
+        }
+        notePositions();
+      }
+    } catch (org.apache.kafka.common.errors.WakeupException e) {
+      // closing
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      consumer.close(Duration.ofSeconds(5));
+    }
+  }
+
+  private void add(ConsumerRecord<byte[], byte[]> r) {
+    try {
+      if (r.topic().equals(deadLetterTopic)) {
+        DeadLetter d = DeadLetter.getDecoder().decode(r.value());
+        dead.add(new Dead(d.getId(), d.getReason(), d.getStage(), d.getOriginal()));
+        return;
+      }
+      String task = topicToTask.get(r.topic());
+      String id;
+      switch (task) {
+        case "text-classification":
+          id = ClassificationResult.getDecoder().decode(r.value()).getId();
+          classifications++;
+          break;
+        case "token-classification":
+          id = EntityResult.getDecoder().decode(r.value()).getId();
+          break;
+        default:
+          id = AnswerResult.getDecoder().decode(r.value()).getId();
+      }
+      counts.computeIfAbsent(task, k -> new HashMap<>()).merge(id, 1, Integer::sum);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("undecodable record on " + r.topic() + " at offset " + r.offset(), e);
+    }
+  }
+
+  private void check() {
+    if (failure != null) {
+      throw new IllegalStateException("the result consumer failed: " + failure, failure);
+    }
+  }
+
+  /** text-classification results so far (one per good event when nothing is lost or duplicated). */
+  synchronized long classifications() {
+    check();
+    return classifications;
+  }
+
+  synchronized Map<String, Map<String, Integer>> counts() {
+    check();
+    Map<String, Map<String, Integer>> copy = new HashMap<>();
+    counts.forEach((k, v) -> copy.put(k, new HashMap<>(v)));
+    return copy;
+  }
+
+  synchronized List<Dead> deadLetters() {
+    check();
+    return new ArrayList<>(dead);
+  }
+
+  /** text-classification results at wall time {@code millis} (the last sample at or before it). */
+  synchronized long classificationsAt(long millis) {
+    long c = 0;
+    for (long[] s : samples) {
+      if (s[0] > millis) {
+        break;
+      }
+      c = s[1];
+    }
+    return c;
+  }
+
+  /** Results per second of text-classification between two wall times. */
+  double rate(long fromMillis, long toMillis) {
+    return (classificationsAt(toMillis) - classificationsAt(fromMillis)) * 1000.0 / Math.max(1, toMillis - fromMillis);
+  }
+
+  /** Blocks until the consumer has read everything committed up to now (the last stable offsets). */
+  void catchUp(Duration timeout) throws java.io.IOException {
+    Map<TopicPartition, Long> end;
+    Map<String, Object> props = Map.of(
+        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+        ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class,
+        ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    try (KafkaConsumer<byte[], byte[]> probe = new KafkaConsumer<>(props)) {
+      List<TopicPartition> parts = new ArrayList<>();
+      for (String t : topics()) {
+        probe.partitionsFor(t, Duration.ofSeconds(60))
+            .forEach(p -> parts.add(new TopicPartition(p.topic(), p.partition())));
+      }
+      end = probe.endOffsets(parts, Duration.ofSeconds(60));
+    }
+    Map<TopicPartition, Long> want = end;
+    LocalFlinkCluster.awaitCondition("the result consumer to catch up", timeout, () -> {
+      check();
+      return want.entrySet().stream().allMatch(e -> position(e.getKey()) >= e.getValue());
+    });
+  }
+
+  private final Map<TopicPartition, Long> positions = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private long position(TopicPartition p) {
+    return positions.getOrDefault(p, -1L);
+  }
+
+  /** Called from the loop: remembers positions for {@link #catchUp}. */
+  private void notePositions() {
+    for (TopicPartition p : consumer.assignment()) {
+      positions.put(p, consumer.position(p));
+    }
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    consumer.wakeup();
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  static Map<String, Integer> reasonsOf(List<Dead> dead) {
+    return dead.stream().collect(Collectors.toMap(Dead::reason, d -> 1, Integer::sum, java.util.TreeMap::new));
+  }
+}

@@ -1,0 +1,79 @@
+package io.distilstream.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.distilstream.jobs.cluster.ClusterCli;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code distilstream cluster up --kafka|submit|status|down}: real JobManager, TaskManager and broker processes that
+ * outlive the command, found again through the state file, the job jar submitted with {@code flink run} and
+ * running, and everything gone after {@code down}.
+ */
+class ClusterCliTest {
+  private record Run(int code, String out) {}
+
+  private static Run cli(String... args) throws Exception {
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8);
+    int code = ClusterCli.run(args, out, out);
+    return new Run(code, buf.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void upStatusDown(@TempDir Path tmp) throws Exception {
+    String state = tmp.resolve("state.properties").toString();
+    Path dir = tmp.resolve("cluster");
+    List<ProcessHandle> processes = new ArrayList<>();
+    try {
+      Run up = cli("up", "--state", state, "--dir", dir.toString(), "--taskmanagers", "1", "--slots", "1",
+          "--kafka");
+      assertThat(up.code()).as(up.out()).isZero();
+      assertThat(up.out()).contains("Kafka broker at 127.0.0.1:");
+      assertThat(dir.resolve("conf/config.yaml")).content().contains("taskmanager.numberOfTaskSlots: '1'");
+      Properties p = new Properties();
+      try (var r = Files.newBufferedReader(Path.of(state))) {
+        p.load(r);
+      }
+      for (String k : p.stringPropertyNames()) {
+        if (k.startsWith("pid.")) {
+          processes.add(ProcessHandle.of(Long.parseLong(p.getProperty(k))).orElseThrow());
+        }
+      }
+      assertThat(processes).hasSize(3).allMatch(ProcessHandle::isAlive);
+
+      Run status = cli("status", "--state", state);
+      assertThat(status.code()).as(status.out()).isZero();
+      assertThat(status.out()).contains("jobmanager pid", "tm-1 pid", "kafka pid", "Flink 2.2", "taskmanagers 1",
+          "slots 1 free of 1", "jobs running 0");
+
+      Path model = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models",
+          "tiny-distilbert-sequence-classification").toAbsolutePath();
+      Run submit = cli("submit", "--state", state, "--bootstrap-servers", p.getProperty("kafka.bootstrap.servers"),
+          "--model", "text-classification=" + model, "--parallelism", "1");
+      assertThat(submit.code()).as(submit.out()).isZero();
+      assertThat(submit.out()).containsPattern("submitted job [0-9a-f]{32}");
+      Run running = cli("status", "--state", state);
+      assertThat(running.out()).contains("jobs running 1", "RUNNING distilstream-enrichment", "slots 0 free of 1");
+
+      assertThatThrownBy(() -> cli("up", "--state", state)).hasMessageContaining("already up");
+    } finally {
+      Run down = cli("down", "--state", state);
+      assertThat(down.code()).as(down.out()).isZero();
+    }
+    assertThat(processes).noneMatch(ProcessHandle::isAlive);
+    assertThat(dir).doesNotExist();
+    assertThat(cli("status", "--state", state).code()).isEqualTo(3);
+  }
+}
