@@ -64,7 +64,13 @@ class ClusterCliTest {
           "--model", "text-classification=" + model, "--parallelism", "1");
       assertThat(submit.code()).as(submit.out()).isZero();
       assertThat(submit.out()).containsPattern("submitted job [0-9a-f]{32}");
+      // a job is RUNNING before its tasks hold their slots: poll the status until the slot is taken
       Run running = cli("status", "--state", state);
+      long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+      while (!running.out().contains("slots 0 free of 1") && System.nanoTime() < deadline) {
+        java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
+        running = cli("status", "--state", state);
+      }
       assertThat(running.out()).contains("jobs running 1", "RUNNING distilstream-enrichment", "slots 0 free of 1");
 
       assertThatThrownBy(() -> cli("up", "--state", state)).hasMessageContaining("already up");
