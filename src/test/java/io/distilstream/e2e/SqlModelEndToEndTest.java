@@ -243,11 +243,8 @@ class SqlModelEndToEndTest {
       for (Row r : rows) {
         List<LabelScore> expected = direct.run((String) r.getField("text"));
         Row[] labels = (Row[]) r.getField("labels");
-        assertThat(labels).hasSize(6).hasSize(expected.size());
-        for (int i = 0; i < labels.length; i++) {
-          assertThat(labels[i].getField("label")).isEqualTo(expected.get(i).label());
-          assertThat((Double) labels[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
-        }
+        assertThat(labels).hasSize(6);
+        assertLabels(labels, expected);
         assertThat(r.getField("model_name")).isEqualTo("tiny-distilbert-multi-label");
         assertThat(r.getField("model_version")).isEqualTo(hash);
         assertThat((String) r.getField("model_runtime")).contains("onnxruntime/1.29");
@@ -274,12 +271,7 @@ class SqlModelEndToEndTest {
         Row[] entities = (Row[]) r.getField("entities");
         assertThat(entities).hasSize(expected.size());
         for (int i = 0; i < entities.length; i++) {
-          Entity e = expected.get(i);
-          assertThat(entities[i].getField("entity_group")).isEqualTo(e.entityGroup());
-          assertThat(entities[i].getField("word")).isEqualTo(e.word());
-          assertThat(entities[i].getField("start")).isEqualTo(e.start());
-          assertThat(entities[i].getField("end")).isEqualTo(e.end());
-          assertThat((Double) entities[i].getField("score")).isCloseTo(e.score(), within(1e-5));
+          assertEntity(entities[i], expected.get(i));
           spans++;
         }
       }
@@ -303,10 +295,7 @@ class SqlModelEndToEndTest {
       for (Row r : rows) {
         String context = (String) r.getField("text");
         Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, context)).get(0);
-        assertThat(r.getField("answer")).isEqualTo(expected.answer());
-        assertThat(r.getField("start")).isEqualTo(expected.start());
-        assertThat(r.getField("end")).isEqualTo(expected.end());
-        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+        assertAnswer(r, expected);
         assertThat(context.substring(expected.start(), expected.end())).isEqualTo(expected.answer());
       }
     }
@@ -380,8 +369,7 @@ class SqlModelEndToEndTest {
     List<Row> answers = collect(t, "SELECT id, text, answer, score, `start`, `end`"
         + " FROM comments, LATERAL TABLE(distilbert_answer(question, text))");
 
-    Map<String, List<Row>> byId = new HashMap<>();
-    entities.forEach(r -> byId.computeIfAbsent((String) r.getField("id"), k -> new ArrayList<>()).add(r));
+    Map<String, List<Row>> byId = byId(entities);
     String hash = io.distilstream.runtime.model.ModelDirectory.of(ner).contentHash();
     int expectedRows = 0;
     try (TokenClassificationPipeline direct = Pipeline.tokenClassification(ner, PipelineOptions.defaults())) {
@@ -392,11 +380,7 @@ class SqlModelEndToEndTest {
         got.sort(java.util.Comparator.comparingInt(r -> (Integer) r.getField("start")));
         assertThat(got).as(e.getKey()).hasSize(expected.size());
         for (int i = 0; i < got.size(); i++) {
-          assertThat(got.get(i).getField("entity_group")).isEqualTo(expected.get(i).entityGroup());
-          assertThat(got.get(i).getField("word")).isEqualTo(expected.get(i).word());
-          assertThat(got.get(i).getField("start")).isEqualTo(expected.get(i).start());
-          assertThat(got.get(i).getField("end")).isEqualTo(expected.get(i).end());
-          assertThat((Double) got.get(i).getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+          assertEntity(got.get(i), expected.get(i));
           assertThat(got.get(i).getField("model_version")).isEqualTo(hash);
         }
       }
@@ -408,9 +392,7 @@ class SqlModelEndToEndTest {
       for (Row r : answers) {
         Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, (String) r.getField("text")))
             .get(0);
-        assertThat(r.getField("answer")).isEqualTo(expected.answer());
-        assertThat(r.getField("start")).isEqualTo(expected.start());
-        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+        assertAnswer(r, expected);
       }
     }
     assertThat(largestBatch(qa.getFileName().toString())).as("QA batches").isGreaterThan(1);
@@ -440,6 +422,29 @@ class SqlModelEndToEndTest {
         + " score DOUBLE>>) WITH ('provider' = 'distilbert', 'task' = 'token-classification', 'model-dir' = '"
         + ner + "')");
     assertThat(t.listTemporaryModels()).hasSize(1);
+  }
+
+  private static void assertLabels(Row[] got, List<LabelScore> expected) {
+    assertThat(got).hasSize(expected.size());
+    for (int i = 0; i < got.length; i++) {
+      assertThat(got[i].getField("label")).isEqualTo(expected.get(i).label());
+      assertThat((Double) got[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+    }
+  }
+
+  private static void assertEntity(Row got, Entity e) {
+    assertThat(got.getField("entity_group")).isEqualTo(e.entityGroup());
+    assertThat(got.getField("word")).isEqualTo(e.word());
+    assertThat(got.getField("start")).isEqualTo(e.start());
+    assertThat(got.getField("end")).isEqualTo(e.end());
+    assertThat((Double) got.getField("score")).isCloseTo(e.score(), within(1e-5));
+  }
+
+  private static void assertAnswer(Row got, Answer expected) {
+    assertThat(got.getField("answer")).isEqualTo(expected.answer());
+    assertThat(got.getField("start")).isEqualTo(expected.start());
+    assertThat(got.getField("end")).isEqualTo(expected.end());
+    assertThat((Double) got.getField("score")).isCloseTo(expected.score(), within(1e-5));
   }
 
   private static void assertPredictions(Row[] got, List<List<FillMaskHead.Prediction>> expected) {
@@ -561,10 +566,7 @@ class SqlModelEndToEndTest {
             .get(0).value();
         Row[] labels = (Row[]) r.getField("labels");
         assertThat(labels).hasSize(3);
-        for (int i = 0; i < labels.length; i++) {
-          assertThat(labels[i].getField("label")).isEqualTo(expected.get(i).label());
-          assertThat((Double) labels[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
-        }
+        assertLabels(labels, expected);
         assertThat(r.getField("label")).isEqualTo(expected.get(0).label());
         List<LabelScore> alone = direct.run(text);
         if (pair == null) {
