@@ -36,10 +36,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,18 +98,7 @@ class EnrichmentJobEndToEndTest {
   }
 
   private static void produce(String topic, List<byte[]> values) throws Exception {
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.LINGER_MS_CONFIG, 5,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (byte[] v : values) {
-        producer.send(new ProducerRecord<>(topic, v));
-      }
-      producer.flush();
-    }
+    kafka.produce(topic, values);
   }
 
   /** n events: every one asks for text-classification and token-classification, every fifth also QA. */
@@ -314,15 +300,6 @@ class EnrichmentJobEndToEndTest {
   }
 
   private static void produceLarge(String topic, List<byte[]> values) throws Exception {
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2_000_000,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (byte[] v : values) {
-        producer.send(new ProducerRecord<>(topic, v)).get();
-      }
-    }
+    kafka.produce(topic, values, Map.of(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2_000_000));
   }
 }

@@ -29,10 +29,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -109,15 +105,7 @@ class FamilyJobEndToEndTest {
               .setTextPair("A person makes music.").setTasks(List.of("text-classification")).build()),
           ("{\"id\":\"pair-json\",\"text\":\"A man plays a guitar.\",\"text_pair\":\"A person makes music.\"}")
               .getBytes(StandardCharsets.UTF_8));
-      Map<String, Object> props = Map.of(
-          ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-          ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-          ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-        for (byte[] v : values) {
-          producer.send(new ProducerRecord<>("text-events", v)).get();
-        }
-      }
+      kafka.produce("text-events", values);
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
       EnrichmentJob.build(env, JobConfig.of(c));
       env.execute("e2e-family");

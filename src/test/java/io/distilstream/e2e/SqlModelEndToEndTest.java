@@ -42,10 +42,6 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.CloseableIterator;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -99,43 +95,37 @@ class SqlModelEndToEndTest {
         "Berlin", "with", "Apple", "engineers", "in", "May", "really", "boring", "😀", "naïve"};
     java.util.Random random = new java.util.Random(7);
     java.util.Random more = new java.util.Random(11);
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (int i = 0; i < N; i++) {
-        int len = 3 + random.nextInt(25);
-        StringBuilder sb = new StringBuilder();
-        for (int w = 0; w < len; w++) {
-          sb.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
-        }
-        String id = "c" + i;
-        TEXT.put(id, sb.toString());
-        String[] tokens = sb.toString().split(" ");
-        if (i % 10 != 9) {
-          int a = more.nextInt(tokens.length);
-          tokens[a] = "[MASK]";
-          if (i % 5 == 0) {
-            tokens[(a + 1 + more.nextInt(tokens.length - 1)) % tokens.length] = "[MASK]";
-          }
-        }
-        MASKED.put(id, String.join(" ", tokens));
-        PAIR.put(id, i % 15 == 0 ? null : sentence(words, more, 3 + more.nextInt(8)));
-        List<String> choices = new ArrayList<>();
-        for (int c = i % 12 == 0 ? 1 : 2 + more.nextInt(3); c > 0; c--) {
-          choices.add(sentence(words, more, 1 + more.nextInt(4)));
-        }
-        CHOICES.put(id, choices);
-        String json = "{\"id\":\"" + id + "\",\"text\":\"" + sb + "\",\"question\":\"" + QUESTION + "\""
-            + ",\"masked\":\"" + MASKED.get(id) + "\",\"pair\":"
-            + (PAIR.get(id) == null ? "null" : "\"" + PAIR.get(id) + "\"")
-            + ",\"choices\":[\"" + String.join("\",\"", choices) + "\"]}";
-        producer.send(new ProducerRecord<>(TOPIC, json.getBytes(StandardCharsets.UTF_8)));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < N; i++) {
+      int len = 3 + random.nextInt(25);
+      StringBuilder sb = new StringBuilder();
+      for (int w = 0; w < len; w++) {
+        sb.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
       }
-      producer.flush();
+      String id = "c" + i;
+      TEXT.put(id, sb.toString());
+      String[] tokens = sb.toString().split(" ");
+      if (i % 10 != 9) {
+        int a = more.nextInt(tokens.length);
+        tokens[a] = "[MASK]";
+        if (i % 5 == 0) {
+          tokens[(a + 1 + more.nextInt(tokens.length - 1)) % tokens.length] = "[MASK]";
+        }
+      }
+      MASKED.put(id, String.join(" ", tokens));
+      PAIR.put(id, i % 15 == 0 ? null : sentence(words, more, 3 + more.nextInt(8)));
+      List<String> choices = new ArrayList<>();
+      for (int c = i % 12 == 0 ? 1 : 2 + more.nextInt(3); c > 0; c--) {
+        choices.add(sentence(words, more, 1 + more.nextInt(4)));
+      }
+      CHOICES.put(id, choices);
+      String json = "{\"id\":\"" + id + "\",\"text\":\"" + sb + "\",\"question\":\"" + QUESTION + "\""
+          + ",\"masked\":\"" + MASKED.get(id) + "\",\"pair\":"
+          + (PAIR.get(id) == null ? "null" : "\"" + PAIR.get(id) + "\"")
+          + ",\"choices\":[\"" + String.join("\",\"", choices) + "\"]}";
+      values.add(json.getBytes(StandardCharsets.UTF_8));
     }
+    kafka.produce(TOPIC, values);
   }
 
   private static String sentence(String[] words, java.util.Random random, int len) {
