@@ -1,5 +1,6 @@
 package io.distilstream.e2e;
 
+import static io.distilstream.e2e.E2eModels.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +16,6 @@ import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -68,12 +68,6 @@ class EnrichmentJobEndToEndTest {
     if (kafka != null) {
       kafka.close();
     }
-  }
-
-  static Path model(String name) {
-    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
-    assertThat(dir).as("test model (see ../shared/README.md)").isDirectory();
-    return dir.toAbsolutePath().normalize();
   }
 
   /** Topics of one test run, so tests do not see each other's records. */

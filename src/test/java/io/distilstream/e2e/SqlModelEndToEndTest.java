@@ -1,5 +1,6 @@
 package io.distilstream.e2e;
 
+import static io.distilstream.e2e.E2eModels.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -26,7 +27,6 @@ import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -84,10 +84,10 @@ class SqlModelEndToEndTest {
 
   @BeforeAll
   static void startKafka() throws Exception {
-    multipleChoice = FamilyJobEndToEndTest.seeded(models.resolve("sql-multiple-choice"),
+    multipleChoice = E2eModels.seeded(models.resolve("sql-multiple-choice"),
         "tiny-distilbert-sequence-classification", "DistilBertForMultipleChoice", List.of("LABEL_0"),
         GraphBuilder.Head.MULTIPLE_CHOICE);
-    nli = FamilyJobEndToEndTest.seeded(models.resolve("sql-bert-nli"), "tiny-bert-token-classification",
+    nli = E2eModels.seeded(models.resolve("sql-bert-nli"), "tiny-bert-token-classification",
         "BertForSequenceClassification", NLI, GraphBuilder.Head.SEQUENCE_CLASSIFICATION);
     kafka = LocalKafka.start(Map.of());
     kafka.createTopics(2, List.of(TOPIC));
@@ -141,12 +141,6 @@ class SqlModelEndToEndTest {
     if (kafka != null) {
       kafka.close();
     }
-  }
-
-  static Path model(String name) {
-    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
-    assertThat(dir).as("test model (see ../shared/README.md)").isDirectory();
-    return dir.toAbsolutePath().normalize();
   }
 
   private static TableEnvironment tableEnv() {
