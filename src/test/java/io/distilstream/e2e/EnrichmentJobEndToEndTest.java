@@ -1,5 +1,6 @@
 package io.distilstream.e2e;
 
+import static io.distilstream.e2e.E2eModels.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +16,6 @@ import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -36,10 +36,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -73,12 +70,6 @@ class EnrichmentJobEndToEndTest {
     }
   }
 
-  static Path model(String name) {
-    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
-    assertThat(dir).as("test model (see ../shared/README.md)").isDirectory();
-    return dir.toAbsolutePath().normalize();
-  }
-
   /** Topics of one test run, so tests do not see each other's records. */
   private static Map<String, String> config(String run) throws Exception {
     Map<String, String> c = new LinkedHashMap<>();
@@ -101,18 +92,7 @@ class EnrichmentJobEndToEndTest {
   }
 
   private static void produce(String topic, List<byte[]> values) throws Exception {
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.LINGER_MS_CONFIG, 5,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (byte[] v : values) {
-        producer.send(new ProducerRecord<>(topic, v));
-      }
-      producer.flush();
-    }
+    kafka.produce(topic, values);
   }
 
   /** n events: every one asks for text-classification and token-classification, every fifth also QA. */
@@ -314,15 +294,6 @@ class EnrichmentJobEndToEndTest {
   }
 
   private static void produceLarge(String topic, List<byte[]> values) throws Exception {
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2_000_000,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (byte[] v : values) {
-        producer.send(new ProducerRecord<>(topic, v)).get();
-      }
-    }
+    kafka.produce(topic, values, Map.of(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 2_000_000));
   }
 }

@@ -1,16 +1,14 @@
 package io.distilstream.e2e;
 
+import static io.distilstream.e2e.E2eModels.model;
+import static io.distilstream.e2e.E2eModels.seeded;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
 import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.jobs.local.TopicReader;
 import io.distilstream.runtime.graph.GraphBuilder;
-import io.distilstream.runtime.graph.Weights;
-import io.distilstream.runtime.model.ModelConfig;
 import io.distilstream.schemas.ChoiceResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
@@ -18,9 +16,7 @@ import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,10 +25,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,36 +38,6 @@ class FamilyJobEndToEndTest {
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2)
           .build());
-
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  static Path shared(String name) {
-    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
-    assertThat(dir).isDirectory();
-    return dir.toAbsolutePath().normalize();
-  }
-
-  /** A fixture's config with another architecture and labels, its tokenizer, a graph from seeded weights. */
-  static Path seeded(Path dir, String base, String arch, List<String> labels, GraphBuilder.Head head)
-      throws Exception {
-    Files.createDirectories(dir);
-    Path src = shared(base);
-    ObjectNode c = (ObjectNode) JSON.readTree(src.resolve("config.json").toFile());
-    c.putArray("architectures").add(arch);
-    ObjectNode id2label = c.putObject("id2label");
-    for (int i = 0; i < labels.size(); i++) {
-      id2label.put(Integer.toString(i), labels.get(i));
-    }
-    Files.writeString(dir.resolve("config.json"), c.toString());
-    for (String f : List.of("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
-      if (Files.exists(src.resolve(f))) {
-        Files.copy(src.resolve(f), dir.resolve(f));
-      }
-    }
-    Files.write(dir.resolve("model.onnx"), GraphBuilder.build(ModelConfig.parse(c, dir.resolve("config.json")),
-        head, Weights.seeded(5, 0.3)));
-    return dir;
-  }
 
   @Test
   void newTasksAndPairsReachTheirTopics(@TempDir Path tmp) throws Exception {
@@ -92,7 +54,7 @@ class FamilyJobEndToEndTest {
       c.put("execution.checkpointing.interval", "300 ms");
       c.put("parallelism.default", "2");
       c.put("inference.max-wait", "10 ms");
-      c.put("inference.model.fill-mask", shared("tiny-distilbert-masked-lm").toString());
+      c.put("inference.model.fill-mask", model("tiny-distilbert-masked-lm").toString());
       c.put("inference.model.multiple-choice", mc.toString());
       c.put("inference.model.text-classification", nli.toString());
       kafka.createTopics(2, List.of("text-events", "text-labels", "text-fill-mask", "text-choices",
@@ -109,15 +71,7 @@ class FamilyJobEndToEndTest {
               .setTextPair("A person makes music.").setTasks(List.of("text-classification")).build()),
           ("{\"id\":\"pair-json\",\"text\":\"A man plays a guitar.\",\"text_pair\":\"A person makes music.\"}")
               .getBytes(StandardCharsets.UTF_8));
-      Map<String, Object> props = Map.of(
-          ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-          ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-          ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-        for (byte[] v : values) {
-          producer.send(new ProducerRecord<>("text-events", v)).get();
-        }
-      }
+      kafka.produce("text-events", values);
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
       EnrichmentJob.build(env, JobConfig.of(c));
       env.execute("e2e-family");

@@ -1,5 +1,6 @@
 package io.distilstream.e2e;
 
+import static io.distilstream.e2e.E2eModels.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -26,7 +27,6 @@ import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -42,10 +42,6 @@ import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.CloseableIterator;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -88,10 +84,10 @@ class SqlModelEndToEndTest {
 
   @BeforeAll
   static void startKafka() throws Exception {
-    multipleChoice = FamilyJobEndToEndTest.seeded(models.resolve("sql-multiple-choice"),
+    multipleChoice = E2eModels.seeded(models.resolve("sql-multiple-choice"),
         "tiny-distilbert-sequence-classification", "DistilBertForMultipleChoice", List.of("LABEL_0"),
         GraphBuilder.Head.MULTIPLE_CHOICE);
-    nli = FamilyJobEndToEndTest.seeded(models.resolve("sql-bert-nli"), "tiny-bert-token-classification",
+    nli = E2eModels.seeded(models.resolve("sql-bert-nli"), "tiny-bert-token-classification",
         "BertForSequenceClassification", NLI, GraphBuilder.Head.SEQUENCE_CLASSIFICATION);
     kafka = LocalKafka.start(Map.of());
     kafka.createTopics(2, List.of(TOPIC));
@@ -99,43 +95,37 @@ class SqlModelEndToEndTest {
         "Berlin", "with", "Apple", "engineers", "in", "May", "really", "boring", "😀", "naïve"};
     java.util.Random random = new java.util.Random(7);
     java.util.Random more = new java.util.Random(11);
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (int i = 0; i < N; i++) {
-        int len = 3 + random.nextInt(25);
-        StringBuilder sb = new StringBuilder();
-        for (int w = 0; w < len; w++) {
-          sb.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
-        }
-        String id = "c" + i;
-        TEXT.put(id, sb.toString());
-        String[] tokens = sb.toString().split(" ");
-        if (i % 10 != 9) {
-          int a = more.nextInt(tokens.length);
-          tokens[a] = "[MASK]";
-          if (i % 5 == 0) {
-            tokens[(a + 1 + more.nextInt(tokens.length - 1)) % tokens.length] = "[MASK]";
-          }
-        }
-        MASKED.put(id, String.join(" ", tokens));
-        PAIR.put(id, i % 15 == 0 ? null : sentence(words, more, 3 + more.nextInt(8)));
-        List<String> choices = new ArrayList<>();
-        for (int c = i % 12 == 0 ? 1 : 2 + more.nextInt(3); c > 0; c--) {
-          choices.add(sentence(words, more, 1 + more.nextInt(4)));
-        }
-        CHOICES.put(id, choices);
-        String json = "{\"id\":\"" + id + "\",\"text\":\"" + sb + "\",\"question\":\"" + QUESTION + "\""
-            + ",\"masked\":\"" + MASKED.get(id) + "\",\"pair\":"
-            + (PAIR.get(id) == null ? "null" : "\"" + PAIR.get(id) + "\"")
-            + ",\"choices\":[\"" + String.join("\",\"", choices) + "\"]}";
-        producer.send(new ProducerRecord<>(TOPIC, json.getBytes(StandardCharsets.UTF_8)));
+    List<byte[]> values = new ArrayList<>();
+    for (int i = 0; i < N; i++) {
+      int len = 3 + random.nextInt(25);
+      StringBuilder sb = new StringBuilder();
+      for (int w = 0; w < len; w++) {
+        sb.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
       }
-      producer.flush();
+      String id = "c" + i;
+      TEXT.put(id, sb.toString());
+      String[] tokens = sb.toString().split(" ");
+      if (i % 10 != 9) {
+        int a = more.nextInt(tokens.length);
+        tokens[a] = "[MASK]";
+        if (i % 5 == 0) {
+          tokens[(a + 1 + more.nextInt(tokens.length - 1)) % tokens.length] = "[MASK]";
+        }
+      }
+      MASKED.put(id, String.join(" ", tokens));
+      PAIR.put(id, i % 15 == 0 ? null : sentence(words, more, 3 + more.nextInt(8)));
+      List<String> choices = new ArrayList<>();
+      for (int c = i % 12 == 0 ? 1 : 2 + more.nextInt(3); c > 0; c--) {
+        choices.add(sentence(words, more, 1 + more.nextInt(4)));
+      }
+      CHOICES.put(id, choices);
+      String json = "{\"id\":\"" + id + "\",\"text\":\"" + sb + "\",\"question\":\"" + QUESTION + "\""
+          + ",\"masked\":\"" + MASKED.get(id) + "\",\"pair\":"
+          + (PAIR.get(id) == null ? "null" : "\"" + PAIR.get(id) + "\"")
+          + ",\"choices\":[\"" + String.join("\",\"", choices) + "\"]}";
+      values.add(json.getBytes(StandardCharsets.UTF_8));
     }
+    kafka.produce(TOPIC, values);
   }
 
   private static String sentence(String[] words, java.util.Random random, int len) {
@@ -151,12 +141,6 @@ class SqlModelEndToEndTest {
     if (kafka != null) {
       kafka.close();
     }
-  }
-
-  static Path model(String name) {
-    Path dir = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models", name);
-    assertThat(dir).as("test model (see ../shared/README.md)").isDirectory();
-    return dir.toAbsolutePath().normalize();
   }
 
   private static TableEnvironment tableEnv() {
@@ -243,11 +227,8 @@ class SqlModelEndToEndTest {
       for (Row r : rows) {
         List<LabelScore> expected = direct.run((String) r.getField("text"));
         Row[] labels = (Row[]) r.getField("labels");
-        assertThat(labels).hasSize(6).hasSize(expected.size());
-        for (int i = 0; i < labels.length; i++) {
-          assertThat(labels[i].getField("label")).isEqualTo(expected.get(i).label());
-          assertThat((Double) labels[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
-        }
+        assertThat(labels).hasSize(6);
+        assertLabels(labels, expected);
         assertThat(r.getField("model_name")).isEqualTo("tiny-distilbert-multi-label");
         assertThat(r.getField("model_version")).isEqualTo(hash);
         assertThat((String) r.getField("model_runtime")).contains("onnxruntime/1.29");
@@ -274,12 +255,7 @@ class SqlModelEndToEndTest {
         Row[] entities = (Row[]) r.getField("entities");
         assertThat(entities).hasSize(expected.size());
         for (int i = 0; i < entities.length; i++) {
-          Entity e = expected.get(i);
-          assertThat(entities[i].getField("entity_group")).isEqualTo(e.entityGroup());
-          assertThat(entities[i].getField("word")).isEqualTo(e.word());
-          assertThat(entities[i].getField("start")).isEqualTo(e.start());
-          assertThat(entities[i].getField("end")).isEqualTo(e.end());
-          assertThat((Double) entities[i].getField("score")).isCloseTo(e.score(), within(1e-5));
+          assertEntity(entities[i], expected.get(i));
           spans++;
         }
       }
@@ -303,10 +279,7 @@ class SqlModelEndToEndTest {
       for (Row r : rows) {
         String context = (String) r.getField("text");
         Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, context)).get(0);
-        assertThat(r.getField("answer")).isEqualTo(expected.answer());
-        assertThat(r.getField("start")).isEqualTo(expected.start());
-        assertThat(r.getField("end")).isEqualTo(expected.end());
-        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+        assertAnswer(r, expected);
         assertThat(context.substring(expected.start(), expected.end())).isEqualTo(expected.answer());
       }
     }
@@ -380,8 +353,7 @@ class SqlModelEndToEndTest {
     List<Row> answers = collect(t, "SELECT id, text, answer, score, `start`, `end`"
         + " FROM comments, LATERAL TABLE(distilbert_answer(question, text))");
 
-    Map<String, List<Row>> byId = new HashMap<>();
-    entities.forEach(r -> byId.computeIfAbsent((String) r.getField("id"), k -> new ArrayList<>()).add(r));
+    Map<String, List<Row>> byId = byId(entities);
     String hash = io.distilstream.runtime.model.ModelDirectory.of(ner).contentHash();
     int expectedRows = 0;
     try (TokenClassificationPipeline direct = Pipeline.tokenClassification(ner, PipelineOptions.defaults())) {
@@ -392,11 +364,7 @@ class SqlModelEndToEndTest {
         got.sort(java.util.Comparator.comparingInt(r -> (Integer) r.getField("start")));
         assertThat(got).as(e.getKey()).hasSize(expected.size());
         for (int i = 0; i < got.size(); i++) {
-          assertThat(got.get(i).getField("entity_group")).isEqualTo(expected.get(i).entityGroup());
-          assertThat(got.get(i).getField("word")).isEqualTo(expected.get(i).word());
-          assertThat(got.get(i).getField("start")).isEqualTo(expected.get(i).start());
-          assertThat(got.get(i).getField("end")).isEqualTo(expected.get(i).end());
-          assertThat((Double) got.get(i).getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+          assertEntity(got.get(i), expected.get(i));
           assertThat(got.get(i).getField("model_version")).isEqualTo(hash);
         }
       }
@@ -408,9 +376,7 @@ class SqlModelEndToEndTest {
       for (Row r : answers) {
         Answer expected = direct.run(new QuestionAnsweringPipeline.Question(QUESTION, (String) r.getField("text")))
             .get(0);
-        assertThat(r.getField("answer")).isEqualTo(expected.answer());
-        assertThat(r.getField("start")).isEqualTo(expected.start());
-        assertThat((Double) r.getField("score")).isCloseTo(expected.score(), within(1e-5));
+        assertAnswer(r, expected);
       }
     }
     assertThat(largestBatch(qa.getFileName().toString())).as("QA batches").isGreaterThan(1);
@@ -440,6 +406,29 @@ class SqlModelEndToEndTest {
         + " score DOUBLE>>) WITH ('provider' = 'distilbert', 'task' = 'token-classification', 'model-dir' = '"
         + ner + "')");
     assertThat(t.listTemporaryModels()).hasSize(1);
+  }
+
+  private static void assertLabels(Row[] got, List<LabelScore> expected) {
+    assertThat(got).hasSize(expected.size());
+    for (int i = 0; i < got.length; i++) {
+      assertThat(got[i].getField("label")).isEqualTo(expected.get(i).label());
+      assertThat((Double) got[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
+    }
+  }
+
+  private static void assertEntity(Row got, Entity e) {
+    assertThat(got.getField("entity_group")).isEqualTo(e.entityGroup());
+    assertThat(got.getField("word")).isEqualTo(e.word());
+    assertThat(got.getField("start")).isEqualTo(e.start());
+    assertThat(got.getField("end")).isEqualTo(e.end());
+    assertThat((Double) got.getField("score")).isCloseTo(e.score(), within(1e-5));
+  }
+
+  private static void assertAnswer(Row got, Answer expected) {
+    assertThat(got.getField("answer")).isEqualTo(expected.answer());
+    assertThat(got.getField("start")).isEqualTo(expected.start());
+    assertThat(got.getField("end")).isEqualTo(expected.end());
+    assertThat((Double) got.getField("score")).isCloseTo(expected.score(), within(1e-5));
   }
 
   private static void assertPredictions(Row[] got, List<List<FillMaskHead.Prediction>> expected) {
@@ -561,10 +550,7 @@ class SqlModelEndToEndTest {
             .get(0).value();
         Row[] labels = (Row[]) r.getField("labels");
         assertThat(labels).hasSize(3);
-        for (int i = 0; i < labels.length; i++) {
-          assertThat(labels[i].getField("label")).isEqualTo(expected.get(i).label());
-          assertThat((Double) labels[i].getField("score")).isCloseTo(expected.get(i).score(), within(1e-5));
-        }
+        assertLabels(labels, expected);
         assertThat(r.getField("label")).isEqualTo(expected.get(0).label());
         List<LabelScore> alone = direct.run(text);
         if (pair == null) {

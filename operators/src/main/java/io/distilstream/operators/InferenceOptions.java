@@ -120,6 +120,11 @@ public final class InferenceOptions {
           + " switched to between batches; one that fails to load leaves the old one serving and is reported"
           + " (log, modelReloadFailures metric, MODEL_RELOAD_FAILED dead letter).");
 
+  /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
+  public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
+      MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
+      MAX_ANSWER_LEN);
+
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()
         .withDescription("Model directory for " + task + " (config.json, tokenizer.json or vocab.txt, model.onnx).");

@@ -1,10 +1,6 @@
 package io.distilstream.operators;
 
-import io.distilstream.runtime.batch.BatchingOptions;
-import io.distilstream.runtime.heads.TokenClassificationHead;
-import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.Serializable;
@@ -114,20 +110,7 @@ public final class InferenceSpec implements Serializable {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("inference." + e.getMessage(), e);
     }
-    b.pipelineOptions
-        .session(SessionOptions.defaults()
-            .device(Device.parse(conf.get(InferenceOptions.DEVICE)))
-            .intraOpThreads(conf.get(InferenceOptions.INTRA_OP_THREADS)))
-        .batching(new BatchingOptions(conf.get(InferenceOptions.MAX_BATCH_SIZE), conf.get(InferenceOptions.MAX_TOKENS),
-            conf.get(InferenceOptions.MAX_PADDING_RATIO)))
-        .maxLength(conf.get(InferenceOptions.MAX_LENGTH))
-        .longText(longText)
-        .windowPool(windowPool)
-        .topK(conf.get(InferenceOptions.TOP_K))
-        .aggregation(TokenClassificationHead.Aggregation.parse(conf.get(InferenceOptions.AGGREGATION)))
-        .stride(conf.get(InferenceOptions.STRIDE))
-        .docStride(conf.get(InferenceOptions.DOC_STRIDE))
-        .maxAnswerLength(conf.get(InferenceOptions.MAX_ANSWER_LEN));
+    InferenceOptions.PIPELINE_KEYS.applyTo(b.pipelineOptions, conf).longText(longText).windowPool(windowPool);
     return b.maxWait(conf.get(InferenceOptions.MAX_WAIT))
         .capacity(conf.get(InferenceOptions.CAPACITY))
         .timeout(conf.get(InferenceOptions.TIMEOUT))

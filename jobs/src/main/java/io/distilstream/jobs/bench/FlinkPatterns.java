@@ -48,10 +48,6 @@ import org.apache.flink.streaming.api.functions.windowing.ProcessAllWindowFuncti
 import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * The Flink patterns of the benchmark, each on a local cluster in this JVM: what users write first (a per-record
@@ -262,18 +258,11 @@ final class FlinkPatterns {
       admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(outputTopic, 2, (short) 1)
           .configs(Map.of("message.timestamp.type", "LogAppendTime")))).all().get(60, TimeUnit.SECONDS);
     }
-    Map<String, Object> props = Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-        ProducerConfig.ACKS_CONFIG, "all",
-        ProducerConfig.LINGER_MS_CONFIG, 5,
-        ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
-        ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
-      for (TextEvent e : in.events()) {
-        producer.send(new ProducerRecord<>(inputTopic, TextEvents.encode(e)));
-      }
-      producer.flush();
+    List<byte[]> values = new ArrayList<>();
+    for (TextEvent e : in.events()) {
+      values.add(TextEvents.encode(e));
     }
+    kafka.produce(inputTopic, values);
     Map<String, String> conf = new LinkedHashMap<>();
     conf.put("kafka.bootstrap.servers", kafka.bootstrapServers());
     conf.put("job.name", "bench-end-to-end" + suffix);

@@ -11,17 +11,24 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * A real single-node Kafka broker (KRaft, broker and controller in one) in its own JVM, started from the Kafka
@@ -189,6 +196,42 @@ public final class LocalKafka implements AutoCloseable {
       }
     } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
       throw new IOException("creating topics " + topics + " failed: " + e, e);
+    }
+  }
+
+  /** {@link #produce(String, List, Map)} with the default producer settings. */
+  public void produce(String topic, List<byte[]> values) throws IOException {
+    produce(topic, values, Map.of());
+  }
+
+  /**
+   * Writes values (no keys) to a topic in order and returns once the broker has acknowledged every one of them.
+   *
+   * @param producerOverrides producer settings over {@code acks=all} and {@code linger.ms=5}, such as
+   *     {@code max.request.size} for large records
+   */
+  public void produce(String topic, List<byte[]> values, Map<String, Object> producerOverrides) throws IOException {
+    Map<String, Object> props = new HashMap<>();
+    props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+    props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+    props.putAll(producerOverrides);
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+      List<Future<RecordMetadata>> sent = new ArrayList<>(values.size());
+      for (byte[] v : values) {
+        sent.add(producer.send(new ProducerRecord<>(topic, v)));
+      }
+      producer.flush();
+      for (Future<RecordMetadata> f : sent) {
+        f.get();
+      }
+    } catch (ExecutionException e) {
+      throw new IOException("producing to " + topic + " failed: " + e.getCause(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while producing to " + topic, e);
     }
   }
 

@@ -247,63 +247,25 @@ public final class ModelSession implements AutoCloseable {
           + " run it with runChoices");
     }
     int rows = batch.size();
-    int seq = 0;
-    for (Encoding e : batch) {
-      seq = Math.max(seq, e.length());
-    }
+    int seq = longest(batch);
     if (rows == 0) {
       return new float[outputNames.size()][0][];
     }
     if (seq == 0) {
       throw new IllegalArgumentException("cannot run a batch of empty sequences");
     }
-    int n = rows * seq;
-    int elem = int32Inputs ? 4 : 8;
-    idsBuf = ensure(idsBuf, n * elem);
-    maskBuf = ensure(maskBuf, n * elem);
-    if (hasTokenTypes) {
-      typesBuf = ensure(typesBuf, n * elem);
-    }
-    for (int r = 0; r < rows; r++) {
-      Encoding e = batch.get(r);
-      int len = e.length();
-      for (int t = 0; t < seq; t++) {
-        boolean real = t < len;
-        put(idsBuf, real ? e.ids[t] : 0);
-        put(maskBuf, real ? 1 : 0);
-        if (hasTokenTypes) {
-          put(typesBuf, real ? e.typeIds[t] : 0);
+    return runPadded(batch, seq, new long[] {rows, seq}, result -> {
+      float[][][] out = new float[outputNames.size()][rows][];
+      for (int o = 0; o < outputNames.size(); o++) {
+        OnnxValue v = result.get(o);
+        FloatBuffer fb = ((OnnxTensor) v).getFloatBuffer();
+        if (fb == null) {
+          throw new IllegalStateException("output '" + outputNames.get(o) + "' is not a float tensor");
         }
+        split(fb, o, batch, seq, out[o]);
       }
-    }
-    long[] shape = {rows, seq};
-    Map<String, OnnxTensor> inputs = new HashMap<>(4);
-    try {
-      inputs.put(INPUT_IDS, tensor(idsBuf, shape));
-      inputs.put(ATTENTION_MASK, tensor(maskBuf, shape));
-      if (hasTokenTypes) {
-        inputs.put(TOKEN_TYPE_IDS, tensor(typesBuf, shape));
-      }
-      try (OrtSession.Result result = session.run(inputs)) {
-        float[][][] out = new float[outputNames.size()][rows][];
-        for (int o = 0; o < outputNames.size(); o++) {
-          OnnxValue v = result.get(o);
-          FloatBuffer fb = ((OnnxTensor) v).getFloatBuffer();
-          if (fb == null) {
-            throw new IllegalStateException("output '" + outputNames.get(o) + "' is not a float tensor");
-          }
-          split(fb, o, batch, seq, out[o]);
-        }
-        return out;
-      }
-    } finally {
-      for (OnnxTensor t : inputs.values()) {
-        t.close();
-      }
-      idsBuf.clear();
-      maskBuf.clear();
-      typesBuf.clear();
-    }
+      return out;
+    });
   }
 
   /**
@@ -320,21 +282,50 @@ public final class ModelSession implements AutoCloseable {
       throw new IllegalArgumentException(flat.size() + " sequences are not rows of " + choices + " choices");
     }
     int rows = flat.size() / choices;
-    int seq = 0;
-    for (Encoding e : flat) {
-      seq = Math.max(seq, e.length());
-    }
+    int seq = longest(flat);
     if (rows == 0) {
       return new float[0];
     }
-    int n = flat.size() * seq;
+    return runPadded(flat, seq, new long[] {rows, choices, seq}, result -> {
+      FloatBuffer fb = ((OnnxTensor) result.get(outputIndex(name))).getFloatBuffer();
+      if (fb == null || fb.remaining() != flat.size()) {
+        throw new IllegalStateException("output '" + name + "' is not float [" + rows + ", " + choices + "]");
+      }
+      float[] out = new float[flat.size()];
+      fb.get(out);
+      return out;
+    });
+  }
+
+  private static int longest(List<Encoding> sequences) {
+    int seq = 0;
+    for (Encoding e : sequences) {
+      seq = Math.max(seq, e.length());
+    }
+    return seq;
+  }
+
+  /** Reads what a run needs from its result while the result is open. */
+  @FunctionalInterface
+  private interface ResultReader<T> {
+    T read(OrtSession.Result result) throws OrtException;
+  }
+
+  /**
+   * Fills the input buffers with {@code sequences}, each padded on the right to {@code seq} tokens, runs the session
+   * on them as tensors of {@code shape} and reads the result; the input tensors are closed and the buffers cleared
+   * afterwards.
+   */
+  private <T> T runPadded(List<Encoding> sequences, int seq, long[] shape, ResultReader<T> read)
+      throws OrtException {
+    int n = sequences.size() * seq;
     int elem = int32Inputs ? 4 : 8;
     idsBuf = ensure(idsBuf, n * elem);
     maskBuf = ensure(maskBuf, n * elem);
     if (hasTokenTypes) {
       typesBuf = ensure(typesBuf, n * elem);
     }
-    for (Encoding e : flat) {
+    for (Encoding e : sequences) {
       int len = e.length();
       for (int t = 0; t < seq; t++) {
         boolean real = t < len;
@@ -345,7 +336,6 @@ public final class ModelSession implements AutoCloseable {
         }
       }
     }
-    long[] shape = {rows, choices, seq};
     Map<String, OnnxTensor> inputs = new HashMap<>(4);
     try {
       inputs.put(INPUT_IDS, tensor(idsBuf, shape));
@@ -354,13 +344,7 @@ public final class ModelSession implements AutoCloseable {
         inputs.put(TOKEN_TYPE_IDS, tensor(typesBuf, shape));
       }
       try (OrtSession.Result result = session.run(inputs)) {
-        FloatBuffer fb = ((OnnxTensor) result.get(outputIndex(name))).getFloatBuffer();
-        if (fb == null || fb.remaining() != flat.size()) {
-          throw new IllegalStateException("output '" + name + "' is not float [" + rows + ", " + choices + "]");
-        }
-        float[] out = new float[flat.size()];
-        fb.get(out);
-        return out;
+        return read.read(result);
       }
     } finally {
       for (OnnxTensor t : inputs.values()) {

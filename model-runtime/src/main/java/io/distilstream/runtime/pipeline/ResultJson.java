@@ -48,11 +48,7 @@ public final class ResultJson {
   @SuppressWarnings("unchecked")
   static JsonNode of(Object value, int topK) {
     if (value instanceof float[]) {
-      ArrayNode a = F.arrayNode();
-      for (float f : (float[]) value) {
-        a.add(f);
-      }
-      return a;
+      return floats(F.arrayNode(), (float[]) value);
     }
     if (value instanceof MultipleChoiceHead.Result) {
       return choices((MultipleChoiceHead.Result) value);
@@ -126,15 +122,16 @@ public final class ResultJson {
     ObjectNode n = F.objectNode();
     n.put("best", r.best());
     n.put("choice", r.bestChoice());
-    ArrayNode scores = n.putArray("scores");
-    for (float f : r.scores()) {
-      scores.add(f);
-    }
-    ArrayNode logits = n.putArray("logits");
-    for (float f : r.logits()) {
-      logits.add(f);
-    }
+    floats(n.putArray("scores"), r.scores());
+    floats(n.putArray("logits"), r.logits());
     return n;
+  }
+
+  private static ArrayNode floats(ArrayNode into, float[] values) {
+    for (float f : values) {
+      into.add(f);
+    }
+    return into;
   }
 
   public static ObjectNode answer(Answer a) {

@@ -97,8 +97,11 @@ public final class DistilBertFunctions {
     }
   }
 
-  /** Opens the subtask's runtime, submits inputs and turns each result into rows. */
-  abstract static class Base extends AsyncTableFunction<Row> {
+  /**
+   * Opens the subtask's runtime, submits inputs and turns each result ({@code O}) into rows; a task's function adds
+   * only its {@code eval} methods (what it submits) and {@link #rows} (the columns before the model columns).
+   */
+  abstract static class Base<O> extends AsyncTableFunction<Row> {
     private static final long serialVersionUID = 1L;
     final SqlModelSpec spec;
     transient SqlRuntime runtime;
@@ -107,13 +110,16 @@ public final class DistilBertFunctions {
       this.spec = spec;
     }
 
+    /** One array of leading fields per output row of a result. */
+    abstract List<Object[]> rows(O result);
+
     @Override
     public void open(FunctionContext context) throws Exception {
       runtime = SqlRuntime.open(spec, context, getClass().getSimpleName());
     }
 
     @SuppressWarnings("unchecked")
-    <O> void run(CompletableFuture<Collection<Row>> future, Object input, Function<O, List<Object[]>> rows) {
+    void run(CompletableFuture<Collection<Row>> future, Object input) {
       SqlRuntime r = runtime;
       r.submit(input).whenComplete((outcome, error) -> {
         if (error != null) {
@@ -127,7 +133,7 @@ public final class DistilBertFunctions {
         }
         try {
           List<Row> out = new ArrayList<>();
-          for (Object[] fields : rows.apply((O) ((Outcome<Object>) outcome).value())) {
+          for (Object[] fields : rows((O) ((Outcome<Object>) outcome).value())) {
             out.add(withVersion(fields, r.version));
           }
           future.complete(out);
@@ -135,6 +141,15 @@ public final class DistilBertFunctions {
           future.completeExceptionally(e);
         }
       });
+    }
+
+    /** One row per item, in order. */
+    static <T> List<Object[]> each(List<T> items, Function<T, Object[]> row) {
+      List<Object[]> rows = new ArrayList<>(items.size());
+      for (T item : items) {
+        rows.add(row.apply(item));
+      }
+      return rows;
     }
 
     private static Row withVersion(Object[] fields, ModelVersion v) {
@@ -162,7 +177,7 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<label STRING, score DOUBLE, model_name STRING, model_version STRING,"
       + " model_runtime STRING>"))
-  public static final class Classify extends Base {
+  public static final class Classify extends Base<List<LabelScore>> {
     private static final long serialVersionUID = 1L;
 
     Classify(SqlModelSpec spec) {
@@ -170,26 +185,23 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      this.<List<LabelScore>>run(future, text, Classify::rows);
+      run(future, text);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text, String textPair) {
-      this.<List<LabelScore>>run(future, new TextClassificationPipeline.TextPair(text, textPair), Classify::rows);
+      run(future, new TextClassificationPipeline.TextPair(text, textPair));
     }
 
-    private static List<Object[]> rows(List<LabelScore> labels) {
-      List<Object[]> rows = new ArrayList<>();
-      for (LabelScore l : labels) {
-        rows.add(new Object[] {l.label(), (double) l.score()});
-      }
-      return rows;
+    @Override
+    List<Object[]> rows(List<LabelScore> labels) {
+      return each(labels, l -> new Object[] {l.label(), (double) l.score()});
     }
   }
 
   /** {@code distilbert_entities(text)}: one row per entity span. */
   @FunctionHint(output = @DataTypeHint("ROW<entity_group STRING, word STRING, score DOUBLE, `start` INT, `end` INT,"
       + " model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class Entities extends Base {
+  public static final class Entities extends Base<List<Entity>> {
     private static final long serialVersionUID = 1L;
 
     Entities(SqlModelSpec spec) {
@@ -197,20 +209,19 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      this.<List<Entity>>run(future, text, entities -> {
-        List<Object[]> rows = new ArrayList<>();
-        for (Entity e : entities) {
-          rows.add(new Object[] {e.label(), e.word(), (double) e.score(), e.start(), e.end()});
-        }
-        return rows;
-      });
+      run(future, text);
+    }
+
+    @Override
+    List<Object[]> rows(List<Entity> entities) {
+      return each(entities, e -> new Object[] {e.label(), e.word(), (double) e.score(), e.start(), e.end()});
     }
   }
 
   /** {@code distilbert_answer(question, context)}: one row per answer (top-k, default 1). */
   @FunctionHint(output = @DataTypeHint("ROW<answer STRING, score DOUBLE, `start` INT, `end` INT,"
       + " model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class Answers extends Base {
+  public static final class Answers extends Base<List<Answer>> {
     private static final long serialVersionUID = 1L;
 
     Answers(SqlModelSpec spec) {
@@ -218,20 +229,19 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String question, String context) {
-      this.<List<Answer>>run(future, new QuestionAnsweringPipeline.Question(question, context), answers -> {
-        List<Object[]> rows = new ArrayList<>();
-        for (Answer a : answers) {
-          rows.add(new Object[] {a.answer(), (double) a.score(), a.start(), a.end()});
-        }
-        return rows;
-      });
+      run(future, new QuestionAnsweringPipeline.Question(question, context));
+    }
+
+    @Override
+    List<Object[]> rows(List<Answer> answers) {
+      return each(answers, a -> new Object[] {a.answer(), (double) a.score(), a.start(), a.end()});
     }
   }
 
   /** {@code distilbert_embed(text)}: one row with the sentence vector. */
   @FunctionHint(output = @DataTypeHint("ROW<embedding ARRAY<FLOAT>, model_name STRING, model_version STRING,"
       + " model_runtime STRING>"))
-  public static final class Embed extends Base {
+  public static final class Embed extends Base<float[]> {
     private static final long serialVersionUID = 1L;
 
     Embed(SqlModelSpec spec) {
@@ -239,13 +249,16 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      this.<float[]>run(future, text, v -> {
-        Float[] boxed = new Float[v.length];
-        for (int i = 0; i < v.length; i++) {
-          boxed[i] = v[i];
-        }
-        return List.<Object[]>of(new Object[] {boxed});
-      });
+      run(future, text);
+    }
+
+    @Override
+    List<Object[]> rows(float[] v) {
+      Float[] boxed = new Float[v.length];
+      for (int i = 0; i < v.length; i++) {
+        boxed[i] = v[i];
+      }
+      return List.<Object[]>of(new Object[] {boxed});
     }
   }
 
@@ -255,7 +268,7 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<mask_index INT, score DOUBLE, token INT, token_str STRING,"
       + " `sequence` STRING, model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class FillMask extends Base {
+  public static final class FillMask extends Base<List<List<FillMaskHead.Prediction>>> {
     private static final long serialVersionUID = 1L;
 
     FillMask(SqlModelSpec spec) {
@@ -263,15 +276,18 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      this.<List<List<FillMaskHead.Prediction>>>run(future, text, masks -> {
-        List<Object[]> rows = new ArrayList<>();
-        for (int m = 0; m < masks.size(); m++) {
-          for (FillMaskHead.Prediction p : masks.get(m)) {
-            rows.add(new Object[] {m, (double) p.score(), p.token(), p.tokenStr(), p.sequence()});
-          }
-        }
-        return rows;
-      });
+      run(future, text);
+    }
+
+    @Override
+    List<Object[]> rows(List<List<FillMaskHead.Prediction>> masks) {
+      List<Object[]> rows = new ArrayList<>();
+      for (int m = 0; m < masks.size(); m++) {
+        int mask = m;
+        rows.addAll(each(masks.get(m),
+            p -> new Object[] {mask, (double) p.score(), p.token(), p.tokenStr(), p.sequence()}));
+      }
+      return rows;
     }
   }
 
@@ -281,7 +297,7 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<choice_index INT, choice STRING, score DOUBLE, logit DOUBLE,"
       + " is_best BOOLEAN, model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class MultipleChoice extends Base {
+  public static final class MultipleChoice extends Base<MultipleChoiceHead.Result> {
     private static final long serialVersionUID = 1L;
 
     MultipleChoice(SqlModelSpec spec) {
@@ -289,15 +305,17 @@ public final class DistilBertFunctions {
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String prompt, String[] choices) {
-      this.<MultipleChoiceHead.Result>run(future, new MultipleChoicePipeline.Question(prompt,
-          choices == null ? null : Arrays.asList(choices)), r -> {
-            List<Object[]> rows = new ArrayList<>();
-            for (int c = 0; c < r.choices().size(); c++) {
-              rows.add(new Object[] {c, r.choices().get(c), (double) r.scores()[c], (double) r.logits()[c],
-                  c == r.best()});
-            }
-            return rows;
-          });
+      run(future, new MultipleChoicePipeline.Question(prompt, choices == null ? null : Arrays.asList(choices)));
+    }
+
+    @Override
+    List<Object[]> rows(MultipleChoiceHead.Result r) {
+      List<Object[]> rows = new ArrayList<>();
+      for (int c = 0; c < r.choices().size(); c++) {
+        rows.add(new Object[] {c, r.choices().get(c), (double) r.scores()[c], (double) r.logits()[c],
+            c == r.best()});
+      }
+      return rows;
     }
   }
 }

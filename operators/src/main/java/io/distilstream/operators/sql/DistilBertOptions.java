@@ -1,6 +1,7 @@
 package io.distilstream.operators.sql;
 
 import io.distilstream.operators.InferenceOptions;
+import io.distilstream.operators.PipelineOptionKeys;
 import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
@@ -68,4 +69,9 @@ public final class DistilBertOptions {
           + " fails the job.");
 
   static final List<String> ON_ERROR_VALUES = List.of("null", "skip", "fail");
+
+  /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
+  public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
+      MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
+      MAX_ANSWER_LEN);
 }

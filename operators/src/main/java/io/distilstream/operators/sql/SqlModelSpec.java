@@ -1,16 +1,12 @@
 package io.distilstream.operators.sql;
 
 import io.distilstream.operators.ModelVersion;
-import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
 import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
 import io.distilstream.runtime.heads.MultipleChoiceHead;
-import io.distilstream.runtime.heads.TokenClassificationHead;
-import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.PipelineOptions;
@@ -131,19 +127,7 @@ public final class SqlModelSpec implements Serializable {
     }
     PipelineOptions p;
     try {
-      p = PipelineOptions.defaults()
-          .session(SessionOptions.defaults()
-              .device(Device.parse(o.get(DistilBertOptions.DEVICE)))
-              .intraOpThreads(o.get(DistilBertOptions.INTRA_OP_THREADS)))
-          .batching(new BatchingOptions(o.get(DistilBertOptions.MAX_BATCH_SIZE), o.get(DistilBertOptions.MAX_TOKENS),
-              o.get(DistilBertOptions.MAX_PADDING_RATIO)))
-          .maxLength(o.get(DistilBertOptions.MAX_LENGTH))
-          .longText(longText)
-          .topK(o.get(DistilBertOptions.TOP_K))
-          .aggregation(TokenClassificationHead.Aggregation.parse(o.get(DistilBertOptions.AGGREGATION)))
-          .stride(o.get(DistilBertOptions.STRIDE))
-          .docStride(o.get(DistilBertOptions.DOC_STRIDE))
-          .maxAnswerLength(o.get(DistilBertOptions.MAX_ANSWER_LEN));
+      p = DistilBertOptions.PIPELINE_KEYS.applyTo(PipelineOptions.defaults(), o).longText(longText);
     } catch (IllegalArgumentException e) {
       throw new ValidationException("distilbert model options: " + e.getMessage(), e);
     }
