@@ -262,7 +262,7 @@ final class FlinkPatterns {
     for (TextEvent e : in.events()) {
       values.add(TextEvents.encode(e));
     }
-    kafka.produce(inputTopic, values);
+    kafka.produceSpread(inputTopic, values, 2); // both slots get half of the events
     Map<String, String> conf = new LinkedHashMap<>();
     conf.put("kafka.bootstrap.servers", kafka.bootstrapServers());
     conf.put("job.name", "bench-end-to-end" + suffix);

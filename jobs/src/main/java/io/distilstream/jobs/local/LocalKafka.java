@@ -211,6 +211,19 @@ public final class LocalKafka implements AutoCloseable {
    *     {@code max.request.size} for large records
    */
   public void produce(String topic, List<byte[]> values, Map<String, Object> producerOverrides) throws IOException {
+    produce(topic, values, producerOverrides, 0);
+  }
+
+  /**
+   * Writes value i to partition i mod {@code partitions}: an even spread, which Kafka's sticky partitioner does not
+   * give a few hundred small records (they fill one partition's batch first).
+   */
+  public void produceSpread(String topic, List<byte[]> values, int partitions) throws IOException {
+    produce(topic, values, Map.of(), partitions);
+  }
+
+  private void produce(String topic, List<byte[]> values, Map<String, Object> producerOverrides, int partitions)
+      throws IOException {
     Map<String, Object> props = new HashMap<>();
     props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
     props.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -220,8 +233,9 @@ public final class LocalKafka implements AutoCloseable {
     props.putAll(producerOverrides);
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
       List<Future<RecordMetadata>> sent = new ArrayList<>(values.size());
-      for (byte[] v : values) {
-        sent.add(producer.send(new ProducerRecord<>(topic, v)));
+      for (int i = 0; i < values.size(); i++) {
+        sent.add(producer.send(partitions > 0 ? new ProducerRecord<>(topic, i % partitions, null, values.get(i))
+            : new ProducerRecord<>(topic, values.get(i))));
       }
       producer.flush();
       for (Future<RecordMetadata> f : sent) {
