@@ -35,7 +35,7 @@ public final class InferenceOptions {
           + " most this many tokens (rows x longest row).");
 
   public static final ConfigOption<Double> MAX_PADDING_RATIO = ConfigOptions.key("inference.max-padding-ratio")
-      .doubleType().defaultValue(1.25)
+      .doubleType().defaultValue(io.distilstream.runtime.batch.BatchingOptions.DEFAULT_MAX_PADDING_RATIO)
       .withDescription("A batch is split into length groups so that padded tokens stay within this multiple of"
           + " the real ones. On a CPU small groups cost nothing and padding costs a token each; raise it on a GPU.");
 

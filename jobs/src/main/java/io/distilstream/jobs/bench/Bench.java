@@ -1,6 +1,7 @@
 package io.distilstream.jobs.bench;
 
 import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
 import io.distilstream.runtime.model.Device;
@@ -30,7 +31,8 @@ import java.util.Set;
 public final class Bench {
   public static final String USAGE = String.join("\n",
       "usage: distilstream bench [--model DIR | --seeded distilbert-base|distilbert-small] [--seconds N] [--runs N]",
-      "                          [--threads N] [--device cpu|cuda] [--patterns LIST] [--out DIR]",
+      "                          [--threads N] [--device cpu|cuda] [--patterns LIST] [--max-padding-ratio R]",
+      "                          [--out DIR]",
       "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
       "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
@@ -43,6 +45,7 @@ public final class Bench {
       "             operator on the int8 model too, in the better layout",
       "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
       "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
+      "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
   static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load");
@@ -61,6 +64,8 @@ public final class Bench {
     Set<String> patterns = new LinkedHashSet<>(Arrays.asList(args.string("patterns", String.join(",",
         ALL_PATTERNS)).split(",")));
     Path outDir = Path.of(args.string("out", "bench-out"));
+    FlinkPatterns.maxPaddingRatio = Double.parseDouble(args.string("max-padding-ratio",
+        Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)));
     args.rejectUnknown();
     for (String p : patterns) {
       if (!ALL_PATTERNS.contains(p)) {

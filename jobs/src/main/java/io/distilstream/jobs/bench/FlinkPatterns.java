@@ -6,6 +6,7 @@ import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.jobs.local.TopicReader;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceSpec;
+import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.Pipeline;
@@ -220,10 +221,15 @@ final class FlinkPatterns {
         Rss.peakMb(), null, null);
   }
 
+  /** The operator's padding bound in this bench (bench --max-padding-ratio); the operator's default otherwise. */
+  static double maxPaddingRatio = BatchingOptions.DEFAULT_MAX_PADDING_RATIO;
+
   static InferenceSpec spec(Path dir, SessionOptions session) {
     return InferenceSpec.builder()
         .model(Task.TEXT_CLASSIFICATION, dir)
-        .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session))
+        .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
+            .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
+                maxPaddingRatio)))
         .maxWait(Duration.ofMillis(5))
         .timeout(Duration.ofMinutes(10))
         .build();
@@ -276,6 +282,7 @@ final class FlinkPatterns {
     conf.put("inference.model.text-classification", dir.toString());
     conf.put("inference.max-length", Integer.toString(MAX_LEN));
     conf.put("inference.intra-op-threads", Integer.toString(threads));
+    conf.put("inference.max-padding-ratio", Double.toString(maxPaddingRatio));
     conf.put("parallelism.default", Integer.toString(slots));
     JobConfig cfg = JobConfig.of(conf);
     StreamExecutionEnvironment env = env(slots);

@@ -16,7 +16,7 @@ public final class BatchingOptions implements Serializable {
 
   public static final int DEFAULT_MAX_BATCH_SIZE = 32;
   public static final int DEFAULT_MAX_TOKENS = 4096;
-  public static final double DEFAULT_MAX_PADDING_RATIO = 1.25;
+  public static final double DEFAULT_MAX_PADDING_RATIO = 1.10; // bench: +8% over 1.25 on CPU (padding x1.05 vs x1.15)
 
   private final int maxBatchSize;
   private final int maxTokens;

@@ -63,7 +63,7 @@ public final class RuntimeCli {
       "  --no-normalize             feature-extraction: no L2 normalisation",
       "  --batch-size N             sequences per model call (32)",
       "  --max-tokens N             padded tokens per model call (4096)",
-      "  --max-padding-ratio R      split batches so padded tokens stay within R x real ones (1.25)",
+      "  --max-padding-ratio R      split batches so padded tokens stay within R x real ones (1.1)",
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx)",
