@@ -38,6 +38,8 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
 import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
@@ -74,8 +76,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     final Pipeline<Object, Object> pipeline;
     final MicroBatcher<Object, Object> batcher;
     final ModelInfo model;
-    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean retired;
 
     TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model) {
@@ -85,8 +87,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
 
     CompletableFuture<Outcome<Object>> submit(Object input) {
+      return submitPrepared(pipeline.prepare(input));
+    }
+
+    /** Every request goes through here, so a retired runtime never closes under one still in flight. */
+    CompletableFuture<Outcome<Object>> submitPrepared(Pipeline.Prepared<Object> prepared) {
       inFlight.incrementAndGet();
-      CompletableFuture<Outcome<Object>> f = batcher.submit(input);
+      CompletableFuture<Outcome<Object>> f = batcher.submitPrepared(prepared);
       f.whenComplete((o, e) -> {
         if (inFlight.decrementAndGet() == 0 && retired) {
           closeLater();
@@ -306,7 +313,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         } else {
           Pipeline.Prepared<Object> pair = (Pipeline.Prepared<Object>) (Pipeline.Prepared<?>)
               ((TextClassificationPipeline) (Pipeline<?, ?>) runtime.pipeline).preparePair(text, event.getTextPair());
-          return runtime.batcher.submitPrepared(pair)
+          return runtime.submitPrepared(pair)
               .thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
         }
       }
@@ -452,10 +459,5 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   InferenceSpec spec() {
     return spec;
-  }
-
-  /** Carried in every result's {@link ModelInfo}: this library's and ONNX Runtime's versions. */
-  static String runtimeVersion() {
-    return ModelVersion.currentRuntime();
   }
 }

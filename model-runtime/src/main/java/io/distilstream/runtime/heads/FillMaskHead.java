@@ -74,8 +74,8 @@ public final class FillMaskHead {
 
   /** Indices of the k largest values, largest first; ties by lower index first. */
   static int[] topK(float[] v, int k) {
-    Integer[] idx = new Integer[v.length];
     if (k >= v.length / 4) {
+      Integer[] idx = new Integer[v.length];
       for (int i = 0; i < v.length; i++) {
         idx[i] = i;
       }
@@ -87,9 +87,13 @@ public final class FillMaskHead {
       return out;
     }
     // a min-heap of size k over a large vocabulary
-    java.util.PriorityQueue<Integer> heap = new java.util.PriorityQueue<>(k + 1,
-        (a, b) -> v[a] != v[b] ? Float.compare(v[a], v[b]) : Integer.compare(b, a));
+    java.util.Comparator<Integer> ascending =
+        (a, b) -> v[a] != v[b] ? Float.compare(v[a], v[b]) : Integer.compare(b, a);
+    java.util.PriorityQueue<Integer> heap = new java.util.PriorityQueue<>(k + 1, ascending);
     for (int i = 0; i < v.length; i++) {
+      if (heap.size() == k && ascending.compare(i, heap.peek()) < 0) {
+        continue; // would be polled straight away: most of the vocabulary, without boxing it
+      }
       heap.add(i);
       if (heap.size() > k) {
         heap.poll();
