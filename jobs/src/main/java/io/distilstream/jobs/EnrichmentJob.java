@@ -5,6 +5,7 @@ import io.distilstream.jobs.kafka.EventDecoder;
 import io.distilstream.jobs.kafka.RawEvent;
 import io.distilstream.jobs.kafka.RawEventDeserializer;
 import io.distilstream.operators.Enrichment;
+import io.distilstream.operators.InferenceOptions;
 import io.distilstream.operators.InferenceSpec;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
@@ -35,6 +36,7 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.function.SerializableFunction;
+import org.apache.flink.configuration.Configuration;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
@@ -65,7 +67,7 @@ public final class EnrichmentJob {
    */
   public static void build(StreamExecutionEnvironment env, JobConfig cfg,
       UnaryOperator<DataStream<TextEvent>> beforeInference) {
-    InferenceSpec spec = InferenceSpec.fromConfiguration(cfg.flink());
+    InferenceSpec spec = InferenceSpec.fromConfiguration(inferenceConfiguration(cfg));
     // Flink options in the job's configuration (parallelism.default, restart strategy, ...) apply to this job
     env.configure(cfg.flink(), EnrichmentJob.class.getClassLoader());
     env.enableCheckpointing(cfg.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
@@ -87,7 +89,7 @@ public final class EnrichmentJob {
         .fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + cfg.get(JobConfig.INPUT_TOPIC))
         .uid("distilstream-kafka-source");
     SingleOutputStreamOperator<TextEvent> events = raw
-        .process(new EventDecoder(EventDecoder.parseFormat(cfg.get(JobConfig.INPUT_FORMAT))))
+        .process(new EventDecoder(EventDecoder.parseFormat(cfg.get(JobConfig.INPUT_FORMAT)), cfg.decoderLimits()))
         .returns(new AvroTypeInfo<>(TextEvent.class))
         .name("decode events")
         .uid("distilstream-decode");
@@ -123,6 +125,19 @@ public final class EnrichmentJob {
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
         DeadLetter.class, DeadLetter::getId, prefix);
+  }
+
+  /**
+   * The job's configuration as the operator reads it: {@code inference.max-result-bytes}, when unset, follows the
+   * producers' {@code kafka.max.request.size} (less 1 KiB for the record's framing), so that no result the
+   * operator emits is one the sink refuses.
+   */
+  static Configuration inferenceConfiguration(JobConfig cfg) {
+    Configuration c = new Configuration(cfg.flink());
+    if (!c.contains(InferenceOptions.MAX_RESULT_BYTES)) {
+      c.set(InferenceOptions.MAX_RESULT_BYTES, Math.max(1024, cfg.maxRequestSize() - 1024));
+    }
+    return c;
   }
 
   private static <T extends SpecificRecordBase> void sink(DataStream<T> stream, JobConfig cfg, Properties kafka,

@@ -1,5 +1,6 @@
 package io.distilstream.jobs;
 
+import io.distilstream.jobs.kafka.EventDecoder;
 import io.distilstream.operators.InferenceOptions;
 import java.io.IOException;
 import java.io.Reader;
@@ -46,6 +47,18 @@ public final class JobConfig {
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
       .stringType().defaultValue("auto")
       .withDescription("auto (Avro single-object, JSON or plain text per record), avro, json or text.");
+  public static final ConfigOption<Integer> MAX_RECORD_BYTES = ConfigOptions.key("input.max-record-bytes")
+      .intType().defaultValue(EventDecoder.Limits.DEFAULTS.maxRecordBytes())
+      .withDescription("Largest input record value that is decoded; a larger one is a LIMIT_EXCEEDED dead letter"
+          + " (its first 512 KiB kept). Every allocation of decoding is bounded by a constant times this.");
+  public static final ConfigOption<Integer> MAX_JSON_DEPTH = ConfigOptions.key("input.max-json-depth")
+      .intType().defaultValue(EventDecoder.Limits.DEFAULTS.maxJsonDepth())
+      .withDescription("Deepest nesting of a JSON event (an event is 2 deep); deeper is a LIMIT_EXCEEDED dead"
+          + " letter.");
+  public static final ConfigOption<Integer> MAX_COLLECTION_ITEMS = ConfigOptions.key("input.max-collection-items")
+      .intType().defaultValue(EventDecoder.Limits.DEFAULTS.maxCollectionItems())
+      .withDescription("Most items in an event's tasks, choices and attributes together, Avro or JSON; more is a"
+          + " LIMIT_EXCEEDED dead letter. Avro lengths and counts are also checked against the bytes that remain.");
   public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("source.group-id")
       .stringType().noDefaultValue().withDescription("Consumer group id; default: the job name.");
   public static final ConfigOption<String> STARTING_OFFSETS = ConfigOptions.key("source.starting-offsets")
@@ -110,6 +123,7 @@ public final class JobConfig {
           + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + interval.toMillis() + " ms): a transaction"
           + " stays open from one checkpoint to the next, and one that times out loses its records");
     }
+    decoderLimits(); // validates them
     String offsets = conf.get(STARTING_OFFSETS).toLowerCase(Locale.ROOT);
     if (!List.of("committed", "earliest", "latest").contains(offsets)) {
       throw new IllegalArgumentException(STARTING_OFFSETS.key() + " must be committed, earliest or latest, got '"
@@ -122,6 +136,19 @@ public final class JobConfig {
   public String bootstrapServers() { return conf.get(BOOTSTRAP_SERVERS); }
   public String get(ConfigOption<String> option) { return conf.get(option); }
   public boolean bounded() { return conf.get(BOUNDED); }
+  /** The input decoder's bounds ({@code input.max-*}). */
+  public EventDecoder.Limits decoderLimits() {
+    return new EventDecoder.Limits(conf.get(MAX_RECORD_BYTES), conf.get(MAX_JSON_DEPTH),
+        conf.get(MAX_COLLECTION_ITEMS));
+  }
+  /**
+   * The producers' {@code max.request.size} ({@code kafka.max.request.size}, Kafka's default 1 MiB): a result
+   * whose record would be larger becomes a RESULT_TOO_LARGE dead letter instead of failing the sink.
+   */
+  public int maxRequestSize() {
+    String v = conf.toMap().get("kafka.max.request.size");
+    return v == null ? 1024 * 1024 : Integer.parseInt(v.trim());
+  }
   public String groupId() { return conf.getOptional(GROUP_ID).orElse(jobName()); }
   public String transactionalIdPrefix() { return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse(jobName()); }
 

@@ -224,8 +224,17 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     long start = System.nanoTime();
     List<InferenceOutput> notices = applyReloads();
     List<CompletableFuture<InferenceOutput>> parts = new ArrayList<>();
-    for (String name : requestedTasks(event)) {
-      parts.add(submit(event, name, start));
+    Requested requested = requested(event);
+    // bounds that hold for every task are checked once, before anything is tokenized or copied
+    String exceeded = spec.limits().exceeded(event);
+    for (Task task : requested.tasks()) {
+      parts.add(exceeded != null
+          ? done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, exceeded, DeadLetters.STAGE_PREPROCESS,
+              task.id()))
+          : submitGuarded(event, task, start));
+    }
+    if (!requested.unknown().isEmpty()) {
+      parts.add(done(requested.unknownDeadLetter(event)));
     }
     CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).whenComplete((ok, error) -> {
       if (error != null) {
@@ -238,7 +247,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       }
       List<InferenceOutput> outputs = new ArrayList<>(notices);
       for (CompletableFuture<InferenceOutput> p : parts) {
-        InferenceOutput o = p.join();
+        InferenceOutput o = fitted(event, p.join());
         if (o.getDeadLetter() != null) {
           metrics.onDeadLetter();
         }
@@ -249,13 +258,98 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     });
   }
 
-  private List<String> requestedTasks(TextEvent event) {
-    if (event.getTasks() != null && !event.getTasks().isEmpty()) {
-      return event.getTasks();
+  /**
+   * {@code o}, or a RESULT_TOO_LARGE dead letter in its place when its record would pass
+   * {@code inference.max-result-bytes}: the sink would refuse it and fail the job on every replay.
+   */
+  private InferenceOutput fitted(TextEvent event, InferenceOutput o) {
+    if (o.getDeadLetter() != null) {
+      return o; // dead letters are bounded where they are built (DeadLetters)
     }
-    // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
-    // multiple-choice only if it has choices, fill-mask only if its text has a mask token
-    List<String> names = new ArrayList<>(spec.defaultTasks().size());
+    long size = ResultSize.of(o);
+    if (size <= spec.maxResultBytes()) {
+      return o;
+    }
+    String task = o.getClassification() != null ? Task.TEXT_CLASSIFICATION.id()
+        : o.getEntities() != null ? Task.TOKEN_CLASSIFICATION.id()
+        : o.getAnswer() != null ? Task.QUESTION_ANSWERING.id()
+        : o.getEmbedding() != null ? Task.FEATURE_EXTRACTION.id()
+        : o.getFillMask() != null ? Task.FILL_MASK.id()
+        : Task.MULTIPLE_CHOICE.id();
+    return DeadLetters.forEvent(event, DeadLetters.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
+        + " over " + InferenceOptions.MAX_RESULT_BYTES.key() + " (" + spec.maxResultBytes() + ")",
+        DeadLetters.STAGE_INFERENCE, task);
+  }
+
+  /**
+   * The tasks an event asks for, each once: a task named twice (or by an alias, {@code ner} and
+   * {@code token-classification}) runs once. Names that no model of this job serves are collected apart and give
+   * one {@code UNKNOWN_TASK} dead letter per event, however many there are.
+   */
+  record Requested(List<Task> tasks, List<String> unknown) {
+    /** Unknown names a dead letter quotes; the rest are counted. */
+    static final int QUOTED = 5;
+
+    InferenceOutput unknownDeadLetter(TextEvent event) {
+      StringBuilder sb = new StringBuilder(unknown.size() == 1 ? "no model serves task " : "no model serves tasks ");
+      for (int i = 0; i < Math.min(QUOTED, unknown.size()); i++) {
+        String n = unknown.get(i);
+        sb.append(i == 0 ? "'" : ", '").append(n.length() > 64 ? n.substring(0, 64) + "…" : n).append('\'');
+      }
+      if (unknown.size() > QUOTED) {
+        sb.append(" and ").append(unknown.size() - QUOTED).append(" more");
+      }
+      sb.append(" (tasks: ").append(java.util.Arrays.stream(Task.values()).map(Task::id)
+          .collect(java.util.stream.Collectors.joining(", "))).append("; a task is served when ")
+          .append(InferenceOptions.MODEL_PREFIX).append("<task> is set)");
+      String first = unknown.get(0);
+      return DeadLetters.forEvent(event, DeadLetters.UNKNOWN_TASK, sb.toString(), DeadLetters.STAGE_PREPROCESS,
+          first.length() > 64 ? first.substring(0, 64) : first);
+    }
+  }
+
+  Requested requested(TextEvent event) {
+    if (event.getTasks() == null || event.getTasks().isEmpty()) {
+      return new Requested(defaultTasks(event), List.of());
+    }
+    java.util.EnumSet<Task> tasks = java.util.EnumSet.noneOf(Task.class);
+    List<Task> ordered = new ArrayList<>();
+    java.util.LinkedHashSet<String> unknown = new java.util.LinkedHashSet<>();
+    for (CharSequence name : event.getTasks()) {
+      String n = String.valueOf(name);
+      Task t = parseTask(n);
+      if (t != null && runtimes.containsKey(t)) {
+        if (tasks.add(t)) {
+          ordered.add(t);
+        }
+      } else {
+        unknown.add(n);
+      }
+    }
+    return new Requested(ordered, new ArrayList<>(unknown));
+  }
+
+  private static Task parseTask(String name) {
+    try {
+      return Task.parse(name);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** The task ids an event asks for, each once (the unknown names of {@link #requested} not among them). */
+  private List<String> requestedTasks(TextEvent event) {
+    List<String> ids = new ArrayList<>();
+    for (Task t : requested(event).tasks()) {
+      ids.add(t.id());
+    }
+    return ids;
+  }
+
+  // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
+  // multiple-choice only if it has choices, fill-mask only if its text has a mask token
+  private List<Task> defaultTasks(TextEvent event) {
+    List<Task> tasks = new ArrayList<>(spec.defaultTasks().size());
     for (Task t : spec.defaultTasks()) {
       if (t == Task.QUESTION_ANSWERING && event.getQuestion() == null) {
         continue;
@@ -267,46 +361,67 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           || !event.getText().contains(((FillMaskPipeline) (Pipeline<?, ?>) runtimes.get(t).pipeline).maskToken()))) {
         continue;
       }
-      names.add(t.id());
+      tasks.add(t);
     }
-    return names;
+    return tasks;
+  }
+
+  /**
+   * {@link #submit}, with anything it throws for this event (a bug in pre-processing, a
+   * {@link StackOverflowError}) turned into this event's dead letter: one record never fails the job. An
+   * {@link OutOfMemoryError} still fails it: no event can cause one within the bounds, so it is the JVM's state.
+   */
+  private CompletableFuture<InferenceOutput> submitGuarded(TextEvent event, Task task, long start) {
+    try {
+      return submit(event, task, start);
+    } catch (RuntimeException | StackOverflowError | LinkageError e) {
+      return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT, "pre-processing failed: " + e,
+          DeadLetters.STAGE_PREPROCESS, task.id()));
+    }
   }
 
   @SuppressWarnings("unchecked")
-  private CompletableFuture<InferenceOutput> submit(TextEvent event, String name, long start) {
-    Task task;
-    try {
-      task = Task.parse(name);
-    } catch (IllegalArgumentException e) {
-      return done(DeadLetters.forEvent(event, DeadLetters.UNKNOWN_TASK, e.getMessage(),
-          DeadLetters.STAGE_PREPROCESS, name));
-    }
+  private CompletableFuture<InferenceOutput> submit(TextEvent event, Task task, long start) {
     TaskRuntime runtime = runtimes.get(task);
-    if (runtime == null) {
-      return done(DeadLetters.forEvent(event, DeadLetters.UNKNOWN_TASK, "no model is configured for task " + task
-          + " (set " + InferenceOptions.MODEL_PREFIX + task + ")", DeadLetters.STAGE_PREPROCESS, task.id()));
-    }
     Object input;
     String tooLong;
     if (task == Task.QUESTION_ANSWERING) {
       String context = event.getContext() != null ? event.getContext() : event.getText();
       input = new QuestionAnsweringPipeline.Question(event.getQuestion(), context);
-      tooLong = context != null && context.length() > spec.maxTextChars() ? "context" : null;
+      tooLong = context != null && context.length() > spec.maxTextChars() ? "context"
+          : event.getQuestion() != null && event.getQuestion().length() > spec.maxTextChars() ? "question" : null;
     } else {
       String text = event.getText();
       if (text == null || text.isBlank()) {
         return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
             text == null ? "text is missing" : "text is empty", DeadLetters.STAGE_PREPROCESS, task.id()));
       }
-      if (!printable(text)) {
+      if (text.length() > spec.maxTextChars()) {
+        tooLong = "text";
+        input = null;
+      } else if (!printable(text)) {
         return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
             "text has only control characters and whitespace", DeadLetters.STAGE_PREPROCESS, task.id()));
+      } else {
+        tooLong = null;
+        input = text;
       }
-      input = task == Task.MULTIPLE_CHOICE
-          ? new MultipleChoicePipeline.Question(text, event.getChoices() == null ? List.of()
-              : new ArrayList<>(event.getChoices()))
-          : text;
-      tooLong = text.length() > spec.maxTextChars() ? "text" : null;
+      if (tooLong == null && task == Task.MULTIPLE_CHOICE) {
+        List<String> choices = event.getChoices() == null ? List.of() : event.getChoices();
+        int maxChoices = spec.pipelineOptions().maxChoices();
+        if (choices.size() > maxChoices) {
+          // before the copy below: the pipeline checks it too, but only after the list has been copied
+          return done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, choices.size() + " choices, over "
+              + InferenceOptions.MAX_CHOICES.key() + " (" + maxChoices + ")", DeadLetters.STAGE_PREPROCESS,
+              task.id()));
+        }
+        for (String c : choices) {
+          if (c != null && c.length() > spec.maxTextChars()) {
+            tooLong = "a choice";
+          }
+        }
+        input = new MultipleChoicePipeline.Question(text, new ArrayList<>(choices));
+      }
       if (tooLong == null && task == Task.TEXT_CLASSIFICATION && event.getTextPair() != null) {
         if (event.getTextPair().length() > spec.maxTextChars()) {
           tooLong = "text_pair";

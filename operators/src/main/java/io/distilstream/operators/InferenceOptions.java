@@ -120,10 +120,38 @@ public final class InferenceOptions {
           + " switched to between batches; one that fails to load leaves the old one serving and is reported"
           + " (log, modelReloadFailures metric, MODEL_RELOAD_FAILED dead letter).");
 
+  // ---- cost bounds: every dimension of an event is bounded before anything proportional to it is allocated ----
+
+  public static final ConfigOption<Integer> MAX_MASKS = ConfigOptions.key("inference.max-masks")
+      .intType().defaultValue(io.distilstream.runtime.pipeline.PipelineOptions.DEFAULT_MAX_MASKS)
+      .withDescription("fill-mask: most mask tokens in one text (within the model's window); more is a"
+          + " LIMIT_EXCEEDED dead letter. Each mask costs a softmax over the vocabulary and top-k decoded texts.");
+
+  public static final ConfigOption<Integer> MAX_CHOICES = ConfigOptions.key("inference.max-choices")
+      .intType().defaultValue(io.distilstream.runtime.pipeline.PipelineOptions.DEFAULT_MAX_CHOICES)
+      .withDescription("multiple-choice: most choices in one event; more is a LIMIT_EXCEEDED dead letter, checked"
+          + " before tokenizing. Each choice is a sequence of up to a window through the model.");
+
+  public static final ConfigOption<Integer> MAX_ID_CHARS = ConfigOptions.key("inference.max-id-chars")
+      .intType().defaultValue(1024)
+      .withDescription("Longest event id and key; longer is a LIMIT_EXCEEDED dead letter (carrying the id cut to"
+          + " this length). Both are copied into every result.");
+
+  public static final ConfigOption<Integer> MAX_ATTRIBUTES_BYTES = ConfigOptions.key("inference.max-attributes-bytes")
+      .intType().defaultValue(16 * 1024)
+      .withDescription("Most UTF-8 bytes of an event's attributes, keys and values together; more is a"
+          + " LIMIT_EXCEEDED dead letter. Attributes are copied into every result.");
+
+  public static final ConfigOption<Integer> MAX_RESULT_BYTES = ConfigOptions.key("inference.max-result-bytes")
+      .intType().defaultValue(1024 * 1024 - 1024)
+      .withDescription("Largest result, encoded (value and key); a larger one becomes a RESULT_TOO_LARGE dead"
+          + " letter instead of failing the sink on every replay. Keep it under the producers' max.request.size"
+          + " (the Kafka job derives it from kafka.max.request.size when it is unset).");
+
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES);
 
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()

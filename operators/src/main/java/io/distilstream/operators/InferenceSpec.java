@@ -30,7 +30,8 @@ public final class InferenceSpec implements Serializable {
   private final boolean ordered;
   private final int retryAttempts;
   private final Duration retryDelay;
-  private final int maxTextChars;
+  private final EventLimits limits;
+  private final int maxResultBytes;
   /** Null when hot reload is off. */
   private final Duration reloadInterval;
 
@@ -45,7 +46,8 @@ public final class InferenceSpec implements Serializable {
     this.ordered = b.ordered;
     this.retryAttempts = b.retryAttempts;
     this.retryDelay = b.retryDelay;
-    this.maxTextChars = b.maxTextChars;
+    this.limits = b.limits;
+    this.maxResultBytes = b.maxResultBytes;
     this.reloadInterval = b.reloadInterval;
     validate();
   }
@@ -82,8 +84,9 @@ public final class InferenceSpec implements Serializable {
       throw new IllegalArgumentException(InferenceOptions.MODEL_RELOAD_INTERVAL.key() + " must be positive (unset"
           + " it to turn hot reload off), got " + reloadInterval);
     }
-    if (maxTextChars < 1) {
-      throw new IllegalArgumentException(InferenceOptions.MAX_TEXT_CHARS.key() + " must be >= 1");
+    if (maxResultBytes < 1024) {
+      throw new IllegalArgumentException(InferenceOptions.MAX_RESULT_BYTES.key() + " must be >= 1024, got "
+          + maxResultBytes);
     }
     for (Map.Entry<Task, String> e : models.entrySet()) {
       ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
@@ -116,7 +119,9 @@ public final class InferenceSpec implements Serializable {
         .timeout(conf.get(InferenceOptions.TIMEOUT))
         .ordered(conf.get(InferenceOptions.ORDERED))
         .retry(conf.get(InferenceOptions.RETRY_ATTEMPTS), conf.get(InferenceOptions.RETRY_DELAY))
-        .maxTextChars(conf.get(InferenceOptions.MAX_TEXT_CHARS))
+        .limits(new EventLimits(conf.get(InferenceOptions.MAX_TEXT_CHARS), conf.get(InferenceOptions.MAX_ID_CHARS),
+            conf.get(InferenceOptions.MAX_ATTRIBUTES_BYTES)))
+        .maxResultBytes(conf.get(InferenceOptions.MAX_RESULT_BYTES))
         .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
         .build();
   }
@@ -134,7 +139,11 @@ public final class InferenceSpec implements Serializable {
   public boolean ordered() { return ordered; }
   public int retryAttempts() { return retryAttempts; }
   public Duration retryDelay() { return retryDelay; }
-  public int maxTextChars() { return maxTextChars; }
+  public int maxTextChars() { return limits.maxTextChars(); }
+  /** The bounds on one event's cost (see {@link EventLimits}). */
+  public EventLimits limits() { return limits; }
+  /** Largest result, encoded with its key; larger ones become RESULT_TOO_LARGE dead letters. */
+  public int maxResultBytes() { return maxResultBytes; }
   /** How often to look for a changed model; null = hot reload off. */
   public Duration reloadInterval() { return reloadInterval; }
 
@@ -149,7 +158,8 @@ public final class InferenceSpec implements Serializable {
     private boolean ordered = InferenceOptions.ORDERED.defaultValue();
     private int retryAttempts = InferenceOptions.RETRY_ATTEMPTS.defaultValue();
     private Duration retryDelay = InferenceOptions.RETRY_DELAY.defaultValue();
-    private int maxTextChars = InferenceOptions.MAX_TEXT_CHARS.defaultValue();
+    private EventLimits limits = EventLimits.defaults();
+    private int maxResultBytes = InferenceOptions.MAX_RESULT_BYTES.defaultValue();
     private Duration reloadInterval;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
@@ -160,7 +170,9 @@ public final class InferenceSpec implements Serializable {
     public Builder timeout(Duration d) { this.timeout = d; return this; }
     public Builder ordered(boolean b) { this.ordered = b; return this; }
     public Builder retry(int attempts, Duration delay) { this.retryAttempts = attempts; this.retryDelay = delay; return this; }
-    public Builder maxTextChars(int n) { this.maxTextChars = n; return this; }
+    public Builder maxTextChars(int n) { this.limits = limits.withMaxTextChars(n); return this; }
+    public Builder maxResultBytes(int n) { this.maxResultBytes = n; return this; }
+    public Builder limits(EventLimits l) { this.limits = java.util.Objects.requireNonNull(l); return this; }
     /** Hot reload: look for a changed model this often; null = off. */
     public Builder reloadInterval(Duration d) { this.reloadInterval = d; return this; }
 

@@ -24,10 +24,12 @@ public record PipelineOptionKeys(
     ConfigOption<String> aggregation,
     ConfigOption<Integer> stride,
     ConfigOption<Integer> docStride,
-    ConfigOption<Integer> maxAnswerLen) {
+    ConfigOption<Integer> maxAnswerLen,
+    ConfigOption<Integer> maxMasks,
+    ConfigOption<Integer> maxChoices) {
 
   /**
-   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride and max-answer-len from
+   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len, max-masks and max-choices from
    * {@code conf} and returns it.
    *
    * @throws IllegalArgumentException for a value the runtime rejects (an unknown device or aggregation, ...)
@@ -43,6 +45,8 @@ public record PipelineOptionKeys(
         .aggregation(TokenClassificationHead.Aggregation.parse(conf.get(aggregation)))
         .stride(conf.get(stride))
         .docStride(conf.get(docStride))
-        .maxAnswerLength(conf.get(maxAnswerLen));
+        .maxAnswerLength(conf.get(maxAnswerLen))
+        .maxMasks(conf.get(maxMasks))
+        .maxChoices(conf.get(maxChoices));
   }
 }

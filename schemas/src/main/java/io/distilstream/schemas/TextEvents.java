@@ -19,6 +19,10 @@ public final class TextEvents {
   static final List<String> HISTORY = List.of("history/TextEvent-v1.avsc", "history/TextEvent-v2.avsc");
 
   private static final BinaryMessageDecoder<TextEvent> DECODER = decoder();
+  /** Writer schemas by their single-object fingerprint: the current one and every earlier version. */
+  private static final java.util.Map<Long, Schema> WRITERS = writers();
+  /** The single-object header: {@code C3 01} and the writer schema's 8-byte fingerprint, little-endian. */
+  public static final int HEADER_BYTES = 10;
 
   private TextEvents() {}
 
@@ -28,6 +32,17 @@ public final class TextEvents {
       d.addSchema(historical(path));
     }
     return d;
+  }
+
+  private static java.util.Map<Long, Schema> writers() {
+    java.util.Map<Long, Schema> m = new java.util.HashMap<>();
+    m.put(org.apache.avro.SchemaNormalization.parsingFingerprint64(TextEvent.getClassSchema()),
+        TextEvent.getClassSchema());
+    for (String path : HISTORY) {
+      Schema s = historical(path);
+      m.put(org.apache.avro.SchemaNormalization.parsingFingerprint64(s), s);
+    }
+    return m;
   }
 
   static Schema historical(String resource) {
@@ -44,6 +59,23 @@ public final class TextEvents {
   /** Decodes one event; fails on a foreign fingerprint, a truncated body or bytes that are not an event. */
   public static TextEvent decode(byte[] bytes) throws IOException {
     return DECODER.decode(ByteBuffer.wrap(bytes));
+  }
+
+  /**
+   * Decodes one event after checking every length and count in it against the bytes that hold it
+   * ({@link AvroBounds}), so that decoding allocates in proportion to {@code bytes.length} whatever they say.
+   *
+   * @param maxItems most array and map items in the event, all collections together
+   */
+  public static TextEvent decodeBounded(byte[] bytes, int maxItems) throws IOException {
+    if (bytes.length >= HEADER_BYTES && bytes[0] == (byte) 0xC3 && bytes[1] == (byte) 0x01) {
+      Schema writer = WRITERS.get(ByteBuffer.wrap(bytes, 2, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong());
+      if (writer != null) {
+        AvroBounds.check(writer, bytes, HEADER_BYTES, maxItems);
+      }
+    }
+    // a foreign fingerprint or a short header: Avro's decoder refuses it before reading the body
+    return decode(bytes);
   }
 
   public static byte[] encode(TextEvent event) throws IOException {

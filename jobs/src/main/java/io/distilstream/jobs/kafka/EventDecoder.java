@@ -1,5 +1,8 @@
 package io.distilstream.jobs.kafka;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.distilstream.operators.DeadLetters;
@@ -7,6 +10,7 @@ import io.distilstream.operators.Enrichment;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -24,18 +28,63 @@ import org.apache.flink.util.Collector;
  * Decodes input records into {@link TextEvent}s. Avro single-object encoding (recognised by its {@code C3 01}
  * header), JSON objects, and plain UTF-8 text are accepted ({@code input.format}: auto, avro, json or text). A
  * record that cannot be decoded goes to the dead letters ({@link Enrichment#DEAD_LETTERS}) with its bytes and
- * {@code MALFORMED_EVENT}; the job goes on.
+ * {@code MALFORMED_EVENT}, one over a bound with {@code LIMIT_EXCEEDED}; the job goes on.
+ *
+ * <p>Decoding costs at most a constant times the record's size: records over {@code input.max-record-bytes} are
+ * not decoded at all, every Avro length and count is checked against the bytes that remain before anything is
+ * allocated ({@link io.distilstream.schemas.AvroBounds}), JSON nesting, string and number lengths are bounded by
+ * Jackson's {@link StreamReadConstraints}, and collections of either format hold at most
+ * {@code input.max-collection-items} items.
  */
 public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
   private static final long serialVersionUID = 1L;
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   public enum Format { AUTO, AVRO, JSON, TEXT }
 
+  /**
+   * The decoder's bounds.
+   *
+   * @param maxRecordBytes largest record value decoded ({@code input.max-record-bytes})
+   * @param maxJsonDepth deepest JSON nesting ({@code input.max-json-depth})
+   * @param maxCollectionItems most items in an event's arrays and maps together ({@code input.max-collection-items})
+   */
+  public record Limits(int maxRecordBytes, int maxJsonDepth, int maxCollectionItems) implements Serializable {
+    public Limits {
+      if (maxRecordBytes < 1 || maxJsonDepth < 2 || maxCollectionItems < 1) {
+        throw new IllegalArgumentException("input.max-record-bytes and input.max-collection-items must be >= 1,"
+            + " input.max-json-depth >= 2; got " + maxRecordBytes + ", " + maxCollectionItems + ", " + maxJsonDepth);
+      }
+    }
+
+    public static final Limits DEFAULTS = new Limits(1024 * 1024, 16, 65_536);
+  }
+
   private final Format format;
+  private final Limits limits;
+  private transient ObjectMapper json;
 
   public EventDecoder(Format format) {
+    this(format, Limits.DEFAULTS);
+  }
+
+  public EventDecoder(Format format, Limits limits) {
     this.format = format;
+    this.limits = java.util.Objects.requireNonNull(limits);
+  }
+
+  private ObjectMapper json() {
+    if (json == null) {
+      // nesting is what makes a small document expensive (a stack frame per level); strings and numbers cannot
+      // pass the record's size anyway, but Jackson checks them before it buffers them
+      JsonFactory f = JsonFactory.builder().streamReadConstraints(StreamReadConstraints.builder()
+          .maxNestingDepth(limits.maxJsonDepth())
+          .maxStringLength(limits.maxRecordBytes())
+          .maxNumberLength(64)
+          .maxNameLength(Math.min(limits.maxRecordBytes(), 50_000))
+          .build()).build();
+      json = new ObjectMapper(f);
+    }
+    return json;
   }
 
   public static Format parseFormat(String s) {
@@ -48,13 +97,24 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
 
   @Override
   public void processElement(RawEvent raw, Context ctx, Collector<TextEvent> out) {
+    TextEvent event;
     try {
-      out.collect(decode(raw));
+      event = decode(raw);
     } catch (MalformedEvent e) {
-      DeadLetter dl = DeadLetters.of(null, raw.value, DeadLetters.MALFORMED_EVENT,
-          e.getMessage() + " (record " + raw.coordinates() + ")", DeadLetters.STAGE_DECODE, null);
-      ctx.output(Enrichment.DEAD_LETTERS, dl);
+      deadLetter(raw, e.reason, e.getMessage(), ctx);
+      return;
+    } catch (RuntimeException | StackOverflowError | LinkageError e) {
+      // whatever one record makes a decoder throw is that record's dead letter, never a task failure and replay.
+      // An OutOfMemoryError is not caught: within the bounds no record can cause one, so it is the JVM's state
+      deadLetter(raw, DeadLetters.MALFORMED_EVENT, "decoding failed: " + e, ctx);
+      return;
     }
+    out.collect(event);
+  }
+
+  private static void deadLetter(RawEvent raw, String reason, String message, Context ctx) {
+    ctx.output(Enrichment.DEAD_LETTERS, DeadLetters.of(null, raw.value, reason,
+        message + " (record " + raw.coordinates() + ")", DeadLetters.STAGE_DECODE, null));
   }
 
   TextEvent decode(RawEvent raw) {
@@ -62,10 +122,14 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     if (v == null || v.length == 0) {
       throw new MalformedEvent("empty record");
     }
+    if (v.length > limits.maxRecordBytes()) {
+      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, "record of " + v.length + " bytes is over"
+          + " input.max-record-bytes (" + limits.maxRecordBytes() + ")");
+    }
     boolean avro = v.length >= 2 && v[0] == (byte) 0xC3 && v[1] == (byte) 0x01;
     if (format == Format.AVRO || (format == Format.AUTO && avro)) {
       try {
-        return TextEvents.decode(v);
+        return TextEvents.decodeBounded(v, limits.maxCollectionItems());
       } catch (Exception e) {
         throw new MalformedEvent("not a TextEvent in Avro single-object encoding: " + e.getMessage());
       }
@@ -80,7 +144,7 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
       throw new MalformedEvent("invalid UTF-8");
     }
     if (format == Format.JSON || (format == Format.AUTO && s.stripLeading().startsWith("{"))) {
-      return fromJson(s, raw);
+      return fromJson(json(), s, raw, limits.maxCollectionItems());
     }
     return TextEvent.newBuilder()
         .setId(raw.coordinates())
@@ -90,29 +154,36 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
         .build();
   }
 
-  private static TextEvent fromJson(String s, RawEvent raw) {
+  private static TextEvent fromJson(ObjectMapper json, String s, RawEvent raw, int maxItems) {
     JsonNode n;
     try {
-      n = JSON.readTree(s);
+      n = json.readTree(s);
+    } catch (StreamConstraintsException e) {
+      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, "JSON over a bound: " + firstLine(e.getMessage()));
     } catch (Exception e) {
       throw new MalformedEvent("invalid JSON: " + firstLine(e.getMessage()));
     }
     if (n == null || !n.isObject()) {
       throw new MalformedEvent("a JSON event must be an object");
     }
+    int items = size(n.get("tasks")) + size(n.get("choices")) + size(n.get("attributes"));
+    if (items > maxItems) {
+      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, items + " items in tasks, choices and attributes, over"
+          + " input.max-collection-items (" + maxItems + ")");
+    }
     List<String> tasks = new ArrayList<>();
     JsonNode t = n.get("tasks");
     if (t != null && t.isArray()) {
-      t.forEach(x -> tasks.add(x.asText()));
+      t.forEach(x -> tasks.add(wellFormed(x.asText())));
     } else if (t != null && t.isTextual()) {
-      tasks.add(t.asText());
+      tasks.add(wellFormed(t.asText()));
     } else if (t != null && !t.isNull()) {
       throw new MalformedEvent("tasks must be a string or an array of strings");
     }
     Map<String, String> attributes = new LinkedHashMap<>();
     JsonNode a = n.get("attributes");
     if (a != null && a.isObject()) {
-      a.fields().forEachRemaining(e -> attributes.put(e.getKey(), e.getValue().asText()));
+      a.fields().forEachRemaining(e -> attributes.put(wellFormed(e.getKey()), wellFormed(e.getValue().asText())));
     }
     JsonNode time = n.get("event_time");
     return TextEvent.newBuilder()
@@ -139,13 +210,48 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
       throw new MalformedEvent("choices must be an array of strings");
     }
     List<String> out = new ArrayList<>(c.size());
-    c.forEach(x -> out.add(x.asText()));
+    c.forEach(x -> out.add(wellFormed(x.asText())));
     return out;
   }
 
   private static String text(JsonNode n, String field) {
     JsonNode v = n.get(field);
-    return v == null || v.isNull() ? null : v.asText();
+    return v == null || v.isNull() ? null : wellFormed(v.asText());
+  }
+
+  private static int size(JsonNode n) {
+    return n == null ? 0 : n.size();
+  }
+
+  /**
+   * {@code s} with every lone surrogate (a JSON escape can write one; UTF-8 cannot) replaced by
+   * U+FFFD, as a UTF-8 decoder replaces bytes it cannot read: the text is enriched, and the result encodes.
+   */
+  static String wellFormed(String s) {
+    StringBuilder sb = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean lone;
+      if (Character.isHighSurrogate(c)) {
+        lone = i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1));
+        if (!lone) {
+          if (sb != null) {
+            sb.append(c).append(s.charAt(i + 1));
+          }
+          i++;
+          continue;
+        }
+      } else {
+        lone = Character.isLowSurrogate(c);
+      }
+      if (lone && sb == null) {
+        sb = new StringBuilder(s.length()).append(s, 0, i);
+      }
+      if (sb != null) {
+        sb.append(lone ? '\uFFFD' : c);
+      }
+    }
+    return sb == null ? s : sb.toString();
   }
 
   private static String firstLine(String s) {
@@ -156,12 +262,19 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     return nl < 0 ? s : s.substring(0, nl);
   }
 
-  /** A record that is not an event. */
+  /** A record that is not an event ({@code MALFORMED_EVENT}), or one over a bound ({@code LIMIT_EXCEEDED}). */
   static final class MalformedEvent extends RuntimeException {
     private static final long serialVersionUID = 1L;
+    /** The dead-letter reason. */
+    final String reason;
 
     MalformedEvent(String message) {
+      this(DeadLetters.MALFORMED_EVENT, message);
+    }
+
+    MalformedEvent(String reason, String message) {
       super(message);
+      this.reason = reason;
     }
   }
 }

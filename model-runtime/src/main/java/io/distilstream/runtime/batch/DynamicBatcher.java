@@ -29,6 +29,12 @@ public final class DynamicBatcher {
    * @return {@code [output][i]}: the outputs of {@code sequences.get(i)}, un-padded (see {@link ModelSession#run})
    */
   public float[][][] run(List<Encoding> sequences) throws OrtException {
+    return run(sequences, null);
+  }
+
+  /** As {@link #run(List)}, keeping only the token rows {@code keep} names (see {@link ModelSession#run(List,
+   * ModelSession.TokenRows)}). */
+  public float[][][] run(List<Encoding> sequences, ModelSession.TokenRows keep) throws OrtException {
     int n = sequences.size();
     float[][][] out = new float[session.outputNames().size()][n][];
     for (int[] group : plan(sequences, options)) {
@@ -36,7 +42,7 @@ public final class DynamicBatcher {
       for (int i : group) {
         batch.add(sequences.get(i));
       }
-      float[][][] res = session.run(batch);
+      float[][][] res = session.run(batch, keep);
       for (int o = 0; o < out.length; o++) {
         for (int r = 0; r < group.length; r++) {
           out[o][group[r]] = res[o][r];

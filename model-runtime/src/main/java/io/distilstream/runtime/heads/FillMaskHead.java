@@ -39,6 +39,13 @@ public final class FillMaskHead {
   }
 
   /**
+   * Most tokens of decoded {@code sequence} text one result carries, over all its candidates: each candidate
+   * repeats the whole input, so 510 masks x 5 candidates of a 512-token text would be 1.3M tokens. Past this
+   * bound {@code sequence} is left empty and the result carries {@code token} and {@code token_str} alone.
+   */
+  public static final int MAX_SEQUENCE_TOKENS = 16_384;
+
+  /**
    * @param ids the input's token ids (no padding)
    * @param logits {@code [ids.length x vocab]}, row-major
    * @param masks the positions to fill, in order
@@ -52,20 +59,46 @@ public final class FillMaskHead {
     if (masks.length == 0) {
       throw new IllegalArgumentException("no mask position");
     }
+    float[] rows = new float[masks.length * vocab];
+    for (int i = 0; i < masks.length; i++) {
+      System.arraycopy(logits, masks[i] * vocab, rows, i * vocab, vocab);
+    }
+    return postprocessMaskRows(ids, rows, vocab, masks, padId, decoder);
+  }
+
+  /**
+   * As {@link #postprocess}, from the logits rows of the masks alone.
+   *
+   * @param maskLogits {@code [masks.length x vocab]}, row-major, row {@code i} at position {@code masks[i]}
+   */
+  public List<List<Prediction>> postprocessMaskRows(int[] ids, float[] maskLogits, int vocab, int[] masks,
+      int padId, Decoder decoder) {
+    if (masks.length == 0) {
+      throw new IllegalArgumentException("no mask position");
+    }
+    if (maskLogits.length != masks.length * vocab) {
+      throw new IllegalArgumentException("expected " + masks.length + " x " + vocab + " logits, got "
+          + maskLogits.length);
+    }
     int k = topK == 0 ? vocab : Math.min(topK, vocab);
     boolean single = masks.length == 1;
+    boolean sequences = (long) masks.length * k * ids.length <= MAX_SEQUENCE_TOKENS;
     List<List<Prediction>> out = new ArrayList<>(masks.length);
     float[] probs = new float[vocab];
-    for (int m : masks) {
-      Softmax.softmax(logits, m * vocab, vocab, probs);
+    for (int i = 0; i < masks.length; i++) {
+      int m = masks[i];
+      Softmax.softmax(maskLogits, i * vocab, vocab, probs);
       int[] best = topK(probs, k);
       List<Prediction> row = new ArrayList<>(k);
       for (int token : best) {
-        int[] filled = ids.clone();
-        filled[m] = token;
-        int[] kept = Arrays.stream(filled).filter(id -> id != padId).toArray();
-        row.add(new Prediction(probs[token], token, decoder.decode(new int[] {token}, false),
-            decoder.decode(kept, single)));
+        String sequence = "";
+        if (sequences) {
+          int[] filled = ids.clone();
+          filled[m] = token;
+          int[] kept = Arrays.stream(filled).filter(id -> id != padId).toArray();
+          sequence = decoder.decode(kept, single);
+        }
+        row.add(new Prediction(probs[token], token, decoder.decode(new int[] {token}, false), sequence));
       }
       out.add(row);
     }

@@ -45,9 +45,15 @@ public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskH
   @Override
   protected List<Encoding> preprocess(String text) {
     Encoding e = encodeOneWindow(text);
-    if (FillMaskHead.maskPositions(e.ids, tokenizer.maskId()).length == 0) {
+    int masks = FillMaskHead.maskPositions(e.ids, tokenizer.maskId()).length;
+    if (masks == 0) {
       throw new InferenceException(Outcome.Reason.INVALID_INPUT, "no mask token " + maskToken() + " in the text"
           + (e.length() >= maxLength ? " (within its first " + maxLength + " tokens)" : ""));
+    }
+    if (masks > options.maxMasks()) {
+      // each mask costs a softmax over the vocabulary and top-k decoded sequences in the result
+      throw new InferenceException(Outcome.Reason.LIMIT_EXCEEDED, masks + " mask tokens, over max-masks ("
+          + options.maxMasks() + ")");
     }
     return List.of(e);
   }
@@ -56,7 +62,14 @@ public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskH
   protected List<List<FillMaskHead.Prediction>> postprocess(String text, List<Encoding> windows,
       float[][][] outputs) {
     int[] ids = windows.get(0).ids;
-    return head.postprocess(ids, outputs[0][logits], vocab, FillMaskHead.maskPositions(ids, tokenizer.maskId()),
-        tokenizer.padId(), tokenizer::decode);
+    return head.postprocessMaskRows(ids, outputs[0][logits], vocab,
+        FillMaskHead.maskPositions(ids, tokenizer.maskId()), tokenizer.padId(), tokenizer::decode);
+  }
+
+  /** Only the logits rows of the masks leave the output tensor: {@code masks x vocab}, not {@code length x vocab}. */
+  @Override
+  protected ModelSession.TokenRows tokenRows() {
+    int maskId = tokenizer.maskId();
+    return e -> FillMaskHead.maskPositions(e.ids, maskId);
   }
 }

@@ -42,6 +42,11 @@ public final class MultipleChoicePipeline
       throw new InferenceException(Outcome.Reason.INVALID_INPUT, "multiple-choice needs at least 2 choices, got "
           + q.choices().size());
     }
+    if (q.choices().size() > options.maxChoices()) {
+      // checked before tokenizing: every choice is a sequence of up to a window through the model
+      throw new InferenceException(Outcome.Reason.LIMIT_EXCEEDED, q.choices().size() + " choices, over max-choices ("
+          + options.maxChoices() + ")");
+    }
     List<Encoding> out = new ArrayList<>(q.choices().size());
     for (String choice : q.choices()) {
       requireText(choice, "a choice");

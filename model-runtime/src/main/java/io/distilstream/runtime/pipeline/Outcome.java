@@ -14,7 +14,12 @@ public final class Outcome<O> {
     /** Over the configured limit with the reject policy, or a question too long for any window. */
     TEXT_TOO_LONG,
     /** ONNX Runtime failed on this input. */
-    MODEL_ERROR
+    MODEL_ERROR,
+    /**
+     * Over one of the documented cost bounds other than length (masks per text, choices per question): the bound
+     * is checked before the work it limits is allocated or run.
+     */
+    LIMIT_EXCEEDED
   }
 
   private final O value;

@@ -135,8 +135,12 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
       return new Prepared<>(input, preprocess(input), null, null);
     } catch (InferenceException e) {
       return new Prepared<>(input, null, e.reason(), e.detail());
-    } catch (IllegalArgumentException | NullPointerException e) {
-      return new Prepared<>(input, null, Outcome.Reason.INVALID_INPUT, String.valueOf(e.getMessage()));
+    } catch (RuntimeException | StackOverflowError | LinkageError e) {
+      // one input's bad luck stays that input's outcome, whatever it threw. An OutOfMemoryError is not caught: every
+      // input's cost is bounded before it is allocated, so one means the JVM is short, not that this input is bad
+      String message = e instanceof IllegalArgumentException || e instanceof NullPointerException
+          ? String.valueOf(e.getMessage()) : e.getClass().getSimpleName() + ": " + e.getMessage();
+      return new Prepared<>(input, null, Outcome.Reason.INVALID_INPUT, message);
     }
   }
 
@@ -204,7 +208,15 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
    * inputs that failed): {@code [output][window]}. The {@link DynamicBatcher} by default.
    */
   protected float[][][] runModel(List<Encoding> flat, int[] windowsPerInput) throws Exception {
-    return batcher.run(flat);
+    return batcher.run(flat, tokenRows());
+  }
+
+  /**
+   * The token rows of per-token vector outputs that {@link #postprocess} reads; {@code null} (the default) keeps
+   * every row. A task that reads a few rows of a wide output says which, so the rest is never copied.
+   */
+  protected ModelSession.TokenRows tokenRows() {
+    return null;
   }
 
   /** An input after tokenization: its windows, or why it has none. */

@@ -37,6 +37,15 @@ public final class PipelineOptions implements Serializable {
   private boolean handleImpossibleAnswer = false;
   private boolean normalize = true;
   private String pooling = "mean";
+  /** fill-mask: most {@code [MASK]}s in one text; each costs a softmax over the vocabulary and top-k sequences. */
+  private int maxMasks = DEFAULT_MAX_MASKS;
+  /** multiple-choice: most choices in one question; each is a sequence through the model. */
+  private int maxChoices = DEFAULT_MAX_CHOICES;
+
+  /** Default of {@link #maxMasks()}: far above what fill-mask prompts use, far below a window of masks. */
+  public static final int DEFAULT_MAX_MASKS = 16;
+  /** Default of {@link #maxChoices()}: multiple-choice sets (SWAG, RACE, ARC) have 2 to 5. */
+  public static final int DEFAULT_MAX_CHOICES = 32;
 
   public static PipelineOptions defaults() {
     return new PipelineOptions();
@@ -62,6 +71,8 @@ public final class PipelineOptions implements Serializable {
   public boolean handleImpossibleAnswer() { return handleImpossibleAnswer; }
   public boolean normalize() { return normalize; }
   public String pooling() { return pooling; }
+  public int maxMasks() { return maxMasks; }
+  public int maxChoices() { return maxChoices; }
 
   public PipelineOptions session(SessionOptions s) { this.session = s; return this; }
   public PipelineOptions batching(BatchingOptions b) { this.batching = b; return this; }
@@ -83,6 +94,8 @@ public final class PipelineOptions implements Serializable {
   public PipelineOptions maxAnswerLength(int n) { this.maxAnswerLength = positive("max-answer-len", n); return this; }
   public PipelineOptions handleImpossibleAnswer(boolean b) { this.handleImpossibleAnswer = b; return this; }
   public PipelineOptions normalize(boolean b) { this.normalize = b; return this; }
+  public PipelineOptions maxMasks(int n) { this.maxMasks = positive("max-masks", n); return this; }
+  public PipelineOptions maxChoices(int n) { this.maxChoices = positive("max-choices", n); return this; }
   /** {@code mean} or {@code cls}. */
   public PipelineOptions pooling(String p) {
     if (!p.equals("mean") && !p.equals("cls")) {

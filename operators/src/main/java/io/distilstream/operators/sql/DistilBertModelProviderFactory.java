@@ -42,7 +42,8 @@ public class DistilBertModelProviderFactory implements ModelProviderFactory {
         DistilBertOptions.MAX_WAIT, DistilBertOptions.DEVICE, DistilBertOptions.INTRA_OP_THREADS,
         DistilBertOptions.MAX_LENGTH, DistilBertOptions.LONG_TEXT, DistilBertOptions.TOP_K,
         DistilBertOptions.AGGREGATION, DistilBertOptions.STRIDE, DistilBertOptions.DOC_STRIDE,
-        DistilBertOptions.MAX_ANSWER_LEN, DistilBertOptions.ON_ERROR);
+        DistilBertOptions.MAX_ANSWER_LEN, DistilBertOptions.MAX_MASKS, DistilBertOptions.MAX_CHOICES,
+        DistilBertOptions.ON_ERROR);
   }
 
   /** The async (batched) runtime provider. */

@@ -62,6 +62,12 @@ public final class DistilBertOptions {
   public static final ConfigOption<Integer> MAX_ANSWER_LEN = ConfigOptions.key("max-answer-len").intType()
       .defaultValue(InferenceOptions.MAX_ANSWER_LEN.defaultValue());
 
+  public static final ConfigOption<Integer> MAX_MASKS = ConfigOptions.key("max-masks").intType()
+      .defaultValue(InferenceOptions.MAX_MASKS.defaultValue());
+
+  public static final ConfigOption<Integer> MAX_CHOICES = ConfigOptions.key("max-choices").intType()
+      .defaultValue(InferenceOptions.MAX_CHOICES.defaultValue());
+
   public static final ConfigOption<String> ON_ERROR = ConfigOptions.key("on-error").stringType()
       .defaultValue("null")
       .withDescription("An input without a result (empty text, too long, model error): 'null' emits the row with"
@@ -73,5 +79,5 @@ public final class DistilBertOptions {
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES);
 }
