@@ -107,4 +107,40 @@ class FillMaskPipelineTest {
     c[at] = token;
     return c;
   }
+
+  /**
+   * A batch of 8 texts of 512 tokens holds 8 x 512 x 30522 logits (500 MB as Java floats); fill-mask copies out only
+   * the rows of its masks. Measured as the bytes the calling thread allocates, with the results equal to the head
+   * applied to the full logits.
+   */
+  @Test
+  void keepsOnlyTheLogitsRowsOfItsMasks() throws Exception {
+    Path dir = SharedModels.model(SharedModels.MASKED_LM);
+    try (FillMaskPipeline p = Pipeline.fillMask(dir, PipelineOptions.defaults())) {
+      java.util.List<String> texts = new java.util.ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        texts.add("word ".repeat(200 + i) + "[MASK] " + "other ".repeat(300));
+      }
+      com.sun.management.ThreadMXBean mx =
+          (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+      p.runAll(texts); // warm up: session buffers, tokenizer caches
+      long before = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
+      List<Outcome<List<List<FillMaskHead.Prediction>>>> out = p.runAll(texts);
+      long allocated = mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
+      assertThat(allocated).as("bytes allocated for 8 x 512 tokens").isLessThan(64L << 20);
+
+      Encoding e = p.prepare(texts.get(3)).windows.get(0);
+      float[] full = p.session().run(List.of(e))[0][0];
+      int[] masks = FillMaskHead.maskPositions(e.ids, p.tokenizer().maskId());
+      List<List<FillMaskHead.Prediction>> expected = new FillMaskHead(FillMaskHead.DEFAULT_TOP_K)
+          .postprocess(e.ids, full, 30522, masks, p.tokenizer().padId(), p.tokenizer()::decode);
+      List<List<FillMaskHead.Prediction>> got = out.get(3).value();
+      assertThat(got).hasSize(1);
+      for (int k = 0; k < expected.get(0).size(); k++) {
+        assertThat(got.get(0).get(k).token()).isEqualTo(expected.get(0).get(k).token());
+        assertThat(got.get(0).get(k).score()).isCloseTo(expected.get(0).get(k).score(), within(1e-5f));
+        assertThat(got.get(0).get(k).sequence()).isEqualTo(expected.get(0).get(k).sequence());
+      }
+    }
+  }
 }
