@@ -14,9 +14,18 @@ import java.util.List;
  * mask. A text without a mask is {@code INVALID_INPUT}.
  */
 public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskHead.Prediction>>> {
+  /**
+   * Most bytes of logits one model call may produce. ONNX Runtime writes {@code tokens x vocab} floats per call and
+   * its Java binding copies them out whole (8 rows of 512 tokens: 500 MB twice), so the calls of a batch are cut to
+   * at most this many padded tokens' worth: 549 tokens of a 30,522-word vocabulary, a full window always fits.
+   */
+  public static final long MAX_LOGITS_BYTES_PER_CALL = 64L << 20;
+
   private final FillMaskHead head;
   private final int logits;
   private final int vocab;
+  /** {@link #batcher}'s plan with {@link #MAX_LOGITS_BYTES_PER_CALL} applied. */
+  private final io.distilstream.runtime.batch.DynamicBatcher boundedBatcher;
 
   FillMaskPipeline(ModelDirectory dir, PipelineOptions options) {
     super(Task.FILL_MASK, dir, options, 0);
@@ -33,6 +42,10 @@ public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskH
     } catch (ModelLoadException e) {
       throw closeAndFail(e);
     }
+    io.distilstream.runtime.batch.BatchingOptions b = options.batching();
+    int tokens = (int) Math.max(maxLength, Math.min(b.maxTokens(), MAX_LOGITS_BYTES_PER_CALL / (4L * vocab)));
+    this.boundedBatcher = new io.distilstream.runtime.batch.DynamicBatcher(session,
+        new io.distilstream.runtime.batch.BatchingOptions(b.maxBatchSize(), tokens, b.maxPaddingRatio()));
     // top-k 0 means "all" for classification labels; over a whole vocabulary it means the default
     this.head = new FillMaskHead(options.topK() > 0 ? options.topK() : FillMaskHead.DEFAULT_TOP_K);
   }
@@ -66,7 +79,17 @@ public final class FillMaskPipeline extends Pipeline<String, List<List<FillMaskH
         FillMaskHead.maskPositions(ids, tokenizer.maskId()), tokenizer.padId(), tokenizer::decode);
   }
 
-  /** Only the logits rows of the masks leave the output tensor: {@code masks x vocab}, not {@code length x vocab}. */
+  /** Padded tokens one model call may hold: the batching's max-tokens, cut for the logits' size. */
+  public int maxTokensPerCall() {
+    return boundedBatcher.options().maxTokens();
+  }
+
+  @Override
+  protected float[][][] runModel(List<Encoding> flat, int[] windowsPerInput) throws Exception {
+    return boundedBatcher.run(flat, tokenRows());
+  }
+
+  /** Only the logits rows of the masks are kept: {@code masks x vocab}, not {@code length x vocab}. */
   @Override
   protected ModelSession.TokenRows tokenRows() {
     int maskId = tokenizer.maskId();
