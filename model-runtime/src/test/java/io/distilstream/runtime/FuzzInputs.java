@@ -4,6 +4,8 @@ import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
+import java.util.function.ToLongFunction;
 
 /**
  * Helpers of the fuzz targets ({@code *FuzzTest}): fuzzer bytes to strings, and the bound on what one input may
@@ -50,18 +52,25 @@ public final class FuzzInputs {
    * first call that passes the bound runs again and only the second counts, as one-time work (class loading, lazy
    * tables) is not the input's cost.
    */
-  public static <T> T withBoundedAllocation(long inputBytes, int perByte, java.util.function.Supplier<T> call) {
-    long bound = perByte * inputBytes + 4L * 1024 * 1024;
+  public static <T> T withBoundedAllocation(long inputBytes, int perByte, Supplier<T> call) {
+    return withBoundedAllocation(inputBytes, perByte, call, out -> 0L);
+  }
+
+  /** As above, with {@code allowance(result)} bytes more for what the call returns (e.g. the model's windows). */
+  public static <T> T withBoundedAllocation(long inputBytes, int perByte, Supplier<T> call,
+      ToLongFunction<T> allowance) {
     long before = allocatedBytes();
     T out = call.get();
     long allocated = allocatedBytes() - before;
+    long bound = perByte * inputBytes + 4L * 1024 * 1024 + allowance.applyAsLong(out);
     if (allocated > bound) {
       before = allocatedBytes();
       out = call.get();
       allocated = allocatedBytes() - before;
       if (allocated > bound) {
         throw new AssertionError("allocated " + allocated + " bytes for an input of " + inputBytes
-            + " bytes, over the bound of " + perByte + " x input + 4 MB = " + bound);
+            + " bytes, over the bound of " + perByte + " x input + 4 MB (+ " + allowance.applyAsLong(out)
+            + " for the result) = " + bound);
       }
     }
     return out;
