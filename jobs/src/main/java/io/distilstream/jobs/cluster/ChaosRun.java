@@ -55,6 +55,8 @@ public final class ChaosRun {
       "  --broker-down D          how long the broker stays down ('5 s')",
       "  --parallelism LIST       the job's parallelism, changed by stop-with-savepoint and restore ('2,3,1')",
       "  --hostile-every N        one hostile record per N good events; 0 for none (1000)",
+      "  --hostile DIR            more hostile records, one file per record value: NAME.REASON (the dead-letter",
+      "                           reason it must get) or NAME.ok (enriched once per distinct task it names)",
       "  --rate R                 events per second while the job runs, so that every fault meets events in",
       "                           flight; 0 produces all before the job starts, a backlog (400)",
       "  --checkpoint-interval D  ('2 s')",
@@ -77,6 +79,8 @@ public final class ChaosRun {
     public Duration brokerDown = Duration.ofSeconds(5);
     public List<Integer> parallelism = List.of(2, 3, 1);
     public int hostileEvery = 1000;
+    /** {@code --hostile DIR}: extra records from files, produced before the good events (null: none). */
+    public Path hostileDir;
     /** Events per second from the generator; 0 produces them all before the job starts (a backlog). */
     public double rate = 400;
     public Duration checkpointInterval = Duration.ofSeconds(2);
@@ -135,6 +139,8 @@ public final class ChaosRun {
       o.parallelism.add(n);
     }
     o.hostileEvery = a.integer("hostile-every", o.hostileEvery);
+    String hostileDir = a.string("hostile", null);
+    o.hostileDir = hostileDir == null ? null : Paths.get(hostileDir);
     o.rate = Double.parseDouble(a.string("rate", "400"));
     o.checkpointInterval = duration(a.string("checkpoint-interval", "2 s"));
     o.window = duration(a.string("window", "10 s"));
@@ -171,12 +177,16 @@ public final class ChaosRun {
     return org.apache.flink.util.TimeUtils.parseDuration(s);
   }
 
-  /** The three tiny test models under {@code dir} (text, token classification and question answering). */
+  /**
+   * The tiny test models under {@code dir}: text, token classification and question answering for the events, and
+   * fill-mask so that the hostile corpus's 510-[MASK] text meets a real fill-mask model.
+   */
   public static Map<String, Path> defaultModels(Path dir) {
     Map<String, Path> m = new LinkedHashMap<>();
     m.put("text-classification", dir.resolve("tiny-distilbert-sequence-classification").toAbsolutePath());
     m.put("token-classification", dir.resolve("tiny-distilbert-token-classification").toAbsolutePath());
     m.put("question-answering", dir.resolve("tiny-distilbert-question-answering").toAbsolutePath());
+    m.put("fill-mask", dir.resolve("tiny-distilbert-masked-lm").toAbsolutePath());
     return m;
   }
 
@@ -219,7 +229,7 @@ public final class ChaosRun {
       kafka = broker.join();
     }
     kafka.createTopics(6, List.of("text-events", "text-labels", "text-entities", "text-answers",
-        "text-dead-letters"));
+        "text-embeddings", "text-fill-mask", "text-choices", "text-dead-letters"));
     say("cluster at %s, directory %s", cluster.restUrl(), cluster.directory());
 
     if (o.rate <= 0) {
@@ -237,6 +247,14 @@ public final class ChaosRun {
     if (o.models.containsKey("question-answering")) {
       topicToTask.put("text-answers", "question-answering");
     }
+    // only hostile records (.ok files) ask for these
+    Map<String, String> more = Map.of("feature-extraction", "text-embeddings", "fill-mask", "text-fill-mask",
+        "multiple-choice", "text-choices");
+    more.forEach((task, topic) -> {
+      if (o.models.containsKey(task)) {
+        topicToTask.put(topic, task);
+      }
+    });
     counter = new ResultCounter(kafka.bootstrapServers(), topicToTask, "text-dead-letters");
 
     int p = o.parallelism.get(0);
@@ -252,10 +270,12 @@ public final class ChaosRun {
     }
 
     // before any fault: the hostile corpus, every kind of it, reaches the dead letters and restarts nothing
-    if (!hostile.isEmpty()) {
-      int kinds = Math.min(hostile.size(), HostileCorpus.KINDS.size());
-      say("waiting for the %d kinds of hostile records in the dead letters", kinds);
-      awaitOrStall("every kind of hostile record dead-lettered", () -> kindsDeadLettered().size() >= kinds);
+    Set<String> deadKinds = new java.util.TreeSet<>();
+    hostile.stream().filter(h -> !h.ok()).forEach(h -> deadKinds.add(h.kind()));
+    if (!deadKinds.isEmpty()) {
+      say("waiting for the %d kinds of hostile records in the dead letters", deadKinds.size());
+      awaitOrStall("every kind of hostile record dead-lettered",
+          () -> kindsDeadLettered().keySet().containsAll(deadKinds));
       Map<String, String> seen = kindsDeadLettered();
       long r = restartsNow();
       report.put("hostileKindsBeforeFirstFault", seen);
@@ -316,9 +336,11 @@ public final class ChaosRun {
         ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     boolean ner = o.models.containsKey("token-classification");
     boolean qa = o.models.containsKey("question-answering");
+    List<HostileCorpus.Hostile> files = o.hostileDir == null ? List.of() : HostileCorpus.fromDirectory(o.hostileDir);
+    hostile.addAll(files);
     for (int i = 0; i < o.events; i++) {
       if (isHostileSlot(i)) {
-        hostile.add(HostileCorpus.nth(hostile.size()));
+        hostile.add(HostileCorpus.nth(hostile.size() - files.size(), o.models.keySet()));
       }
     }
     goodEvents = o.events;
@@ -326,9 +348,12 @@ public final class ChaosRun {
       long start = System.nanoTime();
       int h = 0;
       try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+        for (; h < files.size(); h++) {
+          sendHostile(producer, h);
+        }
         for (int i = 0; i < o.events; i++) {
           if (isHostileSlot(i)) {
-            producer.send(new ProducerRecord<>("text-events", null, hostile.get(h++).value()));
+            sendHostile(producer, h++);
           }
           String text = texts.get(i % texts.size());
           List<String> tasks = new ArrayList<>(List.of("text-classification"));
@@ -368,6 +393,17 @@ public final class ChaosRun {
   }
 
   private volatile Exception producerFailure;
+  /** Where each hostile record without an id landed ({@code topic-partition-offset}: the id the job gives it). */
+  private final Map<Integer, String> coordinates = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private void sendHostile(KafkaProducer<byte[], byte[]> producer, int index) {
+    HostileCorpus.Hostile h = hostile.get(index);
+    producer.send(new ProducerRecord<>("text-events", null, h.value()), (md, e) -> {
+      if (md != null && h.id() == null) {
+        coordinates.put(index, md.topic() + "-" + md.partition() + "-" + md.offset());
+      }
+    });
+  }
 
   private boolean isHostileSlot(int i) {
     return o.hostileEvery > 0 && i % o.hostileEvery == o.hostileEvery / 2;
@@ -636,45 +672,9 @@ public final class ChaosRun {
   private int currentParallelism = -1;
 
   private long lastFaultEnd;
-  private Map<String, HostileCorpus.Hostile> hostileById;
-  private Map<String, HostileCorpus.Hostile> hostileByBytes;
-
-  /** The hostile record a dead letter came from (by id, else by its original bytes), or null. */
-  private HostileCorpus.Hostile hostileOf(ResultCounter.Dead d) {
-    if (hostileById == null) {
-      hostileById = new HashMap<>();
-      hostileByBytes = new HashMap<>();
-      for (HostileCorpus.Hostile h : hostile) {
-        if (h.id() != null) {
-          hostileById.put(h.id(), h);
-        } else {
-          hostileByBytes.put(Base64.getEncoder().encodeToString(h.value()), h);
-        }
-      }
-    }
-    if (d.id() != null) {
-      return hostileById.get(d.id());
-    }
-    return hostileByBytes.get(Base64.getEncoder().encodeToString(bytes(d.original())));
-  }
-
-  private static byte[] bytes(ByteBuffer b) {
-    ByteBuffer x = b.duplicate();
-    byte[] out = new byte[x.remaining()];
-    x.get(out);
-    return out;
-  }
-
   /** Hostile kinds seen on the dead-letter topic so far, with the reason given. */
   private Map<String, String> kindsDeadLettered() {
-    Map<String, String> out = new TreeMap<>();
-    for (ResultCounter.Dead d : counter.deadLetters()) {
-      HostileCorpus.Hostile h = hostileOf(d);
-      if (h != null) {
-        out.put(h.kind(), d.reason());
-      }
-    }
-    return out;
+    return judgeHostile(hostile, coordinates, counter.deadLetters(), Map.of()).kindsDeadLettered();
   }
 
   private void awaitAll() throws IOException {
@@ -693,7 +693,7 @@ public final class ChaosRun {
         }
       }
     }
-    return missing + Math.max(0, hostile.size() - counter.deadLetters().size());
+    return missing + judgeHostile(hostile, coordinates, counter.deadLetters(), counts).lost();
   }
 
   private List<String> tasksOf(int i) {
@@ -727,61 +727,24 @@ public final class ChaosRun {
         }
       }
     }
+    // hostile records: each dead-lettered once with its reason, or (.ok) enriched once per distinct task
+    List<ResultCounter.Dead> dead = counter.deadLetters();
+    HostileVerdict h = judgeHostile(hostile, coordinates, dead, counts);
+    h.okTasksById().values().forEach(tasks -> tasks.forEach(t -> expectedPerTask.merge(t, 1L, Long::sum)));
     for (var e : counts.entrySet()) {
       long total = e.getValue().values().stream().mapToLong(Integer::longValue).sum();
       resultsPerTask.put(e.getKey(), total);
       for (String id : e.getValue().keySet()) {
-        if (!id.startsWith("ev-") || !tasksOf(Integer.parseInt(id.substring(3))).contains(e.getKey())) {
+        boolean good = id.startsWith("ev-") && tasksOf(Integer.parseInt(id.substring(3))).contains(e.getKey());
+        if (!good && !h.okTasksById().getOrDefault(id, List.of()).contains(e.getKey())) {
           unexpected += e.getValue().get(id);
         }
       }
     }
-    // dead letters: each hostile record exactly once with its reason; nothing else
-    Map<String, HostileCorpus.Hostile> byId = new HashMap<>();
-    Map<ByteBuffer, Integer> byBytes = new HashMap<>();
-    for (HostileCorpus.Hostile h : hostile) {
-      if (h.id() != null) {
-        byId.put(h.id(), h);
-      } else {
-        byBytes.merge(ByteBuffer.wrap(h.value()), 1, Integer::sum);
-      }
-    }
-    List<ResultCounter.Dead> dead = counter.deadLetters();
-    Map<String, Integer> seenIds = new HashMap<>();
-    Map<ByteBuffer, Integer> seenBytes = new HashMap<>();
-    List<String> wrong = new ArrayList<>();
-    Map<String, Map<String, Integer>> reasonsByKind = new TreeMap<>();
-    for (ResultCounter.Dead d : dead) {
-      HostileCorpus.Hostile h = hostileOf(d);
-      if (d.id() != null) {
-        seenIds.merge(d.id(), 1, Integer::sum);
-      } else {
-        seenBytes.merge(ByteBuffer.wrap(bytes(d.original())), 1, Integer::sum);
-      }
-      if (h == null) {
-        wrong.add("not hostile: id=" + d.id() + " reason=" + d.reason());
-        continue;
-      }
-      reasonsByKind.computeIfAbsent(h.kind(), k -> new TreeMap<>()).merge(d.reason(), 1, Integer::sum);
-      if (!h.reason().equals(d.reason())) {
-        wrong.add(h.kind() + " " + (d.id() != null ? d.id() : "") + ": reason " + d.reason() + ", expected "
-            + h.reason());
-      }
-    }
-    long deadLost = 0;
-    long deadDuplicated = 0;
-    for (String id : byId.keySet()) {
-      int c = seenIds.getOrDefault(id, 0);
-      deadLost += c == 0 ? 1 : 0;
-      deadDuplicated += Math.max(0, c - 1);
-    }
-    for (var e : byBytes.entrySet()) {
-      int c = seenBytes.getOrDefault(e.getKey(), 0);
-      deadLost += Math.max(0, e.getValue() - c);
-      deadDuplicated += Math.max(0, c - e.getValue());
-    }
-    lost += deadLost;
-    duplicated += deadDuplicated + unexpected;
+    List<String> wrong = h.wrong();
+    Map<String, Map<String, Integer>> reasonsByKind = h.reasonsByKind();
+    lost += h.lost();
+    duplicated += h.duplicated() + unexpected;
     boolean pass = lost == 0 && duplicated == 0 && wrong.isEmpty() && unexplainedRestarts == 0;
 
     report.put("pass", pass);
@@ -818,6 +781,98 @@ public final class ChaosRun {
           + wrong.subList(0, Math.min(5, wrong.size())) + "; ")
           + (unexplainedRestarts > 0 ? unexplainedRestarts + " restarts without an injected fault" : ""));
     }
+  }
+
+  /**
+   * What the hostile records got against what each must get: {@code lost} counts missing dead letters and missing
+   * results of {@code .ok} records, {@code duplicated} extra ones; {@code wrong} lists dead letters that are not
+   * hostile or carry another reason (an {@code .ok} record's dead letter among them).
+   */
+  record HostileVerdict(long lost, long duplicated, List<String> wrong,
+      Map<String, Map<String, Integer>> reasonsByKind, Map<String, String> kindsDeadLettered,
+      Map<String, List<String>> okTasksById) {}
+
+  /**
+   * Judges the hostile records. A dead letter is matched by its id (a record's own, or for a record without one
+   * the {@code coordinates} it was produced at), else (undecodable records) by its original bytes; records with
+   * the same bytes form one group that expects one dead letter per member.
+   */
+  static HostileVerdict judgeHostile(List<HostileCorpus.Hostile> hostile, Map<Integer, String> coordinates,
+      List<ResultCounter.Dead> dead, Map<String, Map<String, Integer>> counts) {
+    Map<String, List<Integer>> groups = new HashMap<>();
+    Map<String, String> alias = new HashMap<>();
+    for (int i = 0; i < hostile.size(); i++) {
+      HostileCorpus.Hostile h = hostile.get(i);
+      String key = h.id() != null ? "id:" + h.id() : bytesKey(h.value());
+      groups.computeIfAbsent(key, k -> new ArrayList<>()).add(i);
+      String c = coordinates.get(i);
+      if (h.id() == null && c != null) {
+        alias.put("id:" + c, key);
+      }
+    }
+    Map<String, Integer> seen = new HashMap<>();
+    List<String> wrong = new ArrayList<>();
+    Map<String, Map<String, Integer>> reasonsByKind = new TreeMap<>();
+    Map<String, String> kinds = new TreeMap<>();
+    for (ResultCounter.Dead d : dead) {
+      String key = d.id() != null ? "id:" + d.id() : bytesKey(bytes(d.original()));
+      key = alias.getOrDefault(key, key);
+      List<Integer> group = groups.get(key);
+      if (group == null) {
+        wrong.add("not hostile: id=" + d.id() + " reason=" + d.reason());
+        continue;
+      }
+      seen.merge(key, 1, Integer::sum);
+      HostileCorpus.Hostile h = hostile.get(group.get(0));
+      reasonsByKind.computeIfAbsent(h.kind(), k -> new TreeMap<>()).merge(d.reason(), 1, Integer::sum);
+      kinds.put(h.kind(), d.reason());
+      if (!h.reason().equals(d.reason())) {
+        wrong.add(h.kind() + " " + (d.id() != null ? d.id() : "") + ": reason " + d.reason() + ", expected "
+            + (h.ok() ? "a result per task " + h.tasks() : h.reason()));
+      }
+    }
+    long lost = 0;
+    long duplicated = 0;
+    for (var e : groups.entrySet()) {
+      long expected = e.getValue().stream().filter(i -> !hostile.get(i).ok()).count();
+      int s = seen.getOrDefault(e.getKey(), 0);
+      lost += Math.max(0, expected - s);
+      if (expected > 0) {
+        duplicated += Math.max(0, s - expected); // an .ok record's dead letters are wrong, counted above
+      }
+    }
+    Map<String, List<String>> okTasks = new HashMap<>();
+    for (int i = 0; i < hostile.size(); i++) {
+      HostileCorpus.Hostile h = hostile.get(i);
+      if (!h.ok()) {
+        continue;
+      }
+      String id = h.id() != null ? h.id() : coordinates.get(i);
+      if (id == null) {
+        lost += h.tasks().size(); // not produced (yet)
+        continue;
+      }
+      okTasks.put(id, h.tasks());
+      for (String task : h.tasks()) {
+        int c = counts.getOrDefault(task, Map.of()).getOrDefault(id, 0);
+        lost += c == 0 ? 1 : 0;
+        duplicated += Math.max(0, c - 1);
+      }
+    }
+    return new HostileVerdict(lost, duplicated, wrong, reasonsByKind, kinds, okTasks);
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    ByteBuffer x = b.duplicate();
+    byte[] out = new byte[x.remaining()];
+    x.get(out);
+    return out;
+  }
+
+  /** Undecodable records are matched by their bytes, as far as a dead letter carries them. */
+  private static String bytesKey(byte[] v) {
+    int n = Math.min(v.length, io.distilstream.operators.DeadLetters.MAX_ORIGINAL_BYTES);
+    return "bytes:" + Base64.getEncoder().encodeToString(n == v.length ? v : java.util.Arrays.copyOf(v, n));
   }
 
   private void writeReport() throws IOException {

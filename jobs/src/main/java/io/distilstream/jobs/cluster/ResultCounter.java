@@ -108,6 +108,15 @@ final class ResultCounter implements AutoCloseable {
         case "token-classification":
           id = EntityResult.getDecoder().decode(r.value()).getId();
           break;
+        case "feature-extraction":
+          id = io.distilstream.schemas.EmbeddingResult.getDecoder().decode(r.value()).getId();
+          break;
+        case "fill-mask":
+          id = io.distilstream.schemas.FillMaskResult.getDecoder().decode(r.value()).getId();
+          break;
+        case "multiple-choice":
+          id = io.distilstream.schemas.ChoiceResult.getDecoder().decode(r.value()).getId();
+          break;
         default:
           id = AnswerResult.getDecoder().decode(r.value()).getId();
       }
