@@ -64,7 +64,7 @@ public final class HostileCorpus {
   /**
    * The {@code n}-th hostile record for a job serving {@code tasks}: kinds in turn, each with a unique id or unique
    * bytes. A record for a task the job has no model for must get {@code UNKNOWN_TASK}; past the job's limits on
-   * masks per text and choices per event, {@code INVALID_INPUT}.
+   * masks per text and choices per event, {@code LIMIT_EXCEEDED}.
    */
   public static Hostile nth(int n, java.util.Collection<String> tasks) {
     String kind = KINDS.get(n % KINDS.size());
@@ -99,7 +99,7 @@ public final class HostileCorpus {
       }
       case "fill-mask-510-masks":
         return new Hostile(kind, id, json(id, "[MASK]".repeat(510), List.of("fill-mask")),
-            tasks.contains("fill-mask") ? DeadLetters.INVALID_INPUT : DeadLetters.UNKNOWN_TASK);
+            tasks.contains("fill-mask") ? DeadLetters.LIMIT_EXCEEDED : DeadLetters.UNKNOWN_TASK);
       case "multiple-choice-10k-choices": {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", id);
@@ -111,13 +111,13 @@ public final class HostileCorpus {
         m.put("choices", choices);
         m.put("tasks", List.of("multiple-choice"));
         return new Hostile(kind, id, bytes(m),
-            tasks.contains("multiple-choice") ? DeadLetters.INVALID_INPUT : DeadLetters.UNKNOWN_TASK);
+            tasks.contains("multiple-choice") ? DeadLetters.LIMIT_EXCEEDED : DeadLetters.UNKNOWN_TASK);
       }
       case "deeply-nested-json": {
-        // undecodable (Jackson's nesting limit), so matched by its bytes; the id makes them unique
+        // over input.max-json-depth, so not decoded and matched by its bytes; the id makes them unique
         String head = "{\"id\":\"" + id + "\",\"text\":\"deep\",\"tasks\":[\"text-classification\"],\"x\":";
         return new Hostile(kind, null, (head + "[".repeat(100_000) + "]".repeat(100_000) + "}")
-            .getBytes(StandardCharsets.UTF_8), DeadLetters.MALFORMED_EVENT);
+            .getBytes(StandardCharsets.UTF_8), DeadLetters.LIMIT_EXCEEDED);
       }
       case "lone-surrogate-escapes":
         // JSON escapes of unpaired surrogates: the text becomes U+FFFD there, as UTF-8 decoding does, and is enriched

@@ -32,7 +32,7 @@ class ChaosVerdictTest {
     assertThat(byKind.get("avro-string-length-2^31").value()).hasSize(16);
     assertThat(byKind.get("avro-string-length-2^31").reason()).isEqualTo(DeadLetters.MALFORMED_EVENT);
     assertThat(byKind.get("60k-unknown-tasks").reason()).isEqualTo(DeadLetters.UNKNOWN_TASK);
-    assertThat(byKind.get("fill-mask-510-masks").reason()).isEqualTo(DeadLetters.INVALID_INPUT);
+    assertThat(byKind.get("fill-mask-510-masks").reason()).isEqualTo(DeadLetters.LIMIT_EXCEEDED);
     // no multiple-choice model in this job: the task is unknown to it
     assertThat(byKind.get("multiple-choice-10k-choices").reason()).isEqualTo(DeadLetters.UNKNOWN_TASK);
     assertThat(byKind.get("same-task-1000-times").ok()).isTrue();
