@@ -28,6 +28,14 @@ final class GatedPipeline extends Pipeline<String, GatedPipeline.Result> {
         PipelineOptions.defaults(), 0);
   }
 
+  /** Forgets the batches so far and opens the gate (between tests sharing one pipeline). */
+  void reset() {
+    gate.complete(null); // a test that failed holding the gate must not leave a batch stuck in it
+    batches.clear();
+    started.clear();
+    gate = CompletableFuture.completedFuture(null);
+  }
+
   /** Model calls from now on wait until the returned future is completed. */
   CompletableFuture<Void> hold() {
     gate = new CompletableFuture<>();

@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,7 +23,8 @@ import org.junit.jupiter.api.Test;
 class MicroBatcherTest {
   private static final Duration FOREVER = Duration.ofHours(1);
 
-  private final GatedPipeline pipeline = new GatedPipeline();
+  // one model session for all the tests: they take milliseconds, loading it does not
+  private static GatedPipeline pipeline;
   private final AtomicInteger cancelled = new AtomicInteger();
   private final List<Integer> batchSizes = new ArrayList<>();
   private final MicroBatcher.Listener listener = new MicroBatcher.Listener() {
@@ -44,12 +48,27 @@ class MicroBatcherTest {
     return batcher;
   }
 
+  @BeforeAll
+  static void load() {
+    pipeline = new GatedPipeline();
+  }
+
+  @AfterAll
+  static void unload() {
+    pipeline.close();
+  }
+
+  @BeforeEach
+  void reset() {
+    pipeline.reset();
+  }
+
   @AfterEach
   void close() {
+    pipeline.reset();
     if (batcher != null) {
       batcher.close();
     }
-    pipeline.close();
   }
 
   private static String input(Outcome<GatedPipeline.Result> o) {
