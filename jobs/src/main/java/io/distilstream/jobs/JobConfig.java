@@ -7,7 +7,10 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -69,7 +72,11 @@ public final class JobConfig {
       .withDescription("Stop at the offsets that are latest when the job starts (demo, tests, backfills).");
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("sink.transactional-id-prefix")
       .stringType().noDefaultValue()
-      .withDescription("Prefix of the sinks' Kafka transactional ids; default: the job name. Unique per job.");
+      .withDescription("Prefix of the sinks' Kafka transactional ids. Default: the job name, '-', and 8 hex digits"
+          + " of a hash of the bootstrap servers, the consumer group and every topic, so that two deployments of"
+          + " one job name on one Kafka cluster do not fence each other (two that share all of these are the same"
+          + " pipeline). Keep it stable across restarts: restoring under another prefix leaves the old open"
+          + " transactions to time out.");
 
   /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
   public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = Duration.ofMinutes(15).toMillis();
@@ -150,7 +157,27 @@ public final class JobConfig {
     return v == null ? 1024 * 1024 : Integer.parseInt(v.trim());
   }
   public String groupId() { return conf.getOptional(GROUP_ID).orElse(jobName()); }
-  public String transactionalIdPrefix() { return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElse(jobName()); }
+  public String transactionalIdPrefix() {
+    return conf.getOptional(TRANSACTIONAL_ID_PREFIX).orElseGet(this::derivedTransactionalIdPrefix);
+  }
+
+  /**
+   * The job name and a hash of what makes a deployment distinct on a Kafka cluster: its brokers, consumer group and
+   * topics. The same for every restart of one deployment (its transactions must be found again after a restore).
+   */
+  private String derivedTransactionalIdPrefix() {
+    StringBuilder identity = new StringBuilder(bootstrapServers()).append('\n').append(groupId());
+    for (ConfigOption<String> topic : List.of(INPUT_TOPIC, CLASSIFICATIONS_TOPIC, ENTITIES_TOPIC, ANSWERS_TOPIC,
+        EMBEDDINGS_TOPIC, FILL_MASK_TOPIC, CHOICES_TOPIC, DEAD_LETTERS_TOPIC)) {
+      identity.append('\n').append(conf.get(topic));
+    }
+    try {
+      byte[] hash = MessageDigest.getInstance("SHA-256").digest(identity.toString().getBytes(StandardCharsets.UTF_8));
+      return jobName() + "-" + HexFormat.of().formatHex(hash, 0, 4);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
 
   public Duration checkpointInterval() {
     return conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL);

@@ -84,4 +84,29 @@ class JobConfigTest {
         "--set", "inference.capacity=4"}, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)))
         .hasMessageContaining("inference.capacity (4)");
   }
+
+  @Test
+  void theDefaultTransactionalIdPrefixDiffersBetweenDeploymentsOfOneJobName() {
+    Map<String, String> a = base();
+    a.put("topics.input", "comments-eu");
+    Map<String, String> b = base();
+    b.put("topics.input", "comments-us");
+    b.put("topics.classifications", "labels-us");
+    String pa = JobConfig.of(a).transactionalIdPrefix();
+    String pb = JobConfig.of(b).transactionalIdPrefix();
+    // same job name, same Kafka cluster, other topics: transactional ids that cannot fence each other
+    assertThat(pa).startsWith("distilstream-enrichment-").matches(".*-[0-9a-f]{8}");
+    assertThat(pb).startsWith("distilstream-enrichment-").isNotEqualTo(pa);
+    Map<String, String> otherGroup = new HashMap<>(a);
+    otherGroup.put("source.group-id", "second-deployment");
+    assertThat(JobConfig.of(otherGroup).transactionalIdPrefix()).isNotEqualTo(pa);
+    Map<String, String> otherCluster = new HashMap<>(a);
+    otherCluster.put("kafka.bootstrap.servers", "10.0.0.7:9092");
+    assertThat(JobConfig.of(otherCluster).transactionalIdPrefix()).isNotEqualTo(pa);
+    // stable: a restart of one deployment finds its own transactions again
+    assertThat(JobConfig.of(new HashMap<>(a)).transactionalIdPrefix()).isEqualTo(pa);
+    // an explicit prefix is used as given
+    a.put("sink.transactional-id-prefix", "team-a");
+    assertThat(JobConfig.of(a).transactionalIdPrefix()).isEqualTo("team-a");
+  }
 }

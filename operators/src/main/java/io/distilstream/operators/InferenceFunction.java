@@ -32,7 +32,9 @@ import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.TextEvent;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
@@ -40,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
 import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
@@ -67,6 +70,24 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   private transient ModelReloader reloader;
   /** Runtimes replaced by a reload that still have requests in flight; closed when those are done. */
   private transient List<TaskRuntime> retired;
+  /**
+   * Events in flight (by identity) and what {@link #timeout} needs of them: their batcher requests, to cancel, and
+   * the reload notices they carry. Removed by whichever of completion and timeout comes first, so at most
+   * {@code inference.capacity} entries.
+   */
+  private transient Map<TextEvent, Pending> pending;
+  /** The requests of the event {@link #asyncInvoke} is handing out (operator thread only), else null. */
+  private transient List<CompletableFuture<?>> collecting;
+
+  /** One event in flight: its batcher requests and the reload notices to emit with its outputs. */
+  private static final class Pending {
+    final List<CompletableFuture<?>> requests = new ArrayList<>();
+    final List<InferenceOutput> notices;
+
+    Pending(List<InferenceOutput> notices) {
+      this.notices = notices;
+    }
+  }
 
   /**
    * One task's pipeline, its batcher thread and the model's identity. After a hot reload the old one is
@@ -79,11 +100,19 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean retired;
+    /** Told about every batcher request, so that a timed-out event can cancel its own. */
+    private final Consumer<CompletableFuture<?>> tracker;
 
     TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model) {
+      this(pipeline, batcher, model, f -> {});
+    }
+
+    TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model,
+        Consumer<CompletableFuture<?>> tracker) {
       this.pipeline = pipeline;
       this.batcher = batcher;
       this.model = model;
+      this.tracker = tracker;
     }
 
     CompletableFuture<Outcome<Object>> submit(Object input) {
@@ -99,6 +128,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           closeLater();
         }
       });
+      tracker.accept(f);
       return f;
     }
 
@@ -148,6 +178,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
+    pending = Collections.synchronizedMap(new IdentityHashMap<>());
     metrics = new InferenceMetrics(getRuntimeContext().getMetricGroup(), this::queueDepth);
     try {
       Map<Task, String> versions = new EnumMap<>(Task.class);
@@ -174,11 +205,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   private TaskRuntime newRuntime(Task task, ModelDirectory dir, ModelVersion version, PipelineOptions options,
       int subtask) {
     Pipeline<Object, Object> pipeline = (Pipeline<Object, Object>) Pipeline.create(task, dir, options);
+    // queue room for every event in flight (one request per task each): submit blocks only on hostile events
     MicroBatcher<Object, Object> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
-        options.batching().maxTokens(), spec.maxWait(), metrics, "distilstream-" + task.id() + "-" + subtask);
+        options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
+        "distilstream-" + task.id() + "-" + subtask);
     LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={})", subtask, task, dir, version, options.session(),
         options.batching(), spec.maxWait());
-    return new TaskRuntime(pipeline, batcher, version.toModelInfo());
+    return new TaskRuntime(pipeline, batcher, version.toModelInfo(), this::track);
   }
 
   /**
@@ -209,6 +242,14 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     return notices;
   }
 
+  /** Notes a batcher request of the event being handed out (see {@link #collecting}). */
+  private void track(CompletableFuture<?> request) {
+    List<CompletableFuture<?>> c = collecting;
+    if (c != null) {
+      c.add(request);
+    }
+  }
+
   private int queueDepth() {
     int depth = 0;
     if (runtimes != null) {
@@ -222,21 +263,35 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   @Override
   public void asyncInvoke(TextEvent event, ResultFuture<InferenceOutput> resultFuture) {
     long start = System.nanoTime();
-    List<InferenceOutput> notices = applyReloads();
+    Pending mine = new Pending(applyReloads());
+    pending.put(event, mine);
     List<CompletableFuture<InferenceOutput>> parts = new ArrayList<>();
     Requested requested = requested(event);
     // bounds that hold for every task are checked once, before anything is tokenized or copied
     String exceeded = spec.limits().exceeded(event);
-    for (Task task : requested.tasks()) {
-      parts.add(exceeded != null
-          ? done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, exceeded, DeadLetters.STAGE_PREPROCESS,
-              task.id()))
-          : submitGuarded(event, task, start));
+    collecting = mine.requests;
+    try {
+      for (Task task : requested.tasks()) {
+        parts.add(exceeded != null
+            ? done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, exceeded, DeadLetters.STAGE_PREPROCESS,
+                task.id()))
+            : submitGuarded(event, task, start));
+      }
+      if (!requested.unknown().isEmpty()) {
+        parts.add(done(requested.unknownDeadLetter(event)));
+      }
+    } catch (RuntimeException | Error e) {
+      pending.remove(event, mine);
+      mine.requests.forEach(r -> r.cancel(false));
+      throw e;
+    } finally {
+      collecting = null;
     }
-    if (!requested.unknown().isEmpty()) {
-      parts.add(done(requested.unknownDeadLetter(event)));
-    }
+    List<InferenceOutput> notices = mine.notices;
     CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).whenComplete((ok, error) -> {
+      if (!pending.remove(event, mine)) {
+        return; // timeout() came first: it completed the event, notices included, and cancelled its requests
+      }
       if (error != null) {
         Throwable cause = error instanceof CompletionException ? error.getCause() : error;
         if (cause instanceof CancellationException) {
@@ -335,15 +390,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     } catch (IllegalArgumentException e) {
       return null;
     }
-  }
-
-  /** The task ids an event asks for, each once (the unknown names of {@link #requested} not among them). */
-  private List<String> requestedTasks(TextEvent event) {
-    List<String> ids = new ArrayList<>();
-    for (Task t : requested(event).tasks()) {
-      ids.add(t.id());
-    }
-    return ids;
   }
 
   // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
@@ -538,15 +584,27 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   }
 
   /**
-   * Flink calls this when {@code inference.timeout} passes: the event's tasks become TIMEOUT dead letters, and a
-   * result that comes later is ignored (Flink completes a result future once).
+   * Flink calls this when {@code inference.timeout} passes: the event's tasks become TIMEOUT dead letters, its
+   * requests that have not run yet are cancelled (they never run), and a reload notice it carried is emitted with
+   * them. A result that comes later is ignored (Flink completes a result future once).
    */
   @Override
   public void timeout(TextEvent event, ResultFuture<InferenceOutput> resultFuture) {
     List<InferenceOutput> outputs = new ArrayList<>();
-    for (String name : requestedTasks(event)) {
+    Pending p = pending.remove(event);
+    if (p != null) {
+      // the requests would run for nobody: drop them from the batchers' queues
+      p.requests.forEach(r -> r.cancel(false));
+      outputs.addAll(p.notices); // a reload notice riding on this event is not lost with it
+    }
+    Requested requested = requested(event);
+    for (Task task : requested.tasks()) {
       outputs.add(DeadLetters.forEvent(event, DeadLetters.TIMEOUT, "no result within "
-          + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), DeadLetters.STAGE_INFERENCE, name));
+          + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), DeadLetters.STAGE_INFERENCE, task.id()));
+      metrics.onDeadLetter();
+    }
+    if (!requested.unknown().isEmpty()) {
+      outputs.add(requested.unknownDeadLetter(event)); // one outcome per distinct name, as without the timeout
       metrics.onDeadLetter();
     }
     resultFuture.complete(outputs);
@@ -554,6 +612,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   @Override
   public void close() throws Exception {
+    if (pending != null) {
+      pending.clear();
+    }
     if (reloader != null) {
       reloader.close();
       reloader = null;

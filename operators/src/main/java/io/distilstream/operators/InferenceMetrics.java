@@ -8,13 +8,15 @@ import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.Meter;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.ThreadSafeSimpleCounter;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 
 /**
  * The operator's metrics, in the subtask's metric group under {@code distilstream}: {@code batchSize} and
  * {@code paddingRatio} (padded / real tokens, in percent) histograms per model call, {@code batchLatencyMs} and
  * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
- * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens} and {@code deadLetters} counters.
+ * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens}, {@code deadLetters} and
+ * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters.
  */
 public final class InferenceMetrics implements MicroBatcher.Listener {
   public static final String GROUP = "distilstream";
@@ -29,6 +31,7 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   private final Counter tokens;
   private final Counter paddedTokens;
   private final Counter deadLetters;
+  private final Counter cancelledRequests;
 
   public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
@@ -41,7 +44,9 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
     events = g.counter("events");
     tokens = g.counter("tokens");
     paddedTokens = g.counter("paddedTokens");
-    deadLetters = g.counter("deadLetters");
+    // counted on the operator's thread and on every batcher thread, without this object's lock
+    deadLetters = g.counter("deadLetters", new ThreadSafeSimpleCounter());
+    cancelledRequests = g.counter("cancelledRequests", new ThreadSafeSimpleCounter());
     g.meter("eventsPerSecond", new MeterView(events));
     g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
   }
@@ -64,5 +69,10 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
 
   public void onDeadLetter() {
     deadLetters.inc();
+  }
+
+  @Override
+  public void onCancelled(int count) {
+    cancelledRequests.inc(count);
   }
 }

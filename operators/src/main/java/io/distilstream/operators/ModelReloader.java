@@ -54,6 +54,8 @@ final class ModelReloader implements AutoCloseable {
   private final Counter reloads;
   private final Counter reloadFailures;
   private final ScheduledExecutorService executor;
+  /** Set by {@link #close}; a load that finishes after it closes what it loaded. Guarded by {@code this}. */
+  private boolean closed;
 
   ModelReloader(Map<Task, String> paths, Map<Task, String> servingVersions, Loader loader, Duration interval,
       MetricGroup metrics, String threadName) {
@@ -118,8 +120,12 @@ final class ModelReloader implements AutoCloseable {
       }
       LOG.info("{}: {} changed, loading {} beside {}", task, path, version, serving.get(task));
       InferenceFunction.TaskRuntime runtime = loader.load(task, dir, version);
+      if (!offer(new Ready(task, runtime))) {
+        LOG.info("{}: closed while {} loaded; closing it", task, version);
+        runtime.close(); // nobody will take it: its session and batcher thread would leak
+        return;
+      }
       serving.put(task, version.version());
-      ready.add(new Ready(task, runtime));
       reloads.inc();
     } catch (Exception | LinkageError e) {
       String message = "could not load the new model for " + task + " from " + path + "; the previous model ("
@@ -129,6 +135,15 @@ final class ModelReloader implements AutoCloseable {
       reloadFailures.inc();
       LOG.error(message, e);
     }
+  }
+
+  /** Hands a loaded model over, unless the reloader has closed. */
+  private synchronized boolean offer(Ready r) {
+    if (closed) {
+      return false;
+    }
+    ready.add(r);
+    return true;
   }
 
   /** Models loaded since the last call, oldest first. */
@@ -157,14 +172,19 @@ final class ModelReloader implements AutoCloseable {
 
   @Override
   public void close() {
+    List<Ready> unclaimed;
+    synchronized (this) {
+      closed = true; // from here a load that finishes closes its own model (see offer)
+      unclaimed = takeReady();
+    }
+    for (Ready r : unclaimed) {
+      r.runtime().close();
+    }
     executor.shutdownNow();
     try {
       executor.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    for (Ready r : takeReady()) {
-      r.runtime().close();
     }
   }
 }

@@ -31,7 +31,8 @@ public final class ClusterCli {
       "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
       "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2",
       "           --jar JAR (jobs/target/*-job.jar)  --savepoint PATH (restore from it)",
-      "  down     stop the processes (SIGTERM, then SIGKILL after 30 s) and delete the cluster's directory",
+      "  down     stop the processes (SIGTERM, then SIGKILL after 30 s) and delete the cluster's directory (of a",
+      "           --dir that existed before up, only what the cluster put in it)",
       "  --state FILE  the state file (default: $TMPDIR/distilstream-cluster.properties)");
 
   private ClusterCli() {}
@@ -147,12 +148,15 @@ public final class ClusterCli {
     // TaskManagers first, then the JobManager
     procs.sort((a, b) -> Boolean.compare(isJobManager(p, a), isJobManager(p, b)));
     LocalFlinkCluster.stopProcesses(procs);
-    LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("dir")));
+    // only what up made: a --dir that existed before keeps its own files
+    LocalFlinkCluster.ClusterDir.remove(Paths.get(p.getProperty("dir")), p);
     if (p.getProperty("kafka.dir") != null) {
       LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
     }
     Files.delete(state);
-    out.println("cluster down: stopped " + procs.size() + " processes, deleted " + p.getProperty("dir"));
+    boolean kept = Files.exists(Paths.get(p.getProperty("dir")));
+    out.println("cluster down: stopped " + procs.size() + " processes, deleted " + (kept
+        ? "the cluster's files in " : "") + p.getProperty("dir"));
     return 0;
   }
 

@@ -80,9 +80,11 @@ public final class LocalFlinkCluster implements AutoCloseable {
   private final Map<String, Process> taskManagers = new LinkedHashMap<>();
   private int nextTaskManager = 1;
   private boolean keepDirectory;
+  private ClusterDir claim;
 
   private LocalFlinkCluster(Path dir, int restPort, int slots, String classpath) {
     this.dir = dir;
+    this.claim = ClusterDir.created(dir);
     this.restPort = restPort;
     this.slots = slots;
     this.classpath = classpath;
@@ -95,8 +97,10 @@ public final class LocalFlinkCluster implements AutoCloseable {
    */
   public static LocalFlinkCluster start(Path dir, int taskManagers, int slots, Map<String, String> config)
       throws IOException {
-    Path d = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("distilstream-flink-");
-    LocalFlinkCluster c = new LocalFlinkCluster(d, freePort(), slots, clusterClasspath());
+    ClusterDir claim = dir != null ? ClusterDir.claim(dir)
+        : ClusterDir.created(Files.createTempDirectory("distilstream-flink-"));
+    LocalFlinkCluster c = new LocalFlinkCluster(claim.dir(), freePort(), slots, clusterClasspath());
+    c.claim = claim;
     try {
       c.writeConfig(config);
       c.startJobManager();
@@ -453,7 +457,7 @@ public final class LocalFlinkCluster implements AutoCloseable {
     taskManagers.clear();
     jobManager = null;
     if (!keepDirectory) {
-      deleteRecursively(dir);
+      claim.remove();
     }
   }
 
@@ -580,6 +584,7 @@ public final class LocalFlinkCluster implements AutoCloseable {
     Properties p = new Properties();
     p.setProperty("dir", dir.toString());
     p.setProperty("rest.port", String.valueOf(restPort));
+    claim.store(p);
     pids().forEach((k, v) -> p.setProperty("pid." + k, String.valueOf(v)));
     Files.createDirectories(file.toAbsolutePath().getParent());
     try (var w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
@@ -596,5 +601,79 @@ public final class LocalFlinkCluster implements AutoCloseable {
   void detach() {
     taskManagers.clear();
     jobManager = null;
+  }
+
+  /**
+   * The cluster's directory and what in it the cluster may delete: all of it when {@code cluster up} created it, else
+   * only the entries that were not there before (a {@code --dir} the user already had keeps its own files).
+   *
+   * @param kept top-level names that existed before, null when the directory was created
+   */
+  record ClusterDir(Path dir, List<String> kept) {
+    /** Entries a cluster makes in its directory: what {@link #remove(Path, Properties)} deletes for an old state. */
+    static final List<String> CLUSTER_ENTRIES = List.of("conf", "log", "tmp", "checkpoints", "savepoints");
+
+    static ClusterDir created(Path dir) {
+      return new ClusterDir(dir, null);
+    }
+
+    /** Takes {@code dir} for a cluster, creating it if needed and noting what was in it. */
+    static ClusterDir claim(Path dir) throws IOException {
+      if (!Files.exists(dir)) {
+        return created(Files.createDirectories(dir));
+      }
+      try (Stream<Path> entries = Files.list(dir)) {
+        return new ClusterDir(dir, entries.map(e -> e.getFileName().toString()).sorted().toList());
+      }
+    }
+
+    void store(Properties p) {
+      p.setProperty("dir.created", String.valueOf(kept == null));
+      if (kept != null) {
+        p.setProperty("dir.kept", String.join("/", kept)); // '/' cannot be part of a file name
+      }
+    }
+
+    /** Deletes what the cluster made. */
+    void remove() {
+      if (kept == null) {
+        deleteRecursively(dir);
+        return;
+      }
+      try (Stream<Path> entries = Files.list(dir)) {
+        for (Path e : entries.toList()) {
+          if (!kept.contains(e.getFileName().toString())) {
+            deleteRecursively(e);
+          }
+        }
+      } catch (IOException | UncheckedIOException ignored) {
+        // as deleteRecursively: what is left behind is not worth failing for
+      }
+    }
+
+    /**
+     * Deletes what the cluster of a state file made in {@code dir}. A state file from before {@code dir.created}
+     * does not say whether the directory was the user's: only the cluster's own entries go, and the directory if it
+     * is then empty.
+     */
+    static void remove(Path dir, Properties state) {
+      String created = state.getProperty("dir.created");
+      if (created != null) {
+        String kept = state.getProperty("dir.kept", "");
+        new ClusterDir(dir, Boolean.parseBoolean(created) ? null
+            : kept.isEmpty() ? List.of() : List.of(kept.split("/"))).remove();
+        return;
+      }
+      for (String e : CLUSTER_ENTRIES) {
+        deleteRecursively(dir.resolve(e));
+      }
+      try (Stream<Path> entries = Files.list(dir)) {
+        if (entries.findAny().isEmpty()) {
+          Files.delete(dir);
+        }
+      } catch (IOException | UncheckedIOException ignored) {
+        // left behind
+      }
+    }
   }
 }

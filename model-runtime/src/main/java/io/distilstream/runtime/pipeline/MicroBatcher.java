@@ -3,13 +3,14 @@ package io.distilstream.runtime.pipeline;
 import io.distilstream.runtime.batch.DynamicBatcher;
 import io.distilstream.runtime.tokenizer.Encoding;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Turns single requests into batches: callers {@link #submit} one input at a time and get a future; one thread
@@ -17,8 +18,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * its oldest request has waited {@code maxWait}. The pipeline then groups each batch by length (see
  * {@link io.distilstream.runtime.batch.DynamicBatcher}). Every future completes exactly once, with an outcome, or
  * with a {@link CancellationException} when the batcher closes first.
+ *
+ * <p>The queue holds at most {@code queueCapacity} requests: {@link #submit} blocks while it is full, which is the
+ * caller's back-pressure (on a Flink operator's thread, Flink's own). A caller that gives up on a request cancels its
+ * future ({@code future.cancel}): the request leaves the queue at once and never runs, and the listener counts it
+ * ({@link Listener#onCancelled}). {@link #close} waits for a batch that is running, so the pipeline's session can be
+ * closed right after it.
  */
 public final class MicroBatcher<I, O> implements AutoCloseable {
+  /** Queue capacity of the constructor without one: this many full batches. */
+  public static final int DEFAULT_QUEUE_BATCHES = 4;
+
   /** Told about every batch run, for metrics. Called on the batcher thread. */
   public interface Listener {
     /**
@@ -28,6 +38,9 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
      * @param nanos time of the model call and post-processing
      */
     void onBatch(int size, int tokens, int paddedTokens, long nanos);
+
+    /** {@code count} requests were cancelled by their caller before they ran, and dropped. Any thread. */
+    default void onCancelled(int count) {}
 
     Listener NONE = (size, tokens, padded, nanos) -> {};
   }
@@ -46,20 +59,33 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   private final int maxBatchSize;
   private final int maxTokens;
   private final long maxWaitNanos;
+  private final int queueCapacity;
   private final Listener listener;
-  private final LinkedBlockingQueue<Request<I, O>> queue = new LinkedBlockingQueue<>();
-  private final AtomicBoolean closed = new AtomicBoolean();
+  // one lock for the queue and the closed flag, so that close() wakes every waiter and nothing slips in after it
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition notEmpty = lock.newCondition();
+  private final Condition notFull = lock.newCondition();
+  private final ArrayDeque<Request<I, O>> queue = new ArrayDeque<>();
+  private boolean closed;
   private final Thread thread;
 
+  /** A batcher whose queue holds {@link #DEFAULT_QUEUE_BATCHES} full batches. */
   public MicroBatcher(Pipeline<I, O> pipeline, int maxBatchSize, int maxTokens, Duration maxWait,
       Listener listener, String threadName) {
-    if (maxBatchSize < 1 || maxTokens < 1 || maxWait.isNegative()) {
-      throw new IllegalArgumentException("max-batch-size and max-tokens must be >= 1 and max-wait >= 0");
+    this(pipeline, maxBatchSize, maxTokens, maxWait, DEFAULT_QUEUE_BATCHES * maxBatchSize, listener, threadName);
+  }
+
+  public MicroBatcher(Pipeline<I, O> pipeline, int maxBatchSize, int maxTokens, Duration maxWait,
+      int queueCapacity, Listener listener, String threadName) {
+    if (maxBatchSize < 1 || maxTokens < 1 || maxWait.isNegative() || queueCapacity < 1) {
+      throw new IllegalArgumentException(
+          "max-batch-size, max-tokens and the queue capacity must be >= 1 and max-wait >= 0");
     }
     this.pipeline = pipeline;
     this.maxBatchSize = maxBatchSize;
     this.maxTokens = maxTokens;
     this.maxWaitNanos = maxWait.toNanos();
+    this.queueCapacity = queueCapacity;
     this.listener = listener == null ? Listener.NONE : listener;
     this.thread = new Thread(this::loop, threadName);
     this.thread.setDaemon(true);
@@ -67,64 +93,96 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   }
 
   /**
-   * Queues one input. Tokenization happens here, on the caller's thread, so the batcher thread only runs the model.
-   * Inputs that fail tokenization complete at once.
+   * Queues one input, blocking while the queue is full. Tokenization happens here, on the caller's thread, so the
+   * batcher thread only runs the model. Inputs that fail tokenization complete at once.
    */
   public CompletableFuture<Outcome<O>> submit(I input) {
     return submitPrepared(pipeline.prepare(input));
   }
 
-  /** Queues an input already tokenized by the pipeline (e.g. a sentence pair, {@code preparePair}). */
+  /**
+   * Queues an input already tokenized by the pipeline (e.g. a sentence pair, {@code preparePair}), blocking while
+   * the queue is full. Cancelling the returned future drops the request if it has not run yet.
+   */
   public CompletableFuture<Outcome<O>> submitPrepared(Pipeline.Prepared<I> p) {
     Request<I, O> r = new Request<>(p);
     if (p.failed()) {
       r.future.complete(Outcome.failure(p.reason(), p.message()));
       return r.future;
     }
-    if (closed.get()) {
-      r.future.completeExceptionally(new CancellationException("micro-batcher closed"));
+    lock.lock();
+    try {
+      while (!closed && queue.size() >= queueCapacity) {
+        notFull.await();
+      }
+      if (closed) {
+        r.future.completeExceptionally(new CancellationException("micro-batcher closed"));
+        return r.future;
+      }
+      queue.addLast(r);
+      notEmpty.signal();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // the caller is being stopped: the request never queued
+      r.future.completeExceptionally(new CancellationException("interrupted while the queue was full"));
       return r.future;
+    } finally {
+      lock.unlock();
     }
-    queue.add(r);
-    if (closed.get()) {
-      cancelPending(); // closed while we queued: nobody will drain the queue any more
-    }
+    r.future.whenComplete((o, e) -> {
+      if (e instanceof CancellationException && remove(r)) {
+        listener.onCancelled(1); // cancelled by its caller while queued: it never runs
+      }
+    });
     return r.future;
+  }
+
+  private boolean remove(Request<I, O> r) {
+    lock.lock();
+    try {
+      boolean removed = queue.remove(r);
+      if (removed) {
+        notFull.signal();
+      }
+      return removed;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Requests waiting for a batch. */
   public int queueDepth() {
-    return queue.size();
+    lock.lock();
+    try {
+      return queue.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Callers blocked in {@link #submit} on a full queue (for tests). */
+  int blockedSubmitters() {
+    lock.lock();
+    try {
+      return lock.getWaitQueueLength(notFull);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Most requests the queue holds before {@link #submit} blocks. */
+  public int queueCapacity() {
+    return queueCapacity;
   }
 
   private void loop() {
     List<Request<I, O>> batch = new ArrayList<>(maxBatchSize);
-    while (!closed.get()) {
+    while (true) {
       try {
-        Request<I, O> first = queue.poll(100, TimeUnit.MILLISECONDS);
-        if (first == null) {
-          continue;
+        if (!collect(batch)) {
+          cancel(batch); // closed: what was collected (and left queued) never runs
+          break;
         }
-        batch.add(first);
-        int tokens = first.prepared.tokens();
-        long deadline = first.enqueuedNanos + maxWaitNanos;
-        while (batch.size() < maxBatchSize && tokens < maxTokens) {
-          Request<I, O> next = queue.poll();
-          if (next == null) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0 || (next = queue.poll(left, TimeUnit.NANOSECONDS)) == null) {
-              break;
-            }
-          }
-          batch.add(next);
-          tokens += next.prepared.tokens();
-        }
-        runBatch(batch, tokens);
-      } catch (InterruptedException e) {
-        // only close() interrupts: the requests collected so far never ran
-        for (Request<I, O> r : batch) {
-          r.future.completeExceptionally(new CancellationException("micro-batcher closed"));
-        }
+        runBatch(batch);
       } catch (RuntimeException | Error e) {
         // runBatch completes every request; anything thrown past it must not kill the thread silently
         for (Request<I, O> r : batch) {
@@ -134,13 +192,86 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
         batch.clear();
       }
     }
-    cancelPending();
   }
 
-  private void runBatch(List<Request<I, O>> batch, int tokens) {
+  /**
+   * Waits for the next batch and moves its requests from the queue into {@code batch}. False when the batcher has
+   * closed: {@code batch} then holds every request left, for the caller to cancel.
+   */
+  private boolean collect(List<Request<I, O>> batch) {
+    lock.lock();
+    try {
+      while (queue.isEmpty() && !closed) {
+        notEmpty.awaitUninterruptibly();
+      }
+      if (closed) {
+        drainInto(batch);
+        return false;
+      }
+      Request<I, O> first = queue.pollFirst();
+      notFull.signal();
+      batch.add(first);
+      int tokens = first.prepared.tokens();
+      long deadline = first.enqueuedNanos + maxWaitNanos;
+      while (batch.size() < maxBatchSize && tokens < maxTokens) {
+        Request<I, O> next = queue.pollFirst();
+        if (next == null) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            break;
+          }
+          notEmpty.awaitNanos(left);
+          if (closed) {
+            drainInto(batch);
+            return false;
+          }
+          continue;
+        }
+        notFull.signal();
+        batch.add(next);
+        tokens += next.prepared.tokens();
+      }
+      return true;
+    } catch (InterruptedException e) {
+      // nobody interrupts this thread; if something does, run what was collected
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Empties the queue into {@code batch}, to be cancelled outside the lock (completing runs callbacks). */
+  private void drainInto(List<Request<I, O>> batch) {
+    batch.addAll(queue);
+    queue.clear();
+    notFull.signalAll();
+  }
+
+  private static <I, O> void cancel(List<Request<I, O>> requests) {
+    for (Request<I, O> r : requests) {
+      r.future.completeExceptionally(new CancellationException("micro-batcher closed"));
+    }
+  }
+
+  private void runBatch(List<Request<I, O>> collected) {
+    // a request cancelled after it left the queue is dropped here, before the model call
+    List<Request<I, O>> batch = new ArrayList<>(collected.size());
+    for (Request<I, O> r : collected) {
+      if (!r.future.isDone()) {
+        batch.add(r);
+      }
+    }
+    if (batch.size() < collected.size()) {
+      listener.onCancelled(collected.size() - batch.size());
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
     List<Pipeline.Prepared<I>> prepared = new ArrayList<>(batch.size());
+    int tokens = 0;
     for (Request<I, O> r : batch) {
       prepared.add(r.prepared);
+      tokens += r.prepared.tokens();
     }
     long start = System.nanoTime();
     List<Outcome<O>> outcomes = pipeline.runPrepared(prepared);
@@ -167,24 +298,34 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     return padded;
   }
 
-  private void cancelPending() {
-    Request<I, O> r;
-    while ((r = queue.poll()) != null) {
-      r.future.completeExceptionally(new CancellationException("micro-batcher closed"));
-    }
-  }
-
-  /** Stops the batcher thread; queued requests complete with a {@link CancellationException}. */
+  /**
+   * Stops the batcher: queued requests, and callers blocked on a full queue, complete with a
+   * {@link CancellationException}; a batch that is running finishes first (its requests get their outcomes), so
+   * the pipeline may be closed as soon as this returns.
+   */
   @Override
   public void close() {
-    if (closed.compareAndSet(false, true)) {
-      thread.interrupt();
-      try {
-        thread.join(10_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    List<Request<I, O>> queued = new ArrayList<>();
+    lock.lock();
+    try {
+      if (closed) {
+        return;
       }
-      cancelPending();
+      closed = true;
+      drainInto(queued);
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    cancel(queued); // never to run: completed now, not after the batch that is running
+    if (Thread.currentThread() == thread) {
+      return; // closed from a callback on the batcher thread: it exits after this batch
+    }
+    try {
+      thread.join(); // no time limit: the session must outlive the model call that is running on it
+    } catch (InterruptedException e) {
+      // stop waiting; Pipeline.close() still waits for the running batch before it frees the session
+      Thread.currentThread().interrupt();
     }
   }
 }

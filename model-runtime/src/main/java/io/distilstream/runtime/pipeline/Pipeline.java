@@ -42,6 +42,8 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
   protected final PipelineOptions options;
   /** Longest window fed to the model, special tokens included. */
   protected final int maxLength;
+  /** Set by {@link #close}; guarded by {@code this}, like every model call. */
+  private boolean closed;
 
   protected Pipeline(Task task, ModelDirectory directory, PipelineOptions options, int defaultMaxLength) {
     this.task = task;
@@ -156,6 +158,13 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
   /** The model call and post-processing for inputs already {@link #prepare prepared}, in one batched run. */
   public synchronized List<Outcome<O>> runPrepared(List<Prepared<I>> batch) {
     int n = batch.size();
+    if (closed) {
+      List<Outcome<O>> failed = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        failed.add(Outcome.failure(Outcome.Reason.MODEL_ERROR, "the pipeline is closed"));
+      }
+      return failed;
+    }
     List<Outcome<O>> outcomes = new ArrayList<>(n);
     List<Encoding> flat = new ArrayList<>();
     for (Prepared<I> p : batch) {
@@ -320,8 +329,15 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
   public PipelineOptions options() { return options; }
   public int maxLength() { return maxLength; }
 
+  /**
+   * Frees the session. Waits for a batch that is running on another thread (model calls hold this pipeline's
+   * monitor), so the native session is never closed under one; batches after it fail with MODEL_ERROR.
+   */
   @Override
-  public void close() {
-    session.close();
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      session.close();
+    }
   }
 }
