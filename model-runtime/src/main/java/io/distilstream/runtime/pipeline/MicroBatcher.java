@@ -276,10 +276,11 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     long start = System.nanoTime();
     List<Outcome<O>> outcomes = pipeline.runPrepared(prepared);
     long nanos = System.nanoTime() - start;
+    // reported before the futures complete, so a caller that sees its result also sees the batch in the metrics
+    listener.onBatch(batch.size(), tokens, paddedTokens(prepared), nanos);
     for (int i = 0; i < batch.size(); i++) {
       batch.get(i).future.complete(outcomes.get(i));
     }
-    listener.onBatch(batch.size(), tokens, paddedTokens(prepared), nanos);
   }
 
   private int paddedTokens(List<Pipeline.Prepared<I>> prepared) {
