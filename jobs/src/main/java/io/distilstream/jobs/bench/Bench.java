@@ -1,12 +1,16 @@
 package io.distilstream.jobs.bench;
 
+import ai.onnx.proto.OnnxMl.ModelProto;
 import io.distilstream.jobs.local.LocalKafka;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.runtime.graph.Int8Quantizer;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.ModelLoadException;
+import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
@@ -125,6 +129,20 @@ public final class Bench {
       if (int8 != null) {
         ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
             Ceiling.Batching.GROUPED, int8, base, encodings, 1, threads, runs, seconds);
+        // issue 17: Optimum's per-tensor form of the same model, as it is (results depend on the batch) and
+        // rewritten to per-row at load
+        Path perTensor = perTensorModel(onnx, out);
+        if (perTensor != null) {
+          for (boolean rewrite : new boolean[] {false, true}) {
+            String id = rewrite ? "ceiling-grouped-int8-rewritten" : "ceiling-grouped-int8-per-tensor";
+            Measurement m = report.add(new Measurement(id, "ceiling", "batches of 32, grouped by length, int8 "
+                + (rewrite ? "per-tensor rewritten to per-row at load" : "per-tensor (batch-dependent)"),
+                "1 x " + threads + " thr"));
+            Ceiling.measure(m, perTensor, base, Ceiling.batches(encodings, Ceiling.Batching.GROUPED, 32), false, 1,
+                threads, runs, seconds, new ModelSession.Int8Policy(rewrite, true));
+            out.println(report.line(m));
+          }
+        }
       }
       Path fp16 = device == Device.CUDA ? reducedModel(modelArg, seeded, dir, "--dtype", "fp16", out) : null;
       if (fp16 != null) {
@@ -253,6 +271,24 @@ public final class Bench {
     Ceiling.measure(m, onnx, base, Ceiling.batches(encodings, how, 32), how == Ceiling.Batching.PADDED_TO_MAX,
         sessions, threads, runs, seconds);
     out.println(report.line(m));
+  }
+
+  /**
+   * The bench's float32 model quantized as Optimum and ORT's {@code quantize_dynamic} do (activations per tensor,
+   * {@code DynamicQuantizeLinear}), in a temp file; null (rows skipped) when its weights are not named as the
+   * builder names them.
+   */
+  private static Path perTensorModel(Path fp32, PrintStream out) throws Exception {
+    try {
+      ModelProto q = Int8Quantizer.quantize(ModelProto.parseFrom(Files.readAllBytes(fp32)), false,
+          Int8Quantizer.encoderWeights(false), Int8Quantizer.Activation.PER_TENSOR);
+      Path file = Files.createTempFile("distilstream-bench-int8-per-tensor-", ".onnx");
+      Files.write(file, q.toByteArray());
+      return file;
+    } catch (ModelLoadException e) {
+      out.println("no per-tensor int8 rows: " + e.getMessage());
+      return null;
+    }
   }
 
   /**

@@ -144,7 +144,13 @@ final class BenchReport {
     r.add(new Ratio("ceiling_per_event_slots_over_1_session", eps(find("ceiling-per-event-slots"))
         / eps(find("ceiling-per-event")), Double.NaN, false, "N sessions x 1 thread against 1 x N, batch 1"));
     r.add(new Ratio("ceiling_grouped_int8_over_fp32", eps(find("ceiling-grouped-int8")) / eps(grouped), Double.NaN,
-        false, "the same model dynamically quantized to int8 (build-model --quantize int8), same batches"));
+        false, "the same model dynamically quantized to int8 (build-model --quantize int8: per-row activations,"
+        + " batch-invariant), same batches"));
+    r.add(new Ratio("ceiling_grouped_int8_per_tensor_over_fp32", eps(find("ceiling-grouped-int8-per-tensor"))
+        / eps(grouped), Double.NaN, false, "int8 with per-tensor activations (Optimum's form, batch-dependent"
+        + " results), same batches"));
+    r.add(new Ratio("ceiling_grouped_int8_rewritten_over_fp32", eps(find("ceiling-grouped-int8-rewritten"))
+        / eps(grouped), Double.NaN, false, "Optimum's per-tensor form rewritten to per-row at load, same batches"));
     r.add(new Ratio("ceiling_grouped_fp16_over_fp32", eps(find("ceiling-grouped-fp16")) / eps(grouped), Double.NaN,
         false, "the same model in float16 (build-model --dtype fp16) on the GPU, same batches"));
     double achieved = groupedBest == null ? Double.NaN : groupedBest.tokensPerSecond() * flopsPerToken / 1e9;

@@ -73,11 +73,17 @@ final class Ceiling {
    */
   static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
       int sessions, int threads, int runs, int seconds) throws Exception {
+    measure(m, onnx, base, batches, padRow, sessions, threads, runs, seconds, ModelSession.Int8Policy.defaults());
+  }
+
+  /** As above, with how a per-tensor int8 graph is loaded (as it is and batched, rewritten, or per sequence). */
+  static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
+      int sessions, int threads, int runs, int seconds, ModelSession.Int8Policy policy) throws Exception {
     List<ModelSession> open = new ArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(sessions);
     try {
       for (int s = 0; s < sessions; s++) {
-        open.add(ModelSession.open(onnx, copy(base).intraOpThreads(threads)));
+        open.add(ModelSession.open(onnx, copy(base).intraOpThreads(threads), policy));
         open.get(s).run(batches.get(s % batches.size())); // warm-up
       }
       for (int r = 0; r < runs; r++) {

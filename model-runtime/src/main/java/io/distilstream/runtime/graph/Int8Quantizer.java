@@ -17,7 +17,10 @@ import java.util.Set;
 import java.util.function.Predicate;
 
 /**
- * Dynamic int8 quantization of a float graph, a post-pass over what {@link GraphBuilder} writes. It follows the
+ * Dynamic int8 quantization of a float graph, a post-pass over what {@link GraphBuilder} writes, in one of two forms
+ * ({@link Activation}). By default activations are quantized per row ({@link PerRowQuantization}), so an event's
+ * result does not depend on what shares its batch. {@link Activation#PER_TENSOR}, kept to compare with and to
+ * produce graphs in Optimum's form for tests, follows the
  * conventions of ONNX Runtime's {@code quantize_dynamic} (IntegerOps mode, {@code per_channel=True}), so the result
  * looks like an Optimum / ORT-quantized {@code model_quantized.onnx}: every {@code MatMul} whose second input is a
  * constant 2-D float weight becomes
@@ -37,12 +40,22 @@ import java.util.function.Predicate;
  * by default, the task head) stays float32.
  */
 public final class Int8Quantizer {
+  /** How activations are quantized at run time. */
+  public enum Activation {
+    /** One symmetric scale per row (token), from that row alone: batch-invariant. The default. */
+    PER_ROW,
+    /** One asymmetric scale and zero point per tensor (ORT's and Optimum's form): depends on the whole batch. */
+    PER_TENSOR
+  }
+
   /** Largest magnitude of a weight: full signed 8-bit range, or 7 bits ({@code reduceRange}). */
   private final int qmax;
   private final Predicate<String> quantizeWeight;
+  private final Activation activation;
   private int quantized;
 
-  private Int8Quantizer(boolean reduceRange, Predicate<String> quantizeWeight) {
+  private Int8Quantizer(boolean reduceRange, Predicate<String> quantizeWeight, Activation activation) {
+    this.activation = activation;
     // 7-bit weights keep u8*s8 pair sums below int16 saturation on AVX2 machines without VNNI (ORT's reduce_range)
     this.qmax = reduceRange ? 63 : 127;
     this.quantizeWeight = quantizeWeight;
@@ -58,7 +71,13 @@ public final class Int8Quantizer {
 
   /** Quantizes {@code model} (see the class comment); {@code quantizeWeight} chooses weights by initializer name. */
   public static ModelProto quantize(ModelProto model, boolean reduceRange, Predicate<String> quantizeWeight) {
-    Int8Quantizer q = new Int8Quantizer(reduceRange, quantizeWeight);
+    return quantize(model, reduceRange, quantizeWeight, Activation.PER_ROW);
+  }
+
+  /** As {@link #quantize(ModelProto, boolean, Predicate)}, with activations quantized as {@code activation} says. */
+  public static ModelProto quantize(ModelProto model, boolean reduceRange, Predicate<String> quantizeWeight,
+      Activation activation) {
+    Int8Quantizer q = new Int8Quantizer(reduceRange, quantizeWeight, activation);
     ModelProto out = q.run(model);
     if (q.quantized == 0) {
       throw new ModelLoadException("--quantize int8: the graph has no MatMul with a constant 2-D float weight to"
@@ -81,6 +100,10 @@ public final class Int8Quantizer {
       }
     }
     Set<String> replaced = new HashSet<>();
+    // per row: one quantization per activation, shared by the MatMuls that read it (q, k and v)
+    Map<String, String[]> rowQuantized = new HashMap<>();
+    int opset = PerRowQuantization.opset(model);
+    java.util.List<NodeProto> rowNodes = new java.util.ArrayList<>();
     GraphProto.Builder out = g.toBuilder().clearNode().clearInitializer();
     for (NodeProto n : g.getNodeList()) {
       String w = n.getOpType().equals("MatMul") && n.getInputCount() == 2 ? n.getInput(1) : null;
@@ -117,11 +140,28 @@ public final class Int8Quantizer {
       out.addInitializer(TensorProto.newBuilder().setName(ws).setDataType(TensorProto.DataType.FLOAT.getNumber())
           .addDims(cols).setRawData(ByteString.copyFrom(sb.array())));
       String x = n.getInput(0);
-      String xq = base + "_x_quantized";
-      String xs = base + "_x_scale";
-      String xzp = base + "_x_zero_point";
-      out.addNode(NodeProto.newBuilder().setOpType("DynamicQuantizeLinear").setName(base + "_dql").addInput(x)
-          .addOutput(xq).addOutput(xs).addOutput(xzp));
+      String xq;
+      String xs;
+      String xzp;
+      if (activation == Activation.PER_ROW) {
+        String[] q8 = rowQuantized.get(x);
+        if (q8 == null) {
+          q8 = new String[] {base + "_x_quantized", base + "_x_scale"};
+          rowNodes.clear();
+          PerRowQuantization.quantizeRows(rowNodes, x, q8[0], q8[1], base, opset);
+          out.addAllNode(rowNodes);
+          rowQuantized.put(x, q8);
+        }
+        xq = q8[0];
+        xs = q8[1];
+        xzp = PerRowQuantization.zeroPoint();
+      } else {
+        xq = base + "_x_quantized";
+        xs = base + "_x_scale";
+        xzp = base + "_x_zero_point";
+        out.addNode(NodeProto.newBuilder().setOpType("DynamicQuantizeLinear").setName(base + "_dql").addInput(x)
+            .addOutput(xq).addOutput(xs).addOutput(xzp));
+      }
       String mmi = base + "_mmi";
       out.addNode(NodeProto.newBuilder().setOpType("MatMulInteger").setName(mmi).addInput(xq).addInput(wq)
           .addInput(xzp).addOutput(mmi));
@@ -129,11 +169,22 @@ public final class Int8Quantizer {
       out.addNode(NodeProto.newBuilder().setOpType("Cast").setName(cast).addInput(mmi).addOutput(cast)
           .addAttribute(AttributeProto.newBuilder().setName("to").setType(AttributeProto.AttributeType.INT)
               .setI(TensorProto.DataType.FLOAT.getNumber())));
-      // the scales' product first, in (activation, weight) order: the shape ORT's MatMulIntegerToFloat fusion matches
-      String scale = base + "_scales_mul";
-      out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(scale).addInput(xs).addInput(ws).addOutput(scale));
-      out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(base + "_output_scale_mul").addInput(cast)
-          .addInput(scale).addOutput(n.getOutput(0)));
+      if (activation == Activation.PER_ROW && PerRowQuantization.UNFUSED_OUTPUT) {
+        // weight scale first, then the row's: not the shape ORT fuses into MatMulIntegerToFloat, whose kernel
+        // assumes a scalar activation scale (see PerRowQuantization.unfuseRowScales)
+        String byWeight = base + "_weight_scale_mul";
+        out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(byWeight).addInput(cast).addInput(ws)
+            .addOutput(byWeight));
+        out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(base + "_output_scale_mul").addInput(byWeight)
+            .addInput(xs).addOutput(n.getOutput(0)));
+      } else {
+        // the scales' product first, in (activation, weight) order: the shape ORT's MatMulIntegerToFloat fusion matches
+        String scale = base + "_scales_mul";
+        out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(scale).addInput(xs).addInput(ws)
+            .addOutput(scale));
+        out.addNode(NodeProto.newBuilder().setOpType("Mul").setName(base + "_output_scale_mul").addInput(cast)
+            .addInput(scale).addOutput(n.getOutput(0)));
+      }
       replaced.add(w);
       quantized++;
     }
@@ -141,6 +192,9 @@ public final class Int8Quantizer {
       if (!replaced.contains(t.getName())) {
         out.addInitializer(t);
       }
+    }
+    if (!rowQuantized.isEmpty()) {
+      out.addAllInitializer(PerRowQuantization.constants(opset));
     }
     return model.toBuilder().setGraph(out).build();
   }

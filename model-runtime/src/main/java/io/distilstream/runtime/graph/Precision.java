@@ -13,24 +13,45 @@ public final class Precision {
   private final Kind kind;
   private final boolean quantizeHeads;
   private final boolean reduceRange;
+  private final Int8Quantizer.Activation activation;
 
-  private Precision(Kind kind, boolean quantizeHeads, boolean reduceRange) {
+  private Precision(Kind kind, boolean quantizeHeads, boolean reduceRange, Int8Quantizer.Activation activation) {
     this.kind = kind;
+    this.activation = activation;
     this.quantizeHeads = quantizeHeads;
     this.reduceRange = reduceRange;
   }
 
-  public static Precision fp32() { return new Precision(Kind.FP32, false, false); }
-  public static Precision fp16() { return new Precision(Kind.FP16, false, false); }
-  /** int8 encoder MatMuls (attention q/k/v/out, FFN), the head kept float32, full 8-bit weights. */
-  public static Precision int8() { return new Precision(Kind.INT8, false, false); }
+  private static final Int8Quantizer.Activation PER_ROW = Int8Quantizer.Activation.PER_ROW;
+
+  public static Precision fp32() { return new Precision(Kind.FP32, false, false, PER_ROW); }
+  public static Precision fp16() { return new Precision(Kind.FP16, false, false, PER_ROW); }
+  /**
+   * int8 encoder MatMuls (attention q/k/v/out, FFN), the head kept float32, full 8-bit weights, activations
+   * quantized per row (batch-invariant).
+   */
+  public static Precision int8() { return new Precision(Kind.INT8, false, false, PER_ROW); }
 
   /** Quantize the head's Linear layers too. */
-  public Precision quantizeHeads(boolean b) { return new Precision(kind, b, reduceRange); }
+  public Precision quantizeHeads(boolean b) { return new Precision(kind, b, reduceRange, activation); }
   /** 7-bit weights (ORT's reduce_range): for AVX2 CPUs without VNNI, where u8×s8 pair sums can saturate. */
-  public Precision reduceRange(boolean b) { return new Precision(kind, quantizeHeads, b); }
+  public Precision reduceRange(boolean b) { return new Precision(kind, quantizeHeads, b, activation); }
+  /** How int8 activations are quantized: per row (default, batch-invariant) or per tensor (Optimum's form). */
+  public Precision activation(Int8Quantizer.Activation a) { return new Precision(kind, quantizeHeads, reduceRange, a); }
 
   public Kind kind() { return kind; }
+  public Int8Quantizer.Activation activation() { return activation; }
+
+  /** {@code build-model --int8-activation per-row|per-tensor}. */
+  public static Int8Quantizer.Activation parseActivation(String value) {
+    String v = value == null ? "per-row" : value.toLowerCase(Locale.ROOT);
+    switch (v) {
+      case "per-row": case "row": return Int8Quantizer.Activation.PER_ROW;
+      case "per-tensor": case "tensor": return Int8Quantizer.Activation.PER_TENSOR;
+      default: throw new IllegalArgumentException("unknown --int8-activation '" + value
+          + "': expected per-row or per-tensor");
+    }
+  }
 
   /** From {@code build-model}'s flags: {@code --quantize int8} and {@code --dtype fp32|fp16}. */
   public static Precision parse(String quantize, String dtype) {
@@ -51,7 +72,8 @@ public final class Precision {
 
   ModelProto apply(ModelProto model) {
     switch (kind) {
-      case INT8: return Int8Quantizer.quantize(model, reduceRange, Int8Quantizer.encoderWeights(quantizeHeads));
+      case INT8: return Int8Quantizer.quantize(model, reduceRange, Int8Quantizer.encoderWeights(quantizeHeads),
+          activation);
       case FP16: return Fp16Converter.convert(model);
       default: return model;
     }
@@ -60,6 +82,7 @@ public final class Precision {
   @Override
   public String toString() {
     return kind.name().toLowerCase(Locale.ROOT) + (kind == Kind.INT8 && quantizeHeads ? "+heads" : "")
-        + (reduceRange ? " (7-bit)" : "");
+        + (reduceRange ? " (7-bit)" : "")
+        + (kind == Kind.INT8 && activation == Int8Quantizer.Activation.PER_TENSOR ? " (per-tensor activations)" : "");
   }
 }

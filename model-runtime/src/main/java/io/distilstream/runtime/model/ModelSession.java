@@ -8,12 +8,17 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.distilstream.runtime.graph.PerRowQuantization;
 import io.distilstream.runtime.tokenizer.Encoding;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,6 +53,38 @@ public final class ModelSession implements AutoCloseable {
     PER_TOKEN_VECTOR
   }
 
+  /**
+   * What to do with a graph whose results depend on batch composition (per-tensor dynamic int8, as Optimum and
+   * ORT's {@code quantize_dynamic} write it).
+   */
+  public static final class Int8Policy {
+    /** Rewrite per-tensor dynamic quantization into the per-row form at load ({@link PerRowQuantization}). */
+    public final boolean rewrite;
+    /** Batch a graph that stays batch-dependent anyway, instead of running each sequence alone. */
+    public final boolean allowBatchDependentResults;
+
+    public Int8Policy(boolean rewrite, boolean allowBatchDependentResults) {
+      this.rewrite = rewrite;
+      this.allowBatchDependentResults = allowBatchDependentResults;
+    }
+
+    /**
+     * Rewrite off, batch-dependent batching off: a per-tensor graph runs each sequence alone, exactly as the
+     * publisher's graph gives it (the rewrite changes results by about 1% cosine on all-MiniLM-L6-v2, so it is asked
+     * for, not imposed). The system properties {@code distilstream.int8.rewrite} and
+     * {@code distilstream.inference.allow-batch-dependent-results} change them until the pipeline options do.
+     */
+    public static Int8Policy defaults() {
+      return new Int8Policy(Boolean.getBoolean("distilstream.int8.rewrite"),
+          Boolean.getBoolean("distilstream.inference.allow-batch-dependent-results"));
+    }
+
+    /** The graph as it is, batched: results depend on what shares a batch (the behaviour before issue 17). */
+    public static Int8Policy asIsBatched() {
+      return new Int8Policy(false, true);
+    }
+  }
+
   private final OrtEnvironment env;
   private final OrtSession session;
   private final Path modelFile;
@@ -59,12 +96,21 @@ public final class ModelSession implements AutoCloseable {
   private final List<String> outputNames;
   private final OutputShape[] outputShapes;
   private final int[] outputWidths;
+  /** False: a sequence's outputs depend on what else is in its batch. */
+  private final boolean batchInvariant;
+  /** Run every sequence alone: the graph is batch-dependent and batching it was not allowed. */
+  private final boolean perSequence;
+  private final String int8Path;
 
   private ByteBuffer idsBuf = allocate(0);
   private ByteBuffer maskBuf = allocate(0);
   private ByteBuffer typesBuf = allocate(0);
 
-  private ModelSession(OrtEnvironment env, OrtSession session, Path modelFile, Device device) throws OrtException {
+  private ModelSession(OrtEnvironment env, OrtSession session, Path modelFile, Device device, Loaded loaded)
+      throws OrtException {
+    this.batchInvariant = loaded.batchInvariant;
+    this.perSequence = loaded.perSequence;
+    this.int8Path = loaded.path;
     this.env = env;
     this.session = session;
     this.modelFile = modelFile;
@@ -116,15 +162,101 @@ public final class ModelSession implements AutoCloseable {
 
   /** Opens {@code model.onnx} (or any ONNX file) with the given options. */
   public static ModelSession open(Path modelFile, SessionOptions options) {
-    return open(modelFile, options, null);
+    return open(modelFile, options, null, Int8Policy.defaults());
   }
 
-  private static ModelSession open(Path modelFile, SessionOptions options, byte[] bytes) {
+  /** As {@link #open(Path, SessionOptions)}, with what to do about batch-dependent (per-tensor int8) graphs. */
+  public static ModelSession open(Path modelFile, SessionOptions options, Int8Policy policy) {
+    return open(modelFile, options, null, policy);
+  }
+
+  /** How a graph was loaded: as it is or rewritten, and whether it may be batched. */
+  private static final class Loaded {
+    byte[] bytes;
+    boolean batchInvariant = true;
+    boolean perSequence;
+    String path = "float or batch-invariant";
+  }
+
+  /**
+   * Looks for per-tensor dynamic quantization (cheap byte scan first, so a float graph is not parsed) and rewrites
+   * it to the per-row form if the policy says so; says how the session must batch what is left.
+   */
+  private static Loaded load(Path modelFile, byte[] bytes, Int8Policy policy) {
+    Loaded l = new Loaded();
+    l.bytes = bytes;
+    ByteBuffer scan;
+    try {
+      if (bytes != null) {
+        scan = ByteBuffer.wrap(bytes);
+      } else {
+        try (FileChannel ch = FileChannel.open(modelFile)) {
+          if (ch.size() > Integer.MAX_VALUE) {
+            return l; // a > 2 GB graph is no int8 encoder; ORT opens it from its path
+          }
+          scan = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+        }
+      }
+    } catch (IOException e) {
+      throw new ModelLoadException(modelFile + ": cannot read the model: " + e.getMessage(), e);
+    }
+    if (!PerRowQuantization.mayBeBatchDependent(scan)) {
+      return l;
+    }
+    long start = System.nanoTime();
+    ModelProto model;
+    try {
+      model = bytes != null ? ModelProto.parseFrom(bytes) : ModelProto.parseFrom(scan);
+    } catch (IOException e) {
+      throw new ModelLoadException(modelFile + ": not an ONNX model: " + e.getMessage(), e);
+    }
+    boolean external = model.getGraph().getInitializerList().stream()
+        .anyMatch(t -> t.getDataLocation() == TensorProto.DataLocation.EXTERNAL);
+    PerRowQuantization.Result r = PerRowQuantization.rewrite(model);
+    if (r.rewritten == 0 && r.batchInvariant()) {
+      return l; // the op names were only in node names or strings
+    }
+    String dependent = null;
+    if (!policy.rewrite) {
+      dependent = "per-tensor dynamic int8, not rewritten to per-row (distilstream.int8.rewrite=false)";
+    } else if (external) {
+      // the weights live beside the file; a rewritten graph held in memory could not find them
+      dependent = "per-tensor dynamic int8 with external weight files, not rewritten";
+    } else if (r.rewritten > 0) {
+      l.bytes = r.model.toByteArray();
+      l.path = "per-tensor dynamic int8 rewritten to per-row: " + r.rewritten + " activation quantizations";
+      if (!r.batchInvariant()) {
+        dependent = l.path + ", but " + r.leftBatchDependent + " op(s) could not be (" + r.refusal + ")";
+      }
+    } else {
+      dependent = "per-tensor dynamic int8 that cannot be rewritten (" + r.refusal + ")";
+    }
+    if (dependent == null) {
+      LOG.info("{}: {} in {} ms; results do not depend on batch composition", modelFile, l.path,
+          (System.nanoTime() - start) / 1_000_000);
+      return l;
+    }
+    l.batchInvariant = false;
+    l.perSequence = !policy.allowBatchDependentResults;
+    l.path = dependent + (l.perSequence ? "; each sequence runs alone (set inference.allow-batch-dependent-results"
+        + "=true to batch it, with results that depend on batch composition)"
+        : "; batched anyway (allow-batch-dependent-results): results depend on batch composition");
+    if (l.perSequence) {
+      LOG.warn("{}: {}", modelFile, l.path);
+    } else {
+      LOG.info("{}: {}", modelFile, l.path);
+    }
+    return l;
+  }
+
+  private static ModelSession open(Path modelFile, SessionOptions options, byte[] bytes, Int8Policy policy) {
     if (bytes == null && !Files.isRegularFile(modelFile)) {
       throw new ModelLoadException(modelFile, "an ONNX model file",
           "no such file (export one with `optimum-cli export onnx --model <hub-id> <dir>`, or build one from "
               + "model.safetensors with `bin/distilstream build-model`)");
     }
+    Loaded loaded = load(modelFile, bytes, policy);
+    bytes = loaded.bytes;
     OrtEnvironment env = environment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setOptimizationLevel(optLevel(options.optimizationLevel()));
@@ -148,7 +280,7 @@ public final class ModelSession implements AutoCloseable {
       }
       OrtSession session = bytes != null ? env.createSession(bytes, so) : env.createSession(modelFile.toString(), so);
       try {
-        return new ModelSession(env, session, modelFile, device);
+        return new ModelSession(env, session, modelFile, device, loaded);
       } catch (RuntimeException | OrtException e) {
         session.close();
         throw e;
@@ -163,7 +295,12 @@ public final class ModelSession implements AutoCloseable {
    * names it in messages.
    */
   public static ModelSession open(byte[] onnx, Path source, SessionOptions options) {
-    return open(source, options, onnx);
+    return open(source, options, onnx, Int8Policy.defaults());
+  }
+
+  /** As {@link #open(byte[], Path, SessionOptions)}, with what to do about batch-dependent graphs. */
+  public static ModelSession open(byte[] onnx, Path source, SessionOptions options, Int8Policy policy) {
+    return open(source, options, onnx, policy);
   }
 
   private static volatile OrtEnvironment environment;
@@ -222,6 +359,13 @@ public final class ModelSession implements AutoCloseable {
   /** True for a multiple-choice graph, whose inputs are {@code [batch, num_choices, seq]}. */
   public boolean multipleChoice() { return choiceInputs; }
 
+  /** False when a sequence's outputs depend on what shares its batch (per-tensor dynamic int8 left as it is). */
+  public boolean batchInvariant() { return batchInvariant; }
+  /** True when {@link #run} runs every sequence alone because the graph is batch-dependent. */
+  public boolean runsPerSequence() { return perSequence; }
+  /** How the graph was loaded, for logs and the bench: as it is, rewritten to per-row int8, or run per sequence. */
+  public String loadPath() { return int8Path; }
+
   public int outputIndex(String name) {
     int i = outputNames.indexOf(name);
     if (i < 0) {
@@ -272,6 +416,17 @@ public final class ModelSession implements AutoCloseable {
     if (seq == 0) {
       throw new IllegalArgumentException("cannot run a batch of empty sequences");
     }
+    if (perSequence && rows > 1) {
+      // a batch-dependent graph: every sequence alone, so its result is the one it gets without neighbours
+      float[][][] out = new float[outputNames.size()][rows][];
+      for (int r = 0; r < rows; r++) {
+        float[][][] one = run(List.of(batch.get(r)));
+        for (int o = 0; o < out.length; o++) {
+          out[o][r] = one[o][0];
+        }
+      }
+      return out;
+    }
     return runPadded(batch, seq, new long[] {rows, seq}, result -> {
       float[][][] out = new float[outputNames.size()][rows][];
       for (int o = 0; o < outputNames.size(); o++) {
@@ -303,6 +458,15 @@ public final class ModelSession implements AutoCloseable {
     int seq = longest(flat);
     if (rows == 0) {
       return new float[0];
+    }
+    if (perSequence && rows > 1) {
+      // a question's choices belong to one event and stay together; questions run one at a time
+      float[] out = new float[flat.size()];
+      for (int r = 0; r < rows; r++) {
+        float[] one = runChoices(flat.subList(r * choices, (r + 1) * choices), choices, name);
+        System.arraycopy(one, 0, out, r * choices, choices);
+      }
+      return out;
     }
     return runPadded(flat, seq, new long[] {rows, choices, seq}, result -> {
       FloatBuffer fb = ((OnnxTensor) result.get(outputIndex(name))).getFloatBuffer();

@@ -52,7 +52,12 @@ class PrecisionTest {
     ModelProto q = ModelProto.parseFrom(int8);
     // six Linear layers per encoder layer (q, k, v, out, lin1, lin2) are int8; the head stays float32
     assertThat(count(q, "MatMulInteger")).isEqualTo(6 * config.numLayers());
-    assertThat(count(q, "DynamicQuantizeLinear")).isEqualTo(6 * config.numLayers());
+    // activations per row: one quantization per distinct input (q, k and v share theirs), none per tensor
+    assertThat(count(q, "DynamicQuantizeLinear")).isZero();
+    assertThat(count(q, "ReduceMax")).isEqualTo(4 * config.numLayers());
+    ModelProto optimumForm = ModelProto.parseFrom(GraphBuilder.build(config, head, weights,
+        Precision.int8().activation(Int8Quantizer.Activation.PER_TENSOR)));
+    assertThat(count(optimumForm, "DynamicQuantizeLinear")).isEqualTo(6 * config.numLayers());
     assertThat(q.getGraph().getInitializerList()).filteredOn(t -> t.getDataType() == TensorProto.DataType.INT8
         .getNumber()).hasSize(6 * config.numLayers());
     assertThat(int8.length).isLessThan(fp32.length);
