@@ -148,10 +148,22 @@ public final class InferenceOptions {
           + " letter instead of failing the sink on every replay. Keep it under the producers' max.request.size"
           + " (the Kafka job derives it from kafka.max.request.size when it is unset).");
 
+  public static final ConfigOption<Boolean> INT8_REWRITE = ConfigOptions.key("inference.int8-rewrite")
+      .booleanType().defaultValue(false)
+      .withDescription("A per-tensor dynamic int8 graph (Optimum's or Xenova's model_quantized.onnx): rewrite its"
+          + " DynamicQuantizeLinear activations into per-row quantization when it loads, so it batches without its"
+          + " results depending on batch neighbours (they move by about 1-3% cosine from the published graph's)."
+          + " Off: such a graph runs one sequence per model call. Graphs built by build-model are per-row already.");
+
+  public static final ConfigOption<Boolean> ALLOW_BATCH_DEPENDENT_RESULTS =
+      ConfigOptions.key("inference.allow-batch-dependent-results").booleanType().defaultValue(false)
+      .withDescription("Batch a graph whose results depend on what shares its batch (per-tensor int8 not"
+          + " rewritten) anyway: faster, but an event can be labelled differently on replay. Off by default.");
+
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
 
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()

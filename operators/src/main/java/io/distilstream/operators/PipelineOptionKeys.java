@@ -26,7 +26,9 @@ public record PipelineOptionKeys(
     ConfigOption<Integer> docStride,
     ConfigOption<Integer> maxAnswerLen,
     ConfigOption<Integer> maxMasks,
-    ConfigOption<Integer> maxChoices) {
+    ConfigOption<Integer> maxChoices,
+    ConfigOption<Boolean> int8Rewrite,
+    ConfigOption<Boolean> allowBatchDependentResults) {
 
   /**
    * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len, max-masks and max-choices from
@@ -38,7 +40,9 @@ public record PipelineOptionKeys(
     return p
         .session(SessionOptions.defaults()
             .device(Device.parse(conf.get(device)))
-            .intraOpThreads(conf.get(intraOpThreads)))
+            .intraOpThreads(conf.get(intraOpThreads))
+            .int8Rewrite(conf.get(int8Rewrite))
+            .allowBatchDependentResults(conf.get(allowBatchDependentResults)))
         .batching(new BatchingOptions(conf.get(maxBatchSize), conf.get(maxTokens), conf.get(maxPaddingRatio)))
         .maxLength(conf.get(maxLength))
         .topK(conf.get(topK))

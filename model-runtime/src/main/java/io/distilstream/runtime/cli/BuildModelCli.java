@@ -28,7 +28,8 @@ public final class BuildModelCli {
 
   public static final String USAGE = String.join("\n",
       "usage: distilstream build-model --config CONFIG --task TASK --out DIR [--weights FILE | --seed N]",
-      "                                [--quantize int8 | --dtype fp16] [--report TEXTS]",
+      "                                [--quantize int8 [--int8-activation per-row|per-tensor] | --dtype fp16]",
+      "                                [--report TEXTS]",
       "  Builds the ONNX graph of a DistilBERT or BERT model and writes a complete model directory: config.json,",
       "  tokenizer files, model.onnx. Prints one JSON line describing what it wrote.",
       "  --config CONFIG   a Hugging Face config.json, or a preset: distilbert-base, distilbert-small, bert-base,",
@@ -43,6 +44,9 @@ public final class BuildModelCli {
       "  --quantize int8   dynamically quantized graph for CPUs: encoder MatMul weights int8 per output channel,",
       "                    activations quantized at run time (DynamicQuantizeLinear + MatMulInteger, which ONNX",
       "                    Runtime fuses into DynamicQuantizeMatMul); the head stays float32",
+      "  --int8-activation per-row | per-tensor   with --quantize int8: one activation scale per token row (default:",
+      "                    a text's result does not depend on what shares its batch) or one per tensor (Optimum's",
+      "                    and ORT's quantize_dynamic form: faster, batch-dependent)",
       "  --quantize-heads  with --quantize int8: quantize the head's Linear layers too",
       "  --reduce-range    with --quantize int8: 7-bit weights, for AVX2 CPUs without VNNI (saturation)",
       "  --dtype fp16      float16 graph for GPUs: weights and compute fp16, LayerNorm and softmax float32, outputs",
@@ -66,7 +70,8 @@ public final class BuildModelCli {
     Precision precision;
     try {
       precision = Precision.parse(args.string("quantize", null), args.string("dtype", null))
-          .quantizeHeads(args.flag("quantize-heads")).reduceRange(args.flag("reduce-range"));
+          .quantizeHeads(args.flag("quantize-heads")).reduceRange(args.flag("reduce-range"))
+          .activation(Precision.parseActivation(args.string("int8-activation", null)));
     } catch (IllegalArgumentException e) {
       throw new Args.UsageException(e.getMessage());
     }

@@ -67,6 +67,10 @@ public final class RuntimeCli {
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx)",
+      "  --int8-rewrite             a per-tensor int8 graph (Optimum's model_quantized.onnx): rewrite it to per-row",
+      "                             quantization at load, so it batches with results independent of batch neighbours",
+      "  --allow-batch-dependent-results  batch a per-tensor int8 graph as it is (faster; results then depend on",
+      "                             what shares a batch). Without either flag such a graph runs one text per call",
       "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line;",
       "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line.");
 
@@ -81,14 +85,17 @@ public final class RuntimeCli {
 
   /** @return the process exit code */
   public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
-    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair"));
+    Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair", "int8-rewrite",
+        "allow-batch-dependent-results"));
     Task task = Task.parse(args.required("task"));
     Path model = Path.of(args.required("model"));
     String onnx = args.string("onnx", null);
     PipelineOptions options = PipelineOptions.defaults()
         .session(SessionOptions.defaults()
             .device(Device.parse(args.string("device", "cpu")))
-            .intraOpThreads(args.integer("threads", 0)))
+            .intraOpThreads(args.integer("threads", 0))
+            .int8Rewrite(args.flag("int8-rewrite"))
+            .allowBatchDependentResults(args.flag("allow-batch-dependent-results")))
         .batching(new BatchingOptions(args.integer("batch-size", BatchingOptions.DEFAULT_MAX_BATCH_SIZE),
             args.integer("max-tokens", BatchingOptions.DEFAULT_MAX_TOKENS),
             Double.parseDouble(args.string("max-padding-ratio",

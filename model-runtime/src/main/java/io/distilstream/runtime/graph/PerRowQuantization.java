@@ -98,8 +98,8 @@ public final class PerRowQuantization {
         .addAttribute(intAttr("to", TensorProto.DataType.UINT8.getNumber())).build());
   }
 
-  /** Probe switch: QuantizeLinear per row (opset 13+) rather than Div, Round, Add, Cast. */
-  static boolean FUSED_QUANTIZE = !Boolean.getBoolean("distilstream.int8.divround");
+  /** QuantizeLinear per row where the opset has it (13+): one node instead of Div, Round, Add, Cast. */
+  static final boolean FUSED_QUANTIZE = true;
 
   private static TensorProto zeroPointTensor(String name) {
     return TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.UINT8.getNumber())
@@ -282,8 +282,11 @@ public final class PerRowQuantization {
     return out;
   }
 
-  /** Probe switch: false keeps the MatMulIntegerToFloat-fusable output form. */
-  static boolean UNFUSED_OUTPUT = !Boolean.getBoolean("distilstream.int8.fusable");
+  /**
+   * Always: the fusable output form gives wrong results with per-row scales (see {@link #unfuseRowScales}). A
+   * constant, not a switch, so that no configuration can bring the wrong form back.
+   */
+  static final boolean UNFUSED_OUTPUT = true;
 
   /** Null when the outputs of {@code dql} feed only what the per-row form computes the same way; else why not. */
   private static String whyNot(NodeProto dql, Map<String, List<NodeProto>> consumers,

@@ -71,12 +71,11 @@ public final class ModelSession implements AutoCloseable {
     /**
      * Rewrite off, batch-dependent batching off: a per-tensor graph runs each sequence alone, exactly as the
      * publisher's graph gives it (the rewrite changes results by about 1% cosine on all-MiniLM-L6-v2, so it is asked
-     * for, not imposed). The system properties {@code distilstream.int8.rewrite} and
-     * {@code distilstream.inference.allow-batch-dependent-results} change them until the pipeline options do.
+     * for, not imposed). {@link SessionOptions#int8Rewrite} and {@link SessionOptions#allowBatchDependentResults}
+     * ({@code inference.int8-rewrite}, {@code inference.allow-batch-dependent-results}) set them.
      */
     public static Int8Policy defaults() {
-      return new Int8Policy(Boolean.getBoolean("distilstream.int8.rewrite"),
-          Boolean.getBoolean("distilstream.inference.allow-batch-dependent-results"));
+      return new Int8Policy(false, false);
     }
 
     /** The graph as it is, batched: results depend on what shares a batch (the behaviour before issue 17). */
@@ -162,7 +161,7 @@ public final class ModelSession implements AutoCloseable {
 
   /** Opens {@code model.onnx} (or any ONNX file) with the given options. */
   public static ModelSession open(Path modelFile, SessionOptions options) {
-    return open(modelFile, options, null, Int8Policy.defaults());
+    return open(modelFile, options, null, options.int8Policy());
   }
 
   /** As {@link #open(Path, SessionOptions)}, with what to do about batch-dependent (per-tensor int8) graphs. */
@@ -218,7 +217,7 @@ public final class ModelSession implements AutoCloseable {
     }
     String dependent = null;
     if (!policy.rewrite) {
-      dependent = "per-tensor dynamic int8, not rewritten to per-row (distilstream.int8.rewrite=false)";
+      dependent = "per-tensor dynamic int8, not rewritten to per-row (int8-rewrite=false)";
     } else if (external) {
       // the weights live beside the file; a rewritten graph held in memory could not find them
       dependent = "per-tensor dynamic int8 with external weight files, not rewritten";
@@ -295,7 +294,7 @@ public final class ModelSession implements AutoCloseable {
    * names it in messages.
    */
   public static ModelSession open(byte[] onnx, Path source, SessionOptions options) {
-    return open(source, options, onnx, Int8Policy.defaults());
+    return open(source, options, onnx, options.int8Policy());
   }
 
   /** As {@link #open(byte[], Path, SessionOptions)}, with what to do about batch-dependent graphs. */

@@ -14,6 +14,10 @@ public final class SessionOptions implements Serializable {
   private boolean cudaFallbackToCpu = false;
   private int intraOpThreads = 0;
   private String optimizationLevel = "all";
+  /** Rewrite a per-tensor dynamic int8 graph (Optimum's {@code model_quantized.onnx}) into the per-row form. */
+  private boolean int8Rewrite = false;
+  /** Batch a graph whose results depend on batch composition anyway, instead of one sequence per call. */
+  private boolean allowBatchDependentResults = false;
 
   public static SessionOptions defaults() {
     return new SessionOptions();
@@ -25,8 +29,16 @@ public final class SessionOptions implements Serializable {
   /** 0 lets ONNX Runtime choose (one per physical core). */
   public int intraOpThreads() { return intraOpThreads; }
   public String optimizationLevel() { return optimizationLevel; }
+  public boolean int8Rewrite() { return int8Rewrite; }
+  public boolean allowBatchDependentResults() { return allowBatchDependentResults; }
+  /** What {@link ModelSession} does with a batch-dependent (per-tensor int8) graph, from the two settings above. */
+  public ModelSession.Int8Policy int8Policy() {
+    return new ModelSession.Int8Policy(int8Rewrite, allowBatchDependentResults);
+  }
 
   public SessionOptions device(Device d) { this.device = d; return this; }
+  public SessionOptions int8Rewrite(boolean b) { this.int8Rewrite = b; return this; }
+  public SessionOptions allowBatchDependentResults(boolean b) { this.allowBatchDependentResults = b; return this; }
   public SessionOptions deviceId(int id) { this.deviceId = id; return this; }
   /** When CUDA is asked for but unavailable: fall back to the CPU with a warning instead of failing. */
   public SessionOptions cudaFallbackToCpu(boolean b) { this.cudaFallbackToCpu = b; return this; }
@@ -50,6 +62,7 @@ public final class SessionOptions implements Serializable {
     SessionOptions o = new SessionOptions();
     o.device = device; o.deviceId = deviceId; o.cudaFallbackToCpu = cudaFallbackToCpu;
     o.intraOpThreads = intraOpThreads; o.optimizationLevel = optimizationLevel;
+    o.int8Rewrite = int8Rewrite; o.allowBatchDependentResults = allowBatchDependentResults;
     return o;
   }
 

@@ -107,6 +107,32 @@ class BuildModelPrecisionTest {
     return scores.stream().filter(s -> s.label().equals(label)).findFirst().orElseThrow().score();
   }
 
+  /**
+   * {@code --int8-activation per-tensor} writes Optimum's batch-dependent form; a session opens it one sequence per
+   * call unless told otherwise, rewrites it to per-row with {@code int8-rewrite}, and batches it as it is only with
+   * {@code allow-batch-dependent-results}. The default per-row graph batches as it is.
+   */
+  @Test
+  void int8ActivationFormsAndTheSessionsPolicyForThem(@TempDir Path tmp) throws Exception {
+    Path src = SharedModels.model(SharedModels.SEQ_CLS);
+    build(src, tmp.resolve("row"), "--quantize", "int8");
+    build(src, tmp.resolve("tensor"), "--quantize", "int8", "--int8-activation", "per-tensor");
+    assertThatThrownBy(() -> build(src, tmp.resolve("x"), "--quantize", "int8", "--int8-activation", "per-column"))
+        .hasMessageContaining("per-row or per-tensor");
+    io.distilstream.runtime.model.SessionOptions plain = io.distilstream.runtime.model.SessionOptions.defaults();
+    try (var row = io.distilstream.runtime.model.ModelSession.open(tmp.resolve("row/model.onnx"), plain);
+         var alone = io.distilstream.runtime.model.ModelSession.open(tmp.resolve("tensor/model.onnx"), plain);
+         var rewritten = io.distilstream.runtime.model.ModelSession.open(tmp.resolve("tensor/model.onnx"),
+             plain.copy().int8Rewrite(true));
+         var asIs = io.distilstream.runtime.model.ModelSession.open(tmp.resolve("tensor/model.onnx"),
+             plain.copy().allowBatchDependentResults(true))) {
+      assertThat(alone.loadPath()).contains("each sequence runs alone");
+      assertThat(rewritten.loadPath()).contains("rewritten");
+      assertThat(asIs.loadPath()).contains("batched anyway");
+      assertThat(row.loadPath()).doesNotContain("alone").doesNotContain("anyway");
+    }
+  }
+
   private static JsonNode build(Path src, Path out, String... extra) throws Exception {
     String[] base = {"--config", src.resolve("config.json").toString(), "--task", "text-classification", "--out",
         out.toString()};

@@ -68,6 +68,13 @@ public final class DistilBertOptions {
   public static final ConfigOption<Integer> MAX_CHOICES = ConfigOptions.key("max-choices").intType()
       .defaultValue(InferenceOptions.MAX_CHOICES.defaultValue());
 
+  public static final ConfigOption<Boolean> INT8_REWRITE = ConfigOptions.key("int8-rewrite").booleanType()
+      .defaultValue(InferenceOptions.INT8_REWRITE.defaultValue());
+
+  public static final ConfigOption<Boolean> ALLOW_BATCH_DEPENDENT_RESULTS =
+      ConfigOptions.key("allow-batch-dependent-results").booleanType()
+      .defaultValue(InferenceOptions.ALLOW_BATCH_DEPENDENT_RESULTS.defaultValue());
+
   public static final ConfigOption<String> ON_ERROR = ConfigOptions.key("on-error").stringType()
       .defaultValue("null")
       .withDescription("An input without a result (empty text, too long, model error): 'null' emits the row with"
@@ -79,5 +86,5 @@ public final class DistilBertOptions {
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
 }
