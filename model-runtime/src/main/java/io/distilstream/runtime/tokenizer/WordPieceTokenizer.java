@@ -211,19 +211,18 @@ public final class WordPieceTokenizer {
     Tokens a = tokenize(first);
     Tokens b = tokenize(second);
     if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
-      int na = a.size();
-      int nb = b.size();
-      int remove = na + nb + 3 - maxLength;
-      // remove one token at a time from the longer sequence, the second on ties
-      for (int i = 0; i < remove; i++) {
-        if (na > nb) {
-          na--;
-        } else {
-          nb--;
-        }
+      // the Rust library's longest_first: the shorter sequence keeps what it can of half the budget, the longer one
+      // the rest; when both are cut, the longer one (the second on ties) gets the odd token
+      int budget = Math.max(0, maxLength - 3);
+      boolean swap = a.size() > b.size();
+      int n1 = Math.min(a.size(), b.size());
+      int n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+      if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
       }
-      a = a.head(Math.max(0, na));
-      b = b.head(Math.max(0, nb));
+      a = a.head(Math.min(a.size(), swap ? n2 : n1));
+      b = b.head(Math.min(b.size(), swap ? n1 : n2));
     }
     return template(a, b);
   }
