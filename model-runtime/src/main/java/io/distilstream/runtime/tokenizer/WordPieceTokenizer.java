@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -212,19 +211,18 @@ public final class WordPieceTokenizer {
     Tokens a = tokenize(first);
     Tokens b = tokenize(second);
     if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
-      int na = a.size();
-      int nb = b.size();
-      int remove = na + nb + 3 - maxLength;
-      // remove one token at a time from the longer sequence, the second on ties
-      for (int i = 0; i < remove; i++) {
-        if (na > nb) {
-          na--;
-        } else {
-          nb--;
-        }
+      // the Rust library's longest_first: the shorter sequence keeps what it can of half the budget, the longer one
+      // the rest; when both are cut, the longer one (the second on ties) gets the odd token
+      int budget = Math.max(0, maxLength - 3);
+      boolean swap = a.size() > b.size();
+      int n1 = Math.min(a.size(), b.size());
+      int n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+      if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
       }
-      a = a.head(Math.max(0, na));
-      b = b.head(Math.max(0, nb));
+      a = a.head(Math.min(a.size(), swap ? n2 : n1));
+      b = b.head(Math.min(b.size(), swap ? n1 : n2));
     }
     return template(a, b);
   }
@@ -380,17 +378,32 @@ public final class WordPieceTokenizer {
     return out;
   }
 
-  /** Normalises {@code text[from, to)} keeping, for every normalised code point, the original range it came from. */
+  /**
+   * Normalises {@code text[from, to)} keeping, for every normalised code point, the original range it came from,
+   * then pre-tokenizes and WordPieces it. Each step is one pass over the segment (NFD's canonical reordering is a
+   * counting sort of each run of marks), so the cost is linear in the text, whatever it holds.
+   */
   private void segment(String text, int from, int to, Tokens out, int[] word) {
     if (from >= to) {
       return;
     }
+    // BertNormalizer: clean text and split CJK, then strip accents, then lower-case, each over the whole segment
     Normalized norm = new Normalized(to - from + 8);
     for (int i = from; i < to; ) {
       int cp = text.codePointAt(i);
       int next = i + Character.charCount(cp);
-      normalizeInto(cp, i, next, norm);
+      if (cp >= 0xD800 && cp <= 0xDFFF) {
+        // a lone surrogate cannot reach the Rust tokenizers: UTF-8 encoding makes it U+FFFD first
+        cp = 0xFFFD;
+      }
+      cleanInto(cp, i, next, norm);
       i = next;
+    }
+    if (stripAccents) {
+      norm = stripAccents(norm);
+    }
+    if (lowercase) {
+      norm = lowercase(norm);
     }
     // BertPreTokenizer: whitespace separates words and is dropped; punctuation is a word of its own
     int n = norm.size;
@@ -413,7 +426,7 @@ public final class WordPieceTokenizer {
     }
   }
 
-  private void normalizeInto(int cp, int start, int end, Normalized norm) {
+  private void cleanInto(int cp, int start, int end, Normalized norm) {
     if (cleanText) {
       if (cp == 0 || cp == 0xFFFD || isControl(cp)) {
         return;
@@ -428,32 +441,90 @@ public final class WordPieceTokenizer {
       norm.add(' ', start, end);
       return;
     }
-    if (cp < 0xC0) {
-      // ASCII and Latin-1 punctuation: nothing to decompose
-      norm.add(lowercase ? Character.toLowerCase(cp) : cp, start, end);
-      return;
-    }
-    String s = new String(Character.toChars(cp));
-    if (stripAccents) {
-      s = Normalizer.normalize(s, Normalizer.Form.NFD);
-    }
-    for (int i = 0; i < s.length(); ) {
-      int c = s.codePointAt(i);
-      i += Character.charCount(c);
-      if (stripAccents && Character.getType(c) == Character.NON_SPACING_MARK) {
+    norm.add(cp, start, end);
+  }
+
+  /**
+   * NFD, then non-spacing marks dropped. As in the Rust tokenizers, canonical reordering moves code points but not
+   * alignments: the k-th code point of a reordered run keeps the original range of the k-th position.
+   */
+  private static Normalized stripAccents(Normalized in) {
+    Normalized nfd = new Normalized(in.size + 8);
+    for (int k = 0; k < in.size; k++) {
+      int cp = in.cps[k];
+      if (cp < 0xC0) {
+        nfd.add(cp, in.starts[k], in.ends[k]); // ASCII and Latin-1 punctuation: nothing decomposes or combines
         continue;
       }
-      if (lowercase) {
-        if (c == 0x130) {
-          // the full lower-case mapping of İ is two characters (Rust's char::to_lowercase)
-          norm.add('i', start, end);
-          norm.add(0x307, start, end);
-          continue;
-        }
-        c = Character.toLowerCase(c);
+      String d = RustUnicode.decompose(cp);
+      for (int i = 0; i < d.length(); ) {
+        int c = d.codePointAt(i);
+        i += Character.charCount(c);
+        nfd.add(c, in.starts[k], in.ends[k]);
       }
-      norm.add(c, start, end);
     }
+    reorderMarks(nfd);
+    Normalized out = new Normalized(nfd.size + 8);
+    for (int k = 0; k < nfd.size; k++) {
+      int cp = nfd.cps[k];
+      if (cp < 0x300 || !RustUnicode.isNonspacingMark(cp)) {
+        out.add(cp, nfd.starts[k], nfd.ends[k]);
+      }
+    }
+    return out;
+  }
+
+  /** Canonical ordering: each run of non-starters stably sorted by combining class, in O(run length). */
+  private static void reorderMarks(Normalized norm) {
+    int[] ranks = null;
+    int[] sorted = null;
+    for (int k = 0; k < norm.size; ) {
+      if (norm.cps[k] < 0x300 || RustUnicode.combiningRank(norm.cps[k]) == 0) {
+        k++;
+        continue;
+      }
+      int runStart = k;
+      int maxRank = 0;
+      while (k < norm.size && norm.cps[k] >= 0x300 && RustUnicode.combiningRank(norm.cps[k]) > 0) {
+        maxRank = Math.max(maxRank, RustUnicode.combiningRank(norm.cps[k]));
+        k++;
+      }
+      int len = k - runStart;
+      if (len < 2) {
+        continue;
+      }
+      if (sorted == null || sorted.length < len) {
+        sorted = new int[Math.max(len, 16)];
+      }
+      // counting sort by rank: stable, and ranks are few (one per combining class)
+      ranks = ranks == null || ranks.length < maxRank + 2 ? new int[maxRank + 2] : ranks;
+      java.util.Arrays.fill(ranks, 0, maxRank + 2, 0);
+      for (int i = runStart; i < k; i++) {
+        ranks[RustUnicode.combiningRank(norm.cps[i]) + 1]++;
+      }
+      for (int r = 1; r < maxRank + 2; r++) {
+        ranks[r] += ranks[r - 1];
+      }
+      for (int i = runStart; i < k; i++) {
+        sorted[ranks[RustUnicode.combiningRank(norm.cps[i])]++] = norm.cps[i];
+      }
+      System.arraycopy(sorted, 0, norm.cps, runStart, len);
+    }
+  }
+
+  /** Rust's {@code char::to_lowercase}, whose only one-to-many mapping in Unicode is U+0130. */
+  private static Normalized lowercase(Normalized in) {
+    Normalized out = new Normalized(in.size + 8);
+    for (int k = 0; k < in.size; k++) {
+      int cp = in.cps[k];
+      if (cp == 0x130) {
+        out.add('i', in.starts[k], in.ends[k]);
+        out.add(0x307, in.starts[k], in.ends[k]);
+      } else {
+        out.add(cp < 0x80 ? Character.toLowerCase(cp) : RustUnicode.toLowerCase(cp), in.starts[k], in.ends[k]);
+      }
+    }
+    return out;
   }
 
   /** Greedy longest-match-first WordPiece over the normalised code points {@code [from, to)}. */
@@ -534,18 +605,9 @@ public final class WordPieceTokenizer {
     }
   }
 
-  /** Unicode's "Other" categories (Cc, Cf, Cs, Co, Cn), but for tab, newline and carriage return. */
+  /** Unicode's Cc, Cf, Cs and Co as the Rust tokenizers see them (not Cn), but for tab, newline and carriage return. */
   static boolean isControl(int c) {
-    if (c == '\t' || c == '\n' || c == '\r') {
-      return false;
-    }
-    switch (Character.getType(c)) {
-      case Character.CONTROL: case Character.FORMAT: case Character.SURROGATE: case Character.PRIVATE_USE:
-      case Character.UNASSIGNED:
-        return true;
-      default:
-        return false;
-    }
+    return c != '\t' && c != '\n' && c != '\r' && RustUnicode.isOther(c);
   }
 
   /** ASCII punctuation (which includes symbols such as $ + < = > ^ ` |) and Unicode's P* categories. */
@@ -553,14 +615,7 @@ public final class WordPieceTokenizer {
     if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) {
       return true;
     }
-    switch (Character.getType(c)) {
-      case Character.CONNECTOR_PUNCTUATION: case Character.DASH_PUNCTUATION: case Character.START_PUNCTUATION:
-      case Character.END_PUNCTUATION: case Character.INITIAL_QUOTE_PUNCTUATION:
-      case Character.FINAL_QUOTE_PUNCTUATION: case Character.OTHER_PUNCTUATION:
-        return true;
-      default:
-        return false;
-    }
+    return c > 126 && RustUnicode.isPunctuation(c);
   }
 
   /** The CJK Unified Ideograph blocks BERT splits character by character. */
