@@ -257,8 +257,6 @@ class EnrichmentJobEndToEndTest {
     values.add("{\"id\":\"empty\",\"text\":\"\",\"tasks\":[\"text-classification\"]}".getBytes(StandardCharsets.UTF_8));
     values.add(("{\"id\":\"huge\",\"tasks\":[\"text-classification\"],\"text\":\"" + "word ".repeat(30_000) + "\"}")
         .getBytes(StandardCharsets.UTF_8)); // 150,000 chars: over inference.max-text-chars
-    values.add(("{\"id\":\"too-big\",\"tasks\":[\"text-classification\"],\"text\":\"" + "word ".repeat(210_000)
-        + "\"}").getBytes(StandardCharsets.UTF_8)); // 1.05 MB: over input.max-record-bytes, never decoded
     values.add("{\"id\":\"unknown\",\"text\":\"hi\",\"tasks\":[\"summarization\"]}".getBytes(StandardCharsets.UTF_8));
     values.add("{\"id\":\"qa-no-context\",\"question\":\"Who?\",\"tasks\":[\"question-answering\"]}"
         .getBytes(StandardCharsets.UTF_8));
@@ -275,16 +273,10 @@ class EnrichmentJobEndToEndTest {
     assertThat(results.get("ner")).containsOnlyKeys("good-2");
     Map<String, String> reasons = new HashMap<>();
     int malformed = 0;
-    int tooLarge = 0;
     for (ConsumerRecord<byte[], byte[]> r : TopicReader.readCommitted(kafka.bootstrapServers(),
         c.get("topics.dead-letters"))) {
       DeadLetter d = DeadLetter.getDecoder().decode(r.value());
-      if (d.getId() == null && "LIMIT_EXCEEDED".equals(d.getReason())) {
-        assertThat(d.getStage()).isEqualTo("decode");
-        assertThat(d.getMessage()).contains("input.max-record-bytes");
-        assertThat(d.getOriginal().remaining()).isEqualTo(512 * 1024); // the first 512 KiB
-        tooLarge++;
-      } else if (d.getId() == null) {
+      if (d.getId() == null) {
         assertThat(d.getReason()).isEqualTo("MALFORMED_EVENT");
         assertThat(d.getStage()).isEqualTo("decode");
         assertThat(d.getOriginal().remaining()).isPositive();
@@ -294,7 +286,6 @@ class EnrichmentJobEndToEndTest {
       }
     }
     assertThat(malformed).as("undecodable records: bad Avro, bad UTF-8, bad JSON").isEqualTo(3);
-    assertThat(tooLarge).as("records over input.max-record-bytes").isEqualTo(1);
     assertThat(reasons).containsExactlyInAnyOrderEntriesOf(Map.of(
         "empty", "INVALID_INPUT",
         "huge", "TEXT_TOO_LONG",
