@@ -57,8 +57,20 @@ class ConfluentRegistryEndToEndTest {
   static void start() throws Exception {
     String why = LocalSchemaRegistry.unavailableReason();
     Assumptions.assumeTrue(why == null, () -> "no schema registry can run here: " + why);
-    registry = LocalSchemaRegistry.start();
-    kafka = LocalKafka.start(Map.of());
+    // side by side: each spends its start-up mostly waiting on its own JVM
+    java.util.concurrent.CompletableFuture<LocalSchemaRegistry> r =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return LocalSchemaRegistry.start();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+    try {
+      kafka = LocalKafka.start(Map.of());
+    } finally {
+      registry = r.join();
+    }
   }
 
   @AfterAll
