@@ -2,7 +2,10 @@ package io.distilstream.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.distilstream.jobs.kafka.ConfluentWireFormat;
+import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.jobs.local.LocalSchemaRegistry;
 import io.distilstream.jobs.local.TopicReader;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.pipeline.Task;
@@ -41,22 +44,26 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 public final class Demo {
   public static final String USAGE = String.join("\n",
-      "usage: distilstream demo [--model TASK=DIR]... [--model-dir DIR] [--parallelism N]",
+      "usage: distilstream demo [--model TASK=DIR]... [--model-dir DIR] [--parallelism N] [--schema-registry]",
       "  Starts a Kafka broker (KRaft, 127.0.0.1, temp dir) and a local Flink cluster, produces sample events,",
       "  runs the enrichment job for text-classification, token-classification and question-answering, and",
       "  prints the results. Exits 0 when every event got its results or a dead letter.",
       "  --model TASK=DIR   the model for a task (repeatable)",
       "  --model-dir DIR    a directory with one model directory per task, named after the task",
-      "  --parallelism N    Flink parallelism (2)");
+      "  --parallelism N    Flink parallelism (2)",
+      "  --schema-registry  also start a schema registry (Apicurio, Confluent-compatible API; needs a Java 21+",
+      "                     runtime on the machine): some events in the Confluent wire format, every result and",
+      "                     dead letter written in it (output.format=avro-confluent) and read back through it");
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private Demo() {}
 
   public static int run(String[] argv, PrintStream out) throws Exception {
-    Args args = Args.parse(argv, Set.of());
+    Args args = Args.parse(argv, Set.of("schema-registry"));
     Map<Task, Path> models = models(args);
     int parallelism = args.integer("parallelism", 2);
+    boolean withRegistry = args.flag("schema-registry");
     args.rejectUnknown();
 
     out.println("distilstream demo");
@@ -71,8 +78,12 @@ public final class Demo {
           + " models with\n      --model TASK=DIR (a Hugging Face export, or a directory with model.safetensors).");
     }
 
-    try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+    try (LocalSchemaRegistry registry = withRegistry ? LocalSchemaRegistry.start() : null;
+        LocalKafka kafka = LocalKafka.start(Map.of())) {
       out.println("kafka: " + kafka.bootstrapServers() + " (KRaft, " + kafka.directory() + ")");
+      if (registry != null) {
+        out.println("schema registry: " + registry.url() + " (Apicurio, pid " + registry.pid() + ")");
+      }
       Map<String, String> conf = new LinkedHashMap<>();
       conf.put("kafka.bootstrap.servers", kafka.bootstrapServers());
       conf.put("job.name", "distilstream-demo");
@@ -81,14 +92,20 @@ public final class Demo {
       conf.put("execution.checkpointing.interval", "1 s");
       conf.put("inference.max-wait", "20 ms");
       models.forEach((task, dir) -> conf.put("inference.model." + task.id(), dir.toString()));
+      if (registry != null) {
+        conf.put("schema.registry.url", registry.url());
+        conf.put("output.format", "avro-confluent");
+      }
       JobConfig cfg = JobConfig.of(conf);
+      SchemaRegistryClient client = registry == null ? null : new SchemaRegistryClient(cfg.registrySettings());
       List<String> topics = List.of(cfg.get(JobConfig.INPUT_TOPIC), cfg.get(JobConfig.CLASSIFICATIONS_TOPIC),
           cfg.get(JobConfig.ENTITIES_TOPIC), cfg.get(JobConfig.ANSWERS_TOPIC), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
           cfg.get(JobConfig.DEAD_LETTERS_TOPIC));
       kafka.createTopics(2, topics);
-      int produced = produceSamples(kafka.bootstrapServers(), cfg.get(JobConfig.INPUT_TOPIC));
+      int produced = produceSamples(kafka.bootstrapServers(), cfg.get(JobConfig.INPUT_TOPIC), client);
       out.println("produced " + produced + " events to " + cfg.get(JobConfig.INPUT_TOPIC)
-          + " (Avro, JSON, plain text, and a few broken ones)");
+          + (client != null ? " (Avro single-object, the Confluent wire format, JSON, plain text, and a few broken"
+          + " ones)" : " (Avro, JSON, plain text, and a few broken ones)"));
 
       Configuration flink = new Configuration();
       StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
@@ -97,10 +114,14 @@ public final class Demo {
       out.printf("job finished in %.1f s%n%n", (System.nanoTime() - start) / 1e9);
 
       String bs = kafka.bootstrapServers();
-      printClassifications(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.CLASSIFICATIONS_TOPIC)));
-      printEntities(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ENTITIES_TOPIC)));
-      printAnswers(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ANSWERS_TOPIC)));
-      printDeadLetters(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.DEAD_LETTERS_TOPIC)));
+      Results read = new Results(client);
+      if (client != null) {
+        out.println("every record below was read through the registry (Confluent wire format, schema id in each)");
+      }
+      printClassifications(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.CLASSIFICATIONS_TOPIC)), read);
+      printEntities(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ENTITIES_TOPIC)), read);
+      printAnswers(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.ANSWERS_TOPIC)), read);
+      printDeadLetters(out, TopicReader.readCommitted(bs, cfg.get(JobConfig.DEAD_LETTERS_TOPIC)), read);
     }
     return 0;
   }
@@ -158,8 +179,24 @@ public final class Demo {
     }
   }
 
-  /** The bundled sample events, each in one of the accepted encodings, plus records that cannot be decoded. */
+  /** Reads result records in the encoding the job wrote them in: single-object, or through the registry. */
+  private record Results(SchemaRegistryClient registry) {
+    <T extends org.apache.avro.specific.SpecificRecordBase> T read(byte[] v, Class<T> type,
+        org.apache.avro.message.BinaryMessageDecoder<T> singleObject) throws java.io.IOException {
+      return registry != null ? ConfluentWireFormat.decode(registry, v, type) : singleObject.decode(v);
+    }
+  }
+
   static int produceSamples(String bootstrapServers, String topic) throws Exception {
+    return produceSamples(bootstrapServers, topic, null);
+  }
+
+  /**
+   * The bundled sample events, each in one of the accepted encodings (every third in the Confluent wire format when
+   * a registry is given, its schema registered under the topic's subject), plus records that cannot be decoded.
+   */
+  static int produceSamples(String bootstrapServers, String topic, SchemaRegistryClient registry) throws Exception {
+    int confluentId = registry == null ? -1 : registry.register(topic + "-value", TextEvent.getClassSchema());
     Map<String, Object> props = Map.of(
         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
         ProducerConfig.ACKS_CONFIG, "all",
@@ -174,8 +211,11 @@ public final class Demo {
         if (line.isBlank()) {
           continue;
         }
-        // alternate encodings: Avro single-object for some, JSON for the others
-        if (i++ % 2 == 0) {
+        // alternate encodings: Avro single-object for some, JSON for the others (and the Confluent format)
+        if (confluentId >= 0 && i % 3 == 2) {
+          i++;
+          values.add(ConfluentWireFormat.encode(confluentId, toEvent(JSON.readTree(line))));
+        } else if (i++ % 2 == 0) {
           values.add(TextEvents.encode(toEvent(JSON.readTree(line))));
         } else {
           values.add(line.getBytes(StandardCharsets.UTF_8));
@@ -185,6 +225,9 @@ public final class Demo {
     values.add("A plain-text comment: I really enjoyed the concert last night.".getBytes(StandardCharsets.UTF_8));
     values.add(new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9}); // Avro header, unknown schema
     values.add(new byte[] {'b', 'a', 'd', (byte) 0xFF, (byte) 0xFE}); // not UTF-8
+    if (confluentId >= 0) {
+      values.add(new byte[] {0, 0, 0x01, (byte) 0x86, (byte) 0xA0, 2, 'x'}); // Confluent format, unknown schema id
+    }
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
       for (byte[] v : values) {
         producer.send(new ProducerRecord<>(topic, v)).get();
@@ -206,23 +249,24 @@ public final class Demo {
         .build();
   }
 
-  private static void printClassifications(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records)
-      throws Exception {
+  private static void printClassifications(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records,
+      Results read) throws Exception {
     out.println("== text-classification (" + records.size() + ") ==");
     out.printf("%-28s %-12s %8s %10s%n", "id", "label", "score", "latency");
     for (ConsumerRecord<byte[], byte[]> r : records) {
-      ClassificationResult c = ClassificationResult.getDecoder().decode(r.value());
+      ClassificationResult c = read.read(r.value(), ClassificationResult.class, ClassificationResult.getDecoder());
       out.printf("%-28s %-12s %8.4f %8.1fms%n", clip(c.getId(), 28), c.getLabels().get(0).getLabel(),
           c.getLabels().get(0).getScore(), c.getLatencyMicros() / 1000.0);
     }
     out.println();
   }
 
-  private static void printEntities(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+  private static void printEntities(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records, Results read)
+      throws Exception {
     out.println("== token-classification (" + records.size() + ") ==");
     out.printf("%-28s %s%n", "id", "entities (label word [start,end) score)");
     for (ConsumerRecord<byte[], byte[]> r : records) {
-      EntityResult e = EntityResult.getDecoder().decode(r.value());
+      EntityResult e = read.read(r.value(), EntityResult.class, EntityResult.getDecoder());
       StringBuilder sb = new StringBuilder();
       e.getEntities().stream().limit(6).forEach(s -> sb.append(String.format(Locale.ROOT, "%s '%s' [%d,%d) %.2f; ",
           s.getLabel(), s.getWord(), s.getStart(), s.getEnd(), s.getScore())));
@@ -234,23 +278,24 @@ public final class Demo {
     out.println();
   }
 
-  private static void printAnswers(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+  private static void printAnswers(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records, Results read)
+      throws Exception {
     out.println("== question-answering (" + records.size() + ") ==");
     out.printf("%-28s %-40s %8s%n", "id", "answer", "score");
     for (ConsumerRecord<byte[], byte[]> r : records) {
-      AnswerResult a = AnswerResult.getDecoder().decode(r.value());
+      AnswerResult a = read.read(r.value(), AnswerResult.class, AnswerResult.getDecoder());
       out.printf("%-28s %-40s %8.4f%n", clip(a.getId(), 28), "'" + clip(a.getAnswers().get(0).getAnswer(), 38) + "'",
           a.getAnswers().get(0).getScore());
     }
     out.println();
   }
 
-  private static void printDeadLetters(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records)
+  private static void printDeadLetters(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records, Results read)
       throws Exception {
     out.println("== dead letters (" + records.size() + ") ==");
     out.printf("%-28s %-16s %-11s %s%n", "id", "reason", "stage", "message");
     for (ConsumerRecord<byte[], byte[]> r : records) {
-      DeadLetter d = DeadLetter.getDecoder().decode(r.value());
+      DeadLetter d = read.read(r.value(), DeadLetter.class, DeadLetter.getDecoder());
       out.printf("%-28s %-16s %-11s %s%n", clip(String.valueOf(d.getId()), 28), d.getReason(), d.getStage(),
           clip(d.getMessage(), 70));
     }

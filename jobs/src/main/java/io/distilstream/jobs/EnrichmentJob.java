@@ -4,6 +4,7 @@ import io.distilstream.jobs.kafka.AvroRecordSerializer;
 import io.distilstream.jobs.kafka.EventDecoder;
 import io.distilstream.jobs.kafka.RawEvent;
 import io.distilstream.jobs.kafka.RawEventDeserializer;
+import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceOptions;
 import io.distilstream.operators.InferenceSpec;
@@ -89,42 +90,45 @@ public final class EnrichmentJob {
         .fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka: " + cfg.get(JobConfig.INPUT_TOPIC))
         .uid("distilstream-kafka-source");
     SingleOutputStreamOperator<TextEvent> events = raw
-        .process(new EventDecoder(EventDecoder.parseFormat(cfg.get(JobConfig.INPUT_FORMAT)), cfg.decoderLimits()))
+        .process(new EventDecoder(cfg.inputFormat(), cfg.decoderLimits(), cfg.registrySettings()))
         .returns(new AvroTypeInfo<>(TextEvent.class))
         .name("decode events")
         .uid("distilstream-decode");
 
     Enrichment.Streams out = Enrichment.apply(beforeInference.apply(events), spec);
     String prefix = cfg.transactionalIdPrefix();
+    // avro-confluent: every output schema is registered (or looked up) now, before the job runs
+    SchemaRegistryClient registry = cfg.outputFormat() == AvroRecordSerializer.Format.AVRO_CONFLUENT
+        ? new SchemaRegistryClient(cfg.registrySettings()) : null;
     Map<Task, String> models = spec.models();
     if (models.containsKey(Task.TEXT_CLASSIFICATION)) {
       sink(out.classifications(), cfg, kafka, JobConfig.CLASSIFICATIONS_TOPIC.key(),
           cfg.get(JobConfig.CLASSIFICATIONS_TOPIC), ClassificationResult.class,
-          r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     if (models.containsKey(Task.TOKEN_CLASSIFICATION)) {
       sink(out.entities(), cfg, kafka, JobConfig.ENTITIES_TOPIC.key(), cfg.get(JobConfig.ENTITIES_TOPIC),
-          EntityResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          EntityResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     if (models.containsKey(Task.QUESTION_ANSWERING)) {
       sink(out.answers(), cfg, kafka, JobConfig.ANSWERS_TOPIC.key(), cfg.get(JobConfig.ANSWERS_TOPIC),
-          AnswerResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          AnswerResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     if (models.containsKey(Task.FEATURE_EXTRACTION)) {
       sink(out.embeddings(), cfg, kafka, JobConfig.EMBEDDINGS_TOPIC.key(), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
-          EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     if (models.containsKey(Task.FILL_MASK)) {
       sink(out.fillMasks(), cfg, kafka, JobConfig.FILL_MASK_TOPIC.key(), cfg.get(JobConfig.FILL_MASK_TOPIC),
-          FillMaskResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          FillMaskResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     if (models.containsKey(Task.MULTIPLE_CHOICE)) {
       sink(out.choices(), cfg, kafka, JobConfig.CHOICES_TOPIC.key(), cfg.get(JobConfig.CHOICES_TOPIC),
-          ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix);
+          ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
-        DeadLetter.class, DeadLetter::getId, prefix);
+        DeadLetter.class, DeadLetter::getId, prefix, registry);
   }
 
   /**
@@ -141,12 +145,13 @@ public final class EnrichmentJob {
   }
 
   private static <T extends SpecificRecordBase> void sink(DataStream<T> stream, JobConfig cfg, Properties kafka,
-      String name, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix) {
+      String name, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix,
+      SchemaRegistryClient registry) {
     String kind = name.substring("topics.".length());
     KafkaSink<T> sink = KafkaSink.<T>builder()
         .setBootstrapServers(cfg.bootstrapServers())
         .setKafkaProducerConfig(producerProperties(kafka))
-        .setRecordSerializer(new AvroRecordSerializer<>(topic, type, key))
+        .setRecordSerializer(AvroRecordSerializer.of(cfg.outputFormat(), registry, topic, type, key))
         .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .setTransactionalIdPrefix(prefix + "-" + kind)
         .build();

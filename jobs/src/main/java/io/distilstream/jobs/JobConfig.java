@@ -1,6 +1,8 @@
 package io.distilstream.jobs;
 
+import io.distilstream.jobs.kafka.AvroRecordSerializer;
 import io.distilstream.jobs.kafka.EventDecoder;
+import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.operators.InferenceOptions;
 import java.io.IOException;
 import java.io.Reader;
@@ -49,7 +51,19 @@ public final class JobConfig {
       topic("dead-letters", "text-dead-letters", "Events without a result, with the reason.");
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
       .stringType().defaultValue("auto")
-      .withDescription("auto (Avro single-object, JSON or plain text per record), avro, json or text.");
+      .withDescription("auto (Avro single-object, JSON or plain text per record; the Confluent wire format too when"
+          + " schema.registry.url is set), avro, avro-confluent, json or text.");
+  public static final ConfigOption<String> OUTPUT_FORMAT = ConfigOptions.key("output.format")
+      .stringType().defaultValue("avro")
+      .withDescription("Encoding of every result and dead letter: avro (single-object encoding) or avro-confluent"
+          + " (the Confluent wire format; schemas registered in the schema registry at start).");
+  public static final ConfigOption<String> SCHEMA_REGISTRY_URL = ConfigOptions.key("schema.registry.url")
+      .stringType().noDefaultValue()
+      .withDescription("Schema registry base URL(s), comma-separated (Confluent API; Apicurio: .../apis/ccompat/v7)."
+          + " Beside it, as Confluent's clients name them: basic.auth.credentials.source, basic.auth.user.info,"
+          + " bearer.auth.credentials.source, bearer.auth.token, schema.registry.ssl.{truststore,keystore}.*,"
+          + " auto.register.schemas, value.subject.name.strategy; and schema.registry.cache.capacity,"
+          + " schema.registry.max.schema.bytes, schema.registry.request.timeout.ms.");
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = ConfigOptions.key("input.max-record-bytes")
       .intType().defaultValue(EventDecoder.Limits.DEFAULTS.maxRecordBytes())
       .withDescription("Largest input record value that is decoded; a larger one is a LIMIT_EXCEEDED dead letter"
@@ -131,6 +145,12 @@ public final class JobConfig {
           + " stays open from one checkpoint to the next, and one that times out loses its records");
     }
     decoderLimits(); // validates them
+    SchemaRegistryClient.Settings registry = registrySettings(); // validates them
+    boolean confluentIn = inputFormat() == EventDecoder.Format.AVRO_CONFLUENT;
+    if ((confluentIn || outputFormat() == AvroRecordSerializer.Format.AVRO_CONFLUENT) && registry == null) {
+      throw new IllegalArgumentException((confluentIn ? INPUT_FORMAT.key() : OUTPUT_FORMAT.key())
+          + "=avro-confluent needs " + SCHEMA_REGISTRY_URL.key());
+    }
     String offsets = conf.get(STARTING_OFFSETS).toLowerCase(Locale.ROOT);
     if (!List.of("committed", "earliest", "latest").contains(offsets)) {
       throw new IllegalArgumentException(STARTING_OFFSETS.key() + " must be committed, earliest or latest, got '"
@@ -143,6 +163,16 @@ public final class JobConfig {
   public String bootstrapServers() { return conf.get(BOOTSTRAP_SERVERS); }
   public String get(ConfigOption<String> option) { return conf.get(option); }
   public boolean bounded() { return conf.get(BOUNDED); }
+  public EventDecoder.Format inputFormat() {
+    return EventDecoder.parseFormat(conf.get(INPUT_FORMAT));
+  }
+  public AvroRecordSerializer.Format outputFormat() {
+    return AvroRecordSerializer.parseFormat(conf.get(OUTPUT_FORMAT));
+  }
+  /** The schema registry options ({@code schema.registry.url} and the keys beside it), or null without a URL. */
+  public SchemaRegistryClient.Settings registrySettings() {
+    return SchemaRegistryClient.Settings.from(conf.toMap());
+  }
   /** The input decoder's bounds ({@code input.max-*}). */
   public EventDecoder.Limits decoderLimits() {
     return new EventDecoder.Limits(conf.get(MAX_RECORD_BYTES), conf.get(MAX_JSON_DEPTH),
@@ -210,7 +240,10 @@ public final class JobConfig {
     StringBuilder sb = new StringBuilder();
     for (Map.Entry<String, String> e : new TreeMap<>(conf.toMap()).entrySet()) {
       sb.append("  ").append(e.getKey()).append(" = ")
-          .append(isSecret(e.getKey()) ? "******" : e.getValue()).append('\n');
+          .append(isSecret(e.getKey()) ? "******"
+              // basic.auth.credentials.source=URL: the password is in the URL
+              : e.getKey().equals(SCHEMA_REGISTRY_URL.key()) ? e.getValue().replaceAll("//[^/@,]*@", "//******@")
+              : e.getValue()).append('\n');
     }
     return sb.toString();
   }
@@ -218,6 +251,7 @@ public final class JobConfig {
   static boolean isSecret(String key) {
     String k = key.toLowerCase(Locale.ROOT);
     return k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("credential")
+        || k.endsWith("user.info") || k.equals("bearer.auth.token") // the schema registry's
         || (k.startsWith("kafka.") && (k.contains("token") || k.endsWith(".key")));
   }
 }

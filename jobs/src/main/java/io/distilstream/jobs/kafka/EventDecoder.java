@@ -26,7 +26,10 @@ import org.apache.flink.util.Collector;
 
 /**
  * Decodes input records into {@link TextEvent}s. Avro single-object encoding (recognised by its {@code C3 01}
- * header), JSON objects, and plain UTF-8 text are accepted ({@code input.format}: auto, avro, json or text). A
+ * header), the Confluent wire format (magic byte 0, a schema id, the body; the writer schema from the schema
+ * registry, see {@link ConfluentEventReader}), JSON objects, and plain UTF-8 text are accepted ({@code input.format}:
+ * auto, avro, avro-confluent, json or text; auto reads a record starting with byte 0 as the Confluent wire format
+ * when {@code schema.registry.url} is set, and as text otherwise, as before). A
  * record that cannot be decoded goes to the dead letters ({@link Enrichment#DEAD_LETTERS}) with its bytes and
  * {@code MALFORMED_EVENT}, one over a bound with {@code LIMIT_EXCEEDED}; the job goes on.
  *
@@ -39,7 +42,7 @@ import org.apache.flink.util.Collector;
 public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
   private static final long serialVersionUID = 1L;
 
-  public enum Format { AUTO, AVRO, JSON, TEXT }
+  public enum Format { AUTO, AVRO, JSON, TEXT, AVRO_CONFLUENT }
 
   /**
    * The decoder's bounds.
@@ -61,15 +64,37 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
 
   private final Format format;
   private final Limits limits;
+  /** The schema registry, for the Confluent wire format; null when none is configured. */
+  private final SchemaRegistryClient.Settings registry;
   private transient ObjectMapper json;
+  private transient ConfluentEventReader confluent;
 
   public EventDecoder(Format format) {
     this(format, Limits.DEFAULTS);
   }
 
   public EventDecoder(Format format, Limits limits) {
+    this(format, limits, null);
+  }
+
+  /**
+   * @param registry the schema registry ({@code schema.registry.url} and the options beside it); required for
+   *     {@code avro-confluent}, and what makes {@code auto} read the Confluent wire format
+   */
+  public EventDecoder(Format format, Limits limits, SchemaRegistryClient.Settings registry) {
     this.format = format;
     this.limits = java.util.Objects.requireNonNull(limits);
+    this.registry = registry;
+    if (format == Format.AVRO_CONFLUENT && registry == null) {
+      throw new IllegalArgumentException("input.format=avro-confluent needs schema.registry.url");
+    }
+  }
+
+  ConfluentEventReader confluent() {
+    if (confluent == null) {
+      confluent = new ConfluentEventReader(new SchemaRegistryClient(registry));
+    }
+    return confluent;
   }
 
   private ObjectMapper json() {
@@ -89,9 +114,10 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
 
   public static Format parseFormat(String s) {
     try {
-      return Format.valueOf(s.trim().toUpperCase(Locale.ROOT));
+      return Format.valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("input.format must be auto, avro, json or text, got '" + s + "'");
+      throw new IllegalArgumentException("input.format must be auto, avro, avro-confluent, json or text, got '" + s
+          + "'");
     }
   }
 
@@ -103,6 +129,9 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     } catch (MalformedEvent e) {
       deadLetter(raw, e.reason, e.getMessage(), ctx);
       return;
+    } catch (java.util.concurrent.CancellationException e) {
+      // cancelled while waiting for the schema registry: the record is not decoded, and is no dead letter
+      throw e;
     } catch (RuntimeException | StackOverflowError | LinkageError e) {
       // whatever one record makes a decoder throw is that record's dead letter, never a task failure and replay.
       // An OutOfMemoryError is not caught: within the bounds no record can cause one, so it is the JVM's state
@@ -125,6 +154,14 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     if (v.length > limits.maxRecordBytes()) {
       throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, "record of " + v.length + " bytes is over"
           + " input.max-record-bytes (" + limits.maxRecordBytes() + ")");
+    }
+    if (format == Format.AVRO_CONFLUENT || (format == Format.AUTO && registry != null
+        && ConfluentWireFormat.looksLike(v))) {
+      if (!ConfluentWireFormat.looksLike(v)) {
+        throw new MalformedEvent(String.format("not in the Confluent wire format: the first byte is 0x%02X, not the"
+            + " magic byte 0", v[0] & 0xff));
+      }
+      return confluent().decode(v, limits.maxCollectionItems());
     }
     boolean avro = v.length >= 2 && v[0] == (byte) 0xC3 && v[1] == (byte) 0x01;
     if (format == Format.AVRO || (format == Format.AUTO && avro)) {

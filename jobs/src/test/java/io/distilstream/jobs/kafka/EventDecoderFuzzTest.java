@@ -20,7 +20,9 @@ import java.util.Arrays;
  * 2^30 items, deeply nested JSON, lone surrogate escapes).
  */
 class EventDecoderFuzzTest {
-  private static final EventDecoder.Format[] FORMATS = EventDecoder.Format.values();
+  // the formats that need no schema registry, in the order the committed inputs were written for
+  private static final EventDecoder.Format[] FORMATS = {
+    EventDecoder.Format.AUTO, EventDecoder.Format.AVRO, EventDecoder.Format.JSON, EventDecoder.Format.TEXT};
 
   @FuzzTest(maxDuration = "5s")
   void decode(byte[] data) throws Exception {
