@@ -20,13 +20,20 @@ import io.distilstream.schemas.TextEvent;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet;
+import org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier;
+import org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet;
+import org.apache.flink.connector.kafka.lineage.KafkaDatasetFacetProvider;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
@@ -42,6 +49,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.config.ConfigResource;
 import org.slf4j.Logger;
@@ -50,7 +58,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The enrichment job: Kafka source ({@code read_committed}) → decode (bad records → dead letters) → the async
  * micro-batching inference operator → one exactly-once Kafka sink per output topic, and the dead-letter topic.
- * Checkpointing runs in exactly-once mode; each sink has its own transactional id prefix under the job's.
+ * Checkpointing runs in exactly-once mode; each sink has its own transactional id prefix under the job's, and
+ * names its transactions with {@code sink.transaction-naming} (pooling: a recovery aborts what a lost TaskManager
+ * left open).
  */
 public final class EnrichmentJob {
   private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
@@ -151,11 +161,46 @@ public final class EnrichmentJob {
     KafkaSink<T> sink = KafkaSink.<T>builder()
         .setBootstrapServers(cfg.bootstrapServers())
         .setKafkaProducerConfig(producerProperties(kafka))
-        .setRecordSerializer(AvroRecordSerializer.of(cfg.outputFormat(), registry, topic, type, key))
+        .setRecordSerializer(new TopicSerializer<>(
+            AvroRecordSerializer.of(cfg.outputFormat(), registry, topic, type, key), topic))
         .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .setTransactionalIdPrefix(prefix + "-" + kind)
+        // pooling: a recovery lists the open transactions on the sink's topic and aborts those of its prefix, so
+        // that one a killed TaskManager left open does not hold back read_committed readers until it times out
+        .setTransactionNamingStrategy(cfg.transactionNaming())
         .build();
     stream.sinkTo(sink).name("kafka: " + topic).uid("distilstream-sink-" + kind);
+  }
+
+  /**
+   * A record serializer that names its one topic to the connector ({@link KafkaDatasetFacetProvider}): the pooling
+   * transaction naming lists the open transactions of the sink's topics on recovery, so it must know them.
+   */
+  static final class TopicSerializer<T> implements KafkaRecordSerializationSchema<T>, KafkaDatasetFacetProvider {
+    private static final long serialVersionUID = 1L;
+    private final KafkaRecordSerializationSchema<T> delegate;
+    private final String topic;
+
+    TopicSerializer(KafkaRecordSerializationSchema<T> delegate, String topic) {
+      this.delegate = delegate;
+      this.topic = topic;
+    }
+
+    @Override
+    public void open(SerializationSchema.InitializationContext context, KafkaSinkContext sinkContext)
+        throws Exception {
+      delegate.open(context, sinkContext);
+    }
+
+    @Override
+    public ProducerRecord<byte[], byte[]> serialize(T element, KafkaSinkContext context, Long timestamp) {
+      return delegate.serialize(element, context, timestamp);
+    }
+
+    @Override
+    public Optional<KafkaDatasetFacet> getKafkaDatasetFacet() {
+      return Optional.of(new DefaultKafkaDatasetFacet(DefaultKafkaDatasetIdentifier.ofTopics(List.of(topic))));
+    }
   }
 
   private static OffsetsInitializer startingOffsets(String s) {

@@ -22,6 +22,7 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.kafka.sink.TransactionNamingStrategy;
 
 /**
  * The enrichment job's configuration: one flat set of keys, from a properties file and then {@code --set key=value}
@@ -91,6 +92,14 @@ public final class JobConfig {
           + " one job name on one Kafka cluster do not fence each other (two that share all of these are the same"
           + " pipeline). Keep it stable across restarts: restoring under another prefix leaves the old open"
           + " transactions to time out.");
+  public static final ConfigOption<String> TRANSACTION_NAMING = ConfigOptions.key("sink.transaction-naming")
+      .stringType().defaultValue("pooling")
+      .withDescription("How the sinks name their Kafka transactions, and so how a recovery finds the ones a lost"
+          + " TaskManager left open: 'pooling' (a small pool of ids per subtask; on recovery each subtask lists the"
+          + " open transactions on its topics (Kafka Admin listTransactions, broker 3.0+) and aborts its own, so"
+          + " read_committed readers go on at once; needs DESCRIBE on the output topics and on the transactional"
+          + " ids) or 'incrementing' (one id per checkpoint, probed one by one from the restored checkpoint on, as"
+          + " connector 3.x did). Switching from pooling back to incrementing is not supported by the connector.");
 
   /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
   public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = Duration.ofMinutes(15).toMillis();
@@ -151,6 +160,7 @@ public final class JobConfig {
       throw new IllegalArgumentException((confluentIn ? INPUT_FORMAT.key() : OUTPUT_FORMAT.key())
           + "=avro-confluent needs " + SCHEMA_REGISTRY_URL.key());
     }
+    transactionNaming(); // validates it
     String offsets = conf.get(STARTING_OFFSETS).toLowerCase(Locale.ROOT);
     if (!List.of("committed", "earliest", "latest").contains(offsets)) {
       throw new IllegalArgumentException(STARTING_OFFSETS.key() + " must be committed, earliest or latest, got '"
@@ -206,6 +216,17 @@ public final class JobConfig {
       return jobName() + "-" + HexFormat.of().formatHex(hash, 0, 4);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+
+  /** The sinks' {@link TransactionNamingStrategy} ({@code sink.transaction-naming}). */
+  public TransactionNamingStrategy transactionNaming() {
+    String v = conf.get(TRANSACTION_NAMING).trim().toUpperCase(Locale.ROOT);
+    try {
+      return TransactionNamingStrategy.valueOf(v);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(TRANSACTION_NAMING.key() + " must be pooling or incrementing, got '"
+          + conf.get(TRANSACTION_NAMING) + "'");
     }
   }
 

@@ -20,6 +20,7 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,10 +31,15 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.api.common.JobID;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -65,6 +71,10 @@ public final class ChaosRun {
       "  --models DIR             test models (../shared/models), or --model TASK=DIR (repeatable)",
       "  --taskmanagers N --slots N   cluster shape (2, 2)",
       "  --stall-timeout D        give up when no result arrives for this long ('3 min')",
+      "  --transaction-naming S   the sinks' sink.transaction-naming: pooling (the job's default) or incrementing",
+      "  --enforce-targets        fail unless every fault's reader-side recovery is inside its target: a kill",
+      "                           within checkpoint interval + 10 s, a broker restart within 10 s of the broker",
+      "                           being back, a rescale's downtime under 10 s",
       "  --out DIR                report.md and report.json (chaos-out)",
       "  --keep                   keep the cluster's and the broker's directories (logs)");
 
@@ -92,7 +102,14 @@ public final class ChaosRun {
     public Duration stallTimeout = Duration.ofMinutes(3);
     public Path out = Paths.get("chaos-out");
     public boolean keep;
+    /** {@code sink.transaction-naming} for the job; null for the job's default. */
+    public String transactionNaming;
+    /** Fail the run when a fault's reader-side recovery misses its target (else only reported). */
+    public boolean enforceTargets;
   }
+
+  /** A broker restart's and a rescale's target: results flowing again within this long. */
+  static final long TARGET_MS = 10_000;
 
   private final Options o;
   private final PrintStream log;
@@ -123,7 +140,7 @@ public final class ChaosRun {
   }
 
   static Options parse(String[] argv) {
-    Args a = Args.parse(argv, Set.of("keep"));
+    Args a = Args.parse(argv, Set.of("keep", "enforce-targets"));
     Options o = new Options();
     o.events = a.integer("events", o.events);
     o.kills = a.integer("kills", o.kills);
@@ -161,6 +178,8 @@ public final class ChaosRun {
     o.stallTimeout = duration(a.string("stall-timeout", "3 min"));
     o.out = Paths.get(a.string("out", "chaos-out"));
     o.keep = a.flag("keep");
+    o.enforceTargets = a.flag("enforce-targets");
+    o.transactionNaming = a.string("transaction-naming", null);
     a.rejectUnknown();
     if (o.events < 10) {
       throw new Args.UsageException("--events must be at least 10");
@@ -228,8 +247,12 @@ public final class ChaosRun {
     } finally {
       kafka = broker.join();
     }
-    kafka.createTopics(6, List.of("text-events", "text-labels", "text-entities", "text-answers",
-        "text-embeddings", "text-fill-mask", "text-choices", "text-dead-letters"));
+    List<String> resultTopics = List.of("text-labels", "text-entities", "text-answers", "text-embeddings",
+        "text-fill-mask", "text-choices", "text-dead-letters");
+    List<String> topics = new ArrayList<>(List.of("text-events"));
+    topics.addAll(resultTopics);
+    kafka.createTopics(6, topics);
+    logAppendTime(resultTopics);
     say("cluster at %s, directory %s", cluster.restUrl(), cluster.directory());
 
     if (o.rate <= 0) {
@@ -262,7 +285,8 @@ public final class ChaosRun {
     jobs.add(job);
     currentParallelism = p;
     cluster.awaitRunning(job, Duration.ofMinutes(3));
-    say("job %s running at parallelism %d", job, p);
+    say("job %s running at parallelism %d (sink.transaction-naming %s)", job, p,
+        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming);
     lastFaultEnd = System.currentTimeMillis();
     if (o.rate > 0) {
       produce();
@@ -283,6 +307,16 @@ public final class ChaosRun {
       say("dead letters before any fault: %s; restarts %d", seen, r);
     }
     List<double[]> plan = plan(); // {fraction, kind: 0 kill, 1 broker, 2 rescale, index}
+    // the faults share what is left of the run: where the wait above took results past the plan's start, the plan
+    // is squeezed into [now, 90 %], so that no fault is due before it can be injected (a short run with sparse
+    // hostile records spends most of its input there); a fault that still finds nothing in flight fails the run
+    double now = progress();
+    if (now > 0.1 && now < 0.9) {
+      for (double[] step : plan) {
+        step[0] = now + (step[0] - 0.1) * (0.9 - now) / 0.8;
+      }
+      say("moved the faults into [%.0f%%, 90%%] of the results", now * 100);
+    }
     for (double[] step : plan) {
       awaitProgress(step[0]);
       noteQuietRestarts();
@@ -295,10 +329,12 @@ public final class ChaosRun {
       lastFaultEnd = System.currentTimeMillis();
     }
     awaitAll();
+    long end = System.currentTimeMillis();
     noteQuietRestarts();
     long restartsTotal = restartsNow();
     cluster.cancel(job);
     counter.catchUp(Duration.ofMinutes(2));
+    readerSide(end);
     verify(restartsTotal);
   }
 
@@ -313,9 +349,13 @@ public final class ChaosRun {
         "--set", "source.starting-offsets=earliest",
         // a 10k-token text is a dead letter, not a truncated classification
         "--set", "inference.long-text=reject",
-        // a transaction left open by a killed TaskManager blocks read_committed readers until aborted: bound it
-        "--set", "kafka.transaction.timeout.ms=60000",
+        // no kafka.transaction.timeout.ms here: the default (15 min) is what users run, and a transaction a killed
+        // TaskManager left open must be aborted by the recovery, not by the broker's timeout (readerResumeMs shows it)
         "--set", "kafka.max.request.size=2097152"));
+    if (o.transactionNaming != null) {
+      a.add("--set");
+      a.add("sink.transaction-naming=" + o.transactionNaming);
+    }
     o.models.forEach((task, dir) -> {
       a.add("--model");
       a.add(task + "=" + dir);
@@ -367,6 +407,7 @@ public final class ChaosRun {
           }
           byte[] key = ("ev-" + i).getBytes(StandardCharsets.UTF_8);
           producer.send(new ProducerRecord<>("text-events", key, TextEvents.encode(b.setTasks(tasks).build())));
+          produced.incrementAndGet();
           if (o.rate > 0) {
             long due = start + (long) ((i + 1) * 1e9 / o.rate);
             long wait = due - System.nanoTime();
@@ -403,6 +444,45 @@ public final class ChaosRun {
         coordinates.put(index, md.topic() + "-" + md.partition() + "-" + md.offset());
       }
     });
+    if (h.ok() && h.tasks().contains("text-classification")) {
+      produced.incrementAndGet();
+    }
+  }
+
+  /** Records sent that ask for text classification (good events and enriched hostile ones). */
+  private final AtomicLong produced = new AtomicLong();
+  /** Faults that found no event in flight: they test nothing, and fail the run. */
+  private final List<String> faultsAfterLastInput = new ArrayList<>();
+
+  /**
+   * Events in flight when a fault is injected: sent, with their classification not yet visible to the reader. A
+   * fault that finds none (it landed after the last input's result) is noted and fails the run.
+   */
+  private long inFlight(String fault) {
+    long n = produced.get() - counter.classifications();
+    if (n <= 0) {
+      faultsAfterLastInput.add(fault + " at " + counter.classifications() + " results, none in flight");
+      say("WARNING: the %s finds no event in flight: it tests nothing (use more --events or a higher --rate)",
+          fault);
+    }
+    return Math.max(0, n);
+  }
+
+  /** The result topics time their records by the broker's clock (LogAppendTime): the write side of the gaps. */
+  private void logAppendTime(List<String> topics) throws IOException {
+    try (Admin admin = kafka.admin()) {
+      Map<ConfigResource, Collection<AlterConfigOp>> ops = new LinkedHashMap<>();
+      for (String t : topics) {
+        ops.put(new ConfigResource(ConfigResource.Type.TOPIC, t), List.of(new AlterConfigOp(
+            new ConfigEntry("message.timestamp.type", "LogAppendTime"), AlterConfigOp.OpType.SET)));
+      }
+      admin.incrementalAlterConfigs(ops).all().get(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new IOException("setting LogAppendTime on " + topics + " failed: " + e, e);
+    }
   }
 
   private boolean isHostileSlot(int i) {
@@ -523,9 +603,19 @@ public final class ChaosRun {
         () -> cluster.restarts(job) >= 0);
     long restartsBefore = cluster.restarts(job);
     long resultsAt = counter.classifications();
+    // strike between a transaction's first record and its commit: while an open transaction holds a result
+    // partition (written, not yet committed); with events flowing that is almost always at once
+    Map<String, Long> held = counter.heldPartitions();
+    for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        held.isEmpty() && System.nanoTime() < deadline; ) {
+      sleep(50);
+      held = counter.heldPartitions();
+    }
+    long inFlight = inFlight("kill");
     long t0 = System.currentTimeMillis();
     cluster.killTaskManager(tm);
-    say("SIGKILLed TaskManager %s at %d results (%.0f%%)", tm, resultsAt, 100.0 * resultsAt / goodEvents);
+    say("SIGKILLed TaskManager %s at %d results (%.0f%%), %d events in flight, %d result partitions held by open"
+        + " transactions", tm, resultsAt, 100.0 * resultsAt / goodEvents, inFlight, held.size());
     String replacement = cluster.startTaskManager(); // as a process supervisor would
     cluster.awaitTaskManagers(o.taskManagers, Duration.ofMinutes(2));
     LocalFlinkCluster.awaitCondition("the job restarted after killing " + tm, Duration.ofMinutes(3),
@@ -550,6 +640,9 @@ public final class ChaosRun {
     f.put("taskManager", tm);
     f.put("replacement", replacement);
     f.put("atResults", resultsAt);
+    f.put("inFlight", inFlight);
+    f.put("heldByOpenTransactions", held.size());
+    f.put("startedAtMillis", t0);
     f.put("tasksRunningMs", tasksRunning - t0);
     f.put("recoveryMs", recovered - t0);
     f.put("restarts", cluster.restarts(job) - restartsBefore);
@@ -597,6 +690,7 @@ public final class ChaosRun {
   private void restartBroker() throws Exception {
     long restartsBefore = restartsNow();
     long resultsAt = counter.classifications();
+    long inFlight = inFlight("broker restart");
     long t0 = System.currentTimeMillis();
     kafka.stop();
     say("stopped the Kafka broker at %d results", resultsAt);
@@ -614,6 +708,9 @@ public final class ChaosRun {
     Map<String, Object> f = new LinkedHashMap<>();
     f.put("fault", "broker-restart");
     f.put("atResults", resultsAt);
+    f.put("inFlight", inFlight);
+    f.put("startedAtMillis", t0);
+    f.put("backAtMillis", up);
     f.put("downMs", up - t0);
     f.put("recoveryMs", recovered - t0);
     f.put("restarts", restartsNow() - restartsBefore);
@@ -632,6 +729,7 @@ public final class ChaosRun {
     long windowStart = Math.max(lastFaultEnd, now - w);
     double before = counter.rate(windowStart, now);
     long resultsAt = counter.classifications();
+    long inFlight = inFlight("rescale " + from + " -> " + to);
     long t0 = System.currentTimeMillis();
     String savepoint = stopWithSavepoint();
     say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
@@ -659,6 +757,8 @@ public final class ChaosRun {
     f.put("to", to);
     f.put("savepoint", savepoint);
     f.put("atResults", resultsAt);
+    f.put("inFlight", inFlight);
+    f.put("startedAtMillis", t0);
     f.put("downtimeMs", running - t0);
     f.put("resultsPerSecondBefore", round(before));
     f.put("windowBeforeMs", now - windowStart);
@@ -709,6 +809,90 @@ public final class ChaosRun {
 
   // ---- verdict and report -------------------------------------------------------------------------------------
 
+  /**
+   * What a read_committed reader of the result topics saw of each fault, per partition: from the fault (for a broker
+   * restart: from the broker being back) to the first result visible after it, and the largest time between two
+   * consecutive visible results up to the next fault; beside it the same from the results' LogAppendTime (when the
+   * job wrote again: the difference is commit latency, and any transaction left open holding the reader back).
+   * Each fault is held to its target; the report gives p50 and max over the faults of each kind.
+   */
+  private void readerSide(long end) {
+    Map<String, long[][]> timelines = counter.timelines();
+    Map<String, List<Long>> resumes = new TreeMap<>();
+    Map<String, List<Long>> gaps = new TreeMap<>();
+    boolean met = true;
+    for (int i = 0; i < faults.size(); i++) {
+      Map<String, Object> f = faults.get(i);
+      String kind = (String) f.get("fault");
+      long t0 = (Long) f.get("startedAtMillis");
+      long from = kind.equals("broker-restart") ? (Long) f.get("backAtMillis") : t0;
+      long until = i + 1 < faults.size() ? (Long) faults.get(i + 1).get("startedAtMillis") : end;
+      Map<String, Object> perPartition = new TreeMap<>();
+      List<Long> partitionResumes = new ArrayList<>();
+      long resume = -1;
+      long gap = -1;
+      long written = -1;
+      for (var e : timelines.entrySet()) {
+        ResultCounter.Gap g = ResultCounter.gapAround(e.getValue()[0], from, until);
+        ResultCounter.Gap fromFault = ResultCounter.gapAround(e.getValue()[0], t0, until);
+        long[] appended = e.getValue()[1].clone();
+        java.util.Arrays.sort(appended);
+        ResultCounter.Gap w = ResultCounter.gapAround(appended, t0, until);
+        if (g == null || fromFault == null) {
+          continue; // nothing left for this partition after the fault
+        }
+        partitionResumes.add(g.resumeMs());
+        resume = Math.max(resume, g.resumeMs());
+        gap = Math.max(gap, fromFault.gapMs());
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("resumeMs", g.resumeMs());
+        p.put("gapMs", fromFault.gapMs());
+        if (w != null) {
+          p.put("writeResumeMs", w.resumeMs());
+          written = Math.max(written, w.resumeMs());
+        }
+        perPartition.put(e.getKey(), p);
+      }
+      long target = kind.equals("kill") ? o.checkpointInterval.toMillis() + TARGET_MS : TARGET_MS;
+      // a rescale's target is its downtime (stop-with-savepoint to running again); the others' the reader's wait
+      long measured = kind.equals("rescale") ? (Long) f.get("downtimeMs") : resume;
+      boolean within = measured >= 0 && measured <= target;
+      met &= within;
+      f.put("readerResumeMs", resume < 0 ? null : resume);
+      f.put("readerResumeP50Ms", ResultCounter.percentile(partitionResumes, 0.5));
+      f.put("readerGapMs", gap < 0 ? null : gap);
+      f.put("writeResumeMs", written < 0 ? null : written);
+      f.put("targetMs", target);
+      f.put("withinTarget", within);
+      f.put("readerPerPartition", perPartition);
+      if (resume >= 0) {
+        resumes.computeIfAbsent(kind, k -> new ArrayList<>()).add(resume);
+        gaps.computeIfAbsent(kind, k -> new ArrayList<>()).add(gap);
+      }
+    }
+    Map<String, Object> summary = new TreeMap<>();
+    resumes.forEach((kind, r) -> {
+      Map<String, Object> k = new LinkedHashMap<>();
+      k.put("faults", r.size());
+      k.put("resumeP50Ms", ResultCounter.percentile(r, 0.5));
+      k.put("resumeMaxMs", ResultCounter.percentile(r, 1.0));
+      k.put("gapP50Ms", ResultCounter.percentile(gaps.get(kind), 0.5));
+      k.put("gapMaxMs", ResultCounter.percentile(gaps.get(kind), 1.0));
+      summary.put(kind, k);
+    });
+    report.put("readerSide", summary);
+    report.put("targetsMet", met);
+    for (Map<String, Object> f : faults) {
+      say("reader side: %s at %s results: resume max %s ms (p50 %s), largest gap %s ms, written again after %s ms;"
+          + " target %s ms: %s", f.get("fault"), f.get("atResults"), f.get("readerResumeMs"),
+          f.get("readerResumeP50Ms"), f.get("readerGapMs"), f.get("writeResumeMs"), f.get("targetMs"),
+          Boolean.TRUE.equals(f.get("withinTarget")) ? "within" : "MISSED");
+    }
+    if (!faultsAfterLastInput.isEmpty()) {
+      report.put("faultsAfterLastInput", faultsAfterLastInput);
+    }
+  }
+
   private void verify(long restartsTotal) throws IOException {
     Map<String, Map<String, Integer>> counts = counter.counts();
     long lost = 0;
@@ -745,7 +929,9 @@ public final class ChaosRun {
     Map<String, Map<String, Integer>> reasonsByKind = h.reasonsByKind();
     lost += h.lost();
     duplicated += h.duplicated() + unexpected;
-    boolean pass = lost == 0 && duplicated == 0 && wrong.isEmpty() && unexplainedRestarts == 0;
+    boolean targetsMet = Boolean.TRUE.equals(report.get("targetsMet"));
+    boolean pass = lost == 0 && duplicated == 0 && wrong.isEmpty() && unexplainedRestarts == 0
+        && faultsAfterLastInput.isEmpty() && (targetsMet || !o.enforceTargets);
 
     report.put("pass", pass);
     report.put("events", goodEvents);
@@ -769,6 +955,7 @@ public final class ChaosRun {
     report.put("faults", faults);
     report.put("jobs", jobs.stream().map(JobID::toString).toList());
     report.put("checkpointInterval", o.checkpointInterval.toMillis() + " ms");
+    report.put("transactionNaming", o.transactionNaming == null ? "pooling (job default)" : o.transactionNaming);
     report.put("parallelism", o.parallelism);
     report.put("seed", o.seed);
     report.put("rate", o.rate > 0 ? o.rate : "backlog");
@@ -779,7 +966,9 @@ public final class ChaosRun {
       log.println("FAILED: " + (lost > 0 ? "results lost; " : "") + (duplicated > 0 ? "results duplicated; " : "")
           + (wrong.isEmpty() ? "" : wrong.size() + " dead letters not hostile or with the wrong reason "
           + wrong.subList(0, Math.min(5, wrong.size())) + "; ")
-          + (unexplainedRestarts > 0 ? unexplainedRestarts + " restarts without an injected fault" : ""));
+          + (unexplainedRestarts > 0 ? unexplainedRestarts + " restarts without an injected fault; " : "")
+          + (faultsAfterLastInput.isEmpty() ? "" : "faults with no event in flight " + faultsAfterLastInput + "; ")
+          + (targetsMet || !o.enforceTargets ? "" : "a fault's recovery missed its target (see report.md)"));
     }
   }
 
@@ -886,7 +1075,7 @@ public final class ChaosRun {
     for (String k : List.of("events", "hostile", "expectedResults", "results", "restarts",
         "restartsBeforeFirstFault", "hostileKindsBeforeFirstFault", "rate",
         "restartsWithoutInjectedFault", "kills", "deadLetterReasonsByKind", "parallelism", "checkpointInterval",
-        "seed", "durationSeconds")) {
+        "seed", "transactionNaming", "targetsMet", "durationSeconds")) {
       md.append("| ").append(k).append(" | ").append(report.get(k)).append(" |\n");
     }
     md.append("\n## Faults\n\n| # | fault | at results | detail |\n|---|---|---|---|\n");
@@ -895,9 +1084,26 @@ public final class ChaosRun {
       Map<String, Object> detail = new LinkedHashMap<>(f);
       detail.remove("fault");
       detail.remove("atResults");
+      detail.remove("readerPerPartition"); // in report.json
       md.append("| ").append(i++).append(" | ").append(f.get("fault")).append(" | ").append(f.get("atResults"))
           .append(" | ").append(detail).append(" |\n");
     }
+    md.append("\n## What a read_committed reader saw\n\nPer fault, over the result partitions: from the fault (a broker"
+        + " restart: from the broker being back) to the first visible result after it (max and p50 over partitions),"
+        + " the largest time between two consecutive visible results up to the next fault, and when the job wrote"
+        + " again (LogAppendTime of the first committed result after the fault). Target: a kill within checkpoint"
+        + " interval + 10 s, a broker restart within 10 s, a rescale's downtime under 10 s.\n\n"
+        + "| # | fault | in flight | resume max ms | resume p50 ms | largest gap ms | written again ms | downtime ms"
+        + " | target ms | within |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    i = 1;
+    for (Map<String, Object> f : faults) {
+      md.append(String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", i++,
+          f.get("fault"), f.get("inFlight"), f.get("readerResumeMs"), f.get("readerResumeP50Ms"),
+          f.get("readerGapMs"), f.get("writeResumeMs"), f.getOrDefault("downtimeMs", ""), f.get("targetMs"),
+          f.get("withinTarget")));
+    }
+    md.append("\nOver the faults of each kind: ").append(report.get("readerSide")).append("; targets met: ")
+        .append(report.get("targetsMet")).append('\n');
     Files.writeString(o.out.resolve("report.md"), md.toString(), StandardCharsets.UTF_8);
     say("report: %s, %s", o.out.resolve("report.md"), o.out.resolve("report.json"));
   }
