@@ -63,9 +63,16 @@ public final class DeadLetters {
 
   /** A dead letter for a decoded event: its bytes are the event in Avro single-object encoding. */
   public static InferenceOutput forEvent(TextEvent event, String reason, String message, String stage, String task) {
-    return InferenceOutput.newBuilder()
-        .setDeadLetter(of(event.getId(), encode(event), reason, message, stage, task))
-        .build();
+    return forEncoded(event.getId(), encode(event), reason, message, stage, task);
+  }
+
+  /**
+   * As {@link #forEvent}, with the event already encoded ({@link #encode}): an event that fails every one of its
+   * tasks at once (a bound, a timeout) is encoded once, not once per task.
+   */
+  static InferenceOutput forEncoded(String id, byte[] encoded, String reason, String message, String stage,
+      String task) {
+    return InferenceOutput.newBuilder().setDeadLetter(of(id, encoded, reason, message, stage, task)).build();
   }
 
   private static String cut(String s) {

@@ -99,6 +99,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     final ModelInfo model;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Completes once the runtime has closed its batcher and pipeline (a retired one closes on a thread of its own). */
+    private final CompletableFuture<Void> whenClosed = new CompletableFuture<>();
     private volatile boolean retired;
     /** Told about every batcher request, so that a timed-out event can cancel its own. */
     private final Consumer<CompletableFuture<?>> tracker;
@@ -144,6 +146,11 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       return closed.get();
     }
 
+    /** Completes when {@link #close} has finished. */
+    CompletableFuture<Void> whenClosed() {
+      return whenClosed;
+    }
+
     // not on the batcher's own thread: closing joins it
     private void closeLater() {
       Thread t = new Thread(this::close, "distilstream-retire-" + model.getName());
@@ -154,9 +161,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     @Override
     public void close() {
       if (closed.compareAndSet(false, true)) {
-        batcher.close();
-        pipeline.close();
-        LOG.info("closed {}@{}", model.getName(), model.getVersion());
+        try {
+          batcher.close();
+          pipeline.close();
+          LOG.info("closed {}@{}", model.getName(), model.getVersion());
+        } finally {
+          whenClosed.complete(null);
+        }
       }
     }
   }
@@ -270,11 +281,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     // bounds that hold for every task are checked once, before anything is tokenized or copied
     String exceeded = spec.limits().exceeded(event);
     collecting = mine.requests;
+    byte[] encoded = exceeded == null ? null : DeadLetters.encode(event);
     try {
       for (Task task : requested.tasks()) {
         parts.add(exceeded != null
-            ? done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, exceeded, DeadLetters.STAGE_PREPROCESS,
-                task.id()))
+            ? done(DeadLetters.forEncoded(event.getId(), encoded, DeadLetters.LIMIT_EXCEEDED, exceeded,
+                DeadLetters.STAGE_PREPROCESS, task.id()))
             : submitGuarded(event, task, start));
       }
       if (!requested.unknown().isEmpty()) {
@@ -372,7 +384,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     java.util.LinkedHashSet<String> unknown = new java.util.LinkedHashSet<>();
     for (CharSequence name : event.getTasks()) {
       String n = String.valueOf(name);
-      Task t = parseTask(n);
+      Task t = Task.find(n);
       if (t != null && runtimes.containsKey(t)) {
         if (tasks.add(t)) {
           ordered.add(t);
@@ -382,14 +394,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       }
     }
     return new Requested(ordered, new ArrayList<>(unknown));
-  }
-
-  private static Task parseTask(String name) {
-    try {
-      return Task.parse(name);
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
   }
 
   // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
@@ -598,8 +602,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       outputs.addAll(p.notices); // a reload notice riding on this event is not lost with it
     }
     Requested requested = requested(event);
+    byte[] encoded = DeadLetters.encode(event);
     for (Task task : requested.tasks()) {
-      outputs.add(DeadLetters.forEvent(event, DeadLetters.TIMEOUT, "no result within "
+      outputs.add(DeadLetters.forEncoded(event.getId(), encoded, DeadLetters.TIMEOUT, "no result within "
           + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), DeadLetters.STAGE_INFERENCE, task.id()));
       metrics.onDeadLetter();
     }

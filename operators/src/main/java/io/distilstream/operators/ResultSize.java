@@ -35,6 +35,14 @@ final class ResultSize {
   }
 
   private static final ThreadLocal<BinaryEncoder> ENCODER = new ThreadLocal<>();
+  /** One writer per result class: a writer resolves its schema once, and results are counted per event and task. */
+  @SuppressWarnings("rawtypes")
+  private static final ClassValue<SpecificDatumWriter> WRITERS = new ClassValue<>() {
+    @Override
+    protected SpecificDatumWriter computeValue(Class<?> type) {
+      return new SpecificDatumWriter<>(org.apache.avro.specific.SpecificData.get().getSchema(type));
+    }
+  };
 
   /** The record value's bytes plus its key's: what the producer checks against {@code max.request.size}. */
   static long of(InferenceOutput o) {
@@ -54,7 +62,7 @@ final class ResultSize {
     BinaryEncoder e = EncoderFactory.get().directBinaryEncoder(c, ENCODER.get());
     ENCODER.set(e);
     try {
-      new SpecificDatumWriter(r.getSchema()).write(r, e);
+      WRITERS.get(r.getClass()).write(r, e);
       e.flush();
     } catch (IOException ex) {
       throw new IllegalStateException("counting the encoded size of a " + r.getSchema().getName() + " failed", ex);

@@ -11,12 +11,14 @@ import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.ModelInfo;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
  * A runtime replaced by a hot reload ({@link InferenceFunction.TaskRuntime#retire}) against a real model and
  * batcher, no cluster: it closes only once its last request has completed, and at once when none is in flight. A
- * request is held in flight by a batch that cannot fill (two requests, an hour's max-wait) rather than by timing.
+ * request is held in flight by a batch that cannot fill (two requests, an hour's max-wait) rather than by timing,
+ * and the close that runs on a thread of its own is awaited through {@code whenClosed()}.
  */
 class TaskRuntimeRetireTest {
   @SuppressWarnings("unchecked")
@@ -26,19 +28,6 @@ class TaskRuntimeRetireTest {
     MicroBatcher<Object, Object> b = new MicroBatcher<>(p, maxBatch, 4096, maxWait, null, "retire-test");
     return new InferenceFunction.TaskRuntime(p, b, ModelInfo.newBuilder().setName("m").setVersion("v1")
         .setRuntime("test").build());
-  }
-
-  /** Polls a condition with a deadline: the close runs on a thread of its own. */
-  private static boolean eventually(java.util.function.BooleanSupplier c) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (System.nanoTime() < deadline) {
-      if (c.getAsBoolean()) {
-        return true;
-      }
-      Thread.onSpinWait();
-      Thread.sleep(1); // polling a condition, not waiting for a time to pass
-    }
-    return c.getAsBoolean();
   }
 
   @Test
@@ -53,7 +42,8 @@ class TaskRuntimeRetireTest {
     CompletableFuture<Outcome<Object>> second = r.submit("the second fills it");
     assertThat(first.get().isSuccess()).isTrue();
     assertThat(second.get().isSuccess()).isTrue();
-    assertThat(eventually(r::isClosed)).as("closed once the last request completed").isTrue();
+    r.whenClosed().get(30, TimeUnit.SECONDS); // closed once the last request completed
+    assertThat(r.isClosed()).isTrue();
   }
 
   @Test
@@ -61,7 +51,8 @@ class TaskRuntimeRetireTest {
     InferenceFunction.TaskRuntime r = runtime(1, Duration.ZERO);
     assertThat(r.submit("done before the switch").get().isSuccess()).isTrue();
     r.retire();
-    assertThat(eventually(r::isClosed)).isTrue();
+    r.whenClosed().get(30, TimeUnit.SECONDS);
+    assertThat(r.isClosed()).isTrue();
   }
 
   @Test
@@ -70,5 +61,6 @@ class TaskRuntimeRetireTest {
     r.close();
     r.close();
     assertThat(r.isClosed()).isTrue();
+    assertThat(r.whenClosed()).isCompleted();
   }
 }

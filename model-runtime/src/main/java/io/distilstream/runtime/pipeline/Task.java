@@ -25,6 +25,19 @@ public enum Task {
 
   /** Accepts Hugging Face's names and their aliases ({@code sentiment-analysis}, {@code ner}). */
   public static Task parse(String s) {
+    Task t = find(s);
+    if (t == null) {
+      throw new IllegalArgumentException("unknown task '" + s + "': expected one of "
+          + Arrays.stream(values()).map(Task::id).collect(Collectors.joining(", ")));
+    }
+    return t;
+  }
+
+  /**
+   * As {@link #parse}, {@code null} for a name that is no task: an event may list tens of thousands of unknown
+   * names, and an exception with its message and stack trace for each would be the costliest part of it.
+   */
+  public static Task find(String s) {
     String k = s.trim().toLowerCase(Locale.ROOT).replace('_', '-');
     switch (k) {
       case "sentiment-analysis": return TEXT_CLASSIFICATION;
@@ -37,8 +50,7 @@ public enum Task {
             return t;
           }
         }
-        throw new IllegalArgumentException("unknown task '" + s + "': expected one of "
-            + Arrays.stream(values()).map(Task::id).collect(Collectors.joining(", ")));
+        return null;
     }
   }
 
