@@ -51,4 +51,30 @@ final class TestModels {
     Files.write(into.resolve("vocab.txt"), vocab);
     return into;
   }
+
+  /**
+   * Question answering that cannot keep up: one request per model call, each a long context of many windows, 200
+   * in flight and a 300 ms timeout, so that the tail of the queue times out ({@link #longQuestions}).
+   */
+  static InferenceSpec slowQuestionAnswering() {
+    return InferenceSpec.builder()
+        .model(io.distilstream.runtime.pipeline.Task.QUESTION_ANSWERING, model(QA))
+        .pipelineOptions(io.distilstream.runtime.pipeline.PipelineOptions.defaults()
+            .batching(new io.distilstream.runtime.batch.BatchingOptions(1, 4096)))
+        .maxWait(java.time.Duration.ZERO)
+        .timeout(java.time.Duration.ofMillis(300))
+        .capacity(200)
+        .build();
+  }
+
+  /** {@code n} question-answering events q0, q1, … over a context of about 1,600 tokens. */
+  static List<io.distilstream.schemas.TextEvent> longQuestions(int n) {
+    String context = "Flink checkpoints the state of every operator and Kafka keeps the log. ".repeat(150);
+    List<io.distilstream.schemas.TextEvent> events = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      events.add(io.distilstream.schemas.TextEvent.newBuilder().setId("q" + i).setQuestion("What keeps the log?")
+          .setContext(context).setTasks(List.of("question-answering")).build());
+    }
+    return events;
+  }
 }

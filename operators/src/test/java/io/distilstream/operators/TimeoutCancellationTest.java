@@ -74,19 +74,8 @@ class TimeoutCancellationTest {
   void theRequestsOfTimedOutEventsAreCancelledAndNeverRun() throws Exception {
     // one request per model call, each a long QA context of many windows, more in flight than can finish within
     // the timeout: without cancellation every one of them runs, for nobody once its event has timed out
-    InferenceSpec spec = InferenceSpec.builder()
-        .model(Task.QUESTION_ANSWERING, TestModels.model(TestModels.QA))
-        .pipelineOptions(PipelineOptions.defaults().batching(new BatchingOptions(1, 4096)))
-        .maxWait(Duration.ZERO)
-        .timeout(Duration.ofMillis(300))
-        .capacity(200)
-        .build();
-    String context = "Flink checkpoints the state of every operator and Kafka keeps the log. ".repeat(150);
-    List<TextEvent> events = new ArrayList<>();
-    for (int i = 0; i < 200; i++) {
-      events.add(TextEvent.newBuilder().setId("q" + i).setQuestion("What keeps the log?").setContext(context)
-          .setTasks(List.of("question-answering")).build());
-    }
+    InferenceSpec spec = TestModels.slowQuestionAnswering();
+    List<TextEvent> events = TestModels.longQuestions(200);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     env.setParallelism(1);
     String job = "timeout-cancellation";

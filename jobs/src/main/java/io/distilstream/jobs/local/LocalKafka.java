@@ -13,6 +13,7 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
@@ -274,19 +275,9 @@ public final class LocalKafka implements AutoCloseable {
 
   /** The Kafka server jars: the file the build writes, found from the property or from the checkout. */
   static String serverClasspath() throws IOException {
-    String prop = System.getProperty(CLASSPATH_PROPERTY);
-    List<Path> candidates = new ArrayList<>();
-    if (prop != null) {
-      candidates.add(Paths.get(prop));
-    }
-    for (Path p = Paths.get("").toAbsolutePath(); p != null; p = p.getParent()) {
-      candidates.add(p.resolve("jobs/target/kafka-server.classpath"));
-      candidates.add(p.resolve("target/kafka-server.classpath"));
-    }
-    for (Path c : candidates) {
-      if (Files.isRegularFile(c)) {
-        return Files.readString(c).trim();
-      }
+    Optional<String> cp = BuildFiles.read(CLASSPATH_PROPERTY, "kafka-server.classpath");
+    if (cp.isPresent()) {
+      return cp.get();
     }
     throw new IOException("the Kafka server classpath file was not found (looked for " + CLASSPATH_PROPERTY
         + " and jobs/target/kafka-server.classpath): build the jobs module first (./mvnw -pl jobs -am package)");

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -204,26 +205,10 @@ public final class LocalSchemaRegistry implements AutoCloseable {
   }
 
   private static Path archive() throws Unavailable {
-    String prop = System.getProperty(ARCHIVE_FILE_PROPERTY);
-    List<Path> candidates = new ArrayList<>();
-    if (prop != null) {
-      candidates.add(Paths.get(prop));
-    }
-    for (Path p = Paths.get("").toAbsolutePath(); p != null; p = p.getParent()) {
-      candidates.add(p.resolve("jobs/target/schema-registry.archive"));
-      candidates.add(p.resolve("target/schema-registry.archive"));
-    }
-    for (Path c : candidates) {
-      if (Files.isRegularFile(c)) {
-        try {
-          Path archive = Paths.get(Files.readString(c).trim());
-          if (Files.isRegularFile(archive)) {
-            return archive;
-          }
-        } catch (IOException | RuntimeException ignored) {
-          // try the next one
-        }
-      }
+    Optional<Path> archive = BuildFiles.read(ARCHIVE_FILE_PROPERTY, "schema-registry.archive").map(Paths::get)
+        .filter(Files::isRegularFile);
+    if (archive.isPresent()) {
+      return archive.get();
     }
     throw new Unavailable("the Apicurio Registry archive was not found (looked for " + ARCHIVE_FILE_PROPERTY
         + " and jobs/target/schema-registry.archive): build the jobs module first (./mvnw -pl jobs -am package"
