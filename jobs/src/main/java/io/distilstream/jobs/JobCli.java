@@ -15,7 +15,7 @@ public final class JobCli {
   public static final String USAGE = String.join("\n",
       "usage: distilstream job [--config FILE] [--set KEY=VALUE]... [options]",
       "  Runs the enrichment job: Kafka in, labels / entities / answers / embeddings out, exactly once.",
-      "  --config FILE              a properties file of job options (see README: job options)",
+      "  --config FILE              a properties file of job options (see docs/job.md: job options)",
       "  --set KEY=VALUE            any option, overriding the file (repeatable), e.g. --set kafka.security.protocol=SSL",
       "  --bootstrap-servers S      = --set kafka.bootstrap.servers=S",
       "  --model TASK=DIR           = --set inference.model.TASK=DIR (repeatable)",
