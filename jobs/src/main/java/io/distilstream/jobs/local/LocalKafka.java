@@ -179,7 +179,12 @@ public final class LocalKafka implements AutoCloseable {
         AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000));
   }
 
-  /** Creates topics (replication 1) unless they exist. */
+  /**
+   * Creates topics (replication 1) unless they exist, and returns once the broker leads every partition of them.
+   * The wait matters: an idempotent producer whose first batch meets a partition the broker does not lead yet
+   * retries it while its later batches land, and the broker then refuses the retried batch as out of sequence
+   * until the delivery timeout (seen as "Expiring N record(s)" two minutes later).
+   */
   public void createTopics(int partitions, Collection<String> topics) throws IOException {
     try (Admin admin = admin()) {
       List<NewTopic> list = new ArrayList<>();
@@ -195,9 +200,32 @@ public final class LocalKafka implements AutoCloseable {
           }
         }
       }
+      awaitLeaders(admin, topics);
     } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
       throw new IOException("creating topics " + topics + " failed: " + e, e);
     }
+  }
+
+  /** Polls the broker's metadata until every partition of the topics has a leader (60 s at most). */
+  private static void awaitLeaders(Admin admin, Collection<String> topics)
+      throws IOException, InterruptedException, java.util.concurrent.TimeoutException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String missing = "";
+    while (System.nanoTime() < deadline) {
+      try {
+        missing = admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS).values().stream()
+            .flatMap(d -> d.partitions().stream().filter(p -> p.leader() == null || p.leader().isEmpty())
+                .map(p -> d.name() + "-" + p.partition()))
+            .collect(java.util.stream.Collectors.joining(", "));
+      } catch (ExecutionException e) {
+        missing = String.valueOf(e.getCause()); // the broker may not know a just-created topic yet
+      }
+      if (missing.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50); // polling the broker: there is no notification to wait on
+    }
+    throw new IOException("partitions without a leader 60 s after creating them: " + missing);
   }
 
   /** {@link #produce(String, List, Map)} with the default producer settings. */
@@ -229,6 +257,9 @@ public final class LocalKafka implements AutoCloseable {
     props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    // One request in flight: a retried batch is never overtaken by a later one (see createTopics), and the
+    // records keep their order on every partition.
+    props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
     props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     props.putAll(producerOverrides);
@@ -243,7 +274,8 @@ public final class LocalKafka implements AutoCloseable {
         f.get();
       }
     } catch (ExecutionException e) {
-      throw new IOException("producing to " + topic + " failed: " + e.getCause(), e.getCause());
+      throw new IOException("producing to " + topic + " failed: " + e.getCause() + "\nthe broker's log ends:\n"
+          + tail(dir.resolve("server.log")), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while producing to " + topic, e);
