@@ -26,8 +26,18 @@ final class Measurement {
   final String pattern;
   final String layout;
   final List<Run> runs = new ArrayList<>();
+  /** The runs of a first attempt whose spread passed {@link #NOISY}; null when the pattern was not run again. */
+  List<Run> firstAttempt;
   /** For the load sweep: the rate offered, events per second; 0 for closed-loop runs. */
   double offeredRate;
+
+  /** Spread (max - min) / median above which a pattern is run again. */
+  static final double NOISY = 0.10;
+
+  /** One run of a pattern; {@code r} counts the runs from 0. */
+  interface RunOnce {
+    Run run(int r) throws Exception;
+  }
 
   Measurement(String id, String group, String pattern, String layout) {
     this.id = id;
@@ -45,6 +55,45 @@ final class Measurement {
   double spread() {
     double m = eventsPerSecond();
     return m == 0 ? 0 : (maxEventsPerSecond() - minEventsPerSecond()) / m;
+  }
+
+  /**
+   * When the spread passes {@link #NOISY}: keeps the runs as the first attempt, empties {@link #runs} for a rerun
+   * and returns true. The figures then come from the rerun, whatever it gives: never the better of the two.
+   */
+  boolean startRerun() {
+    if (runs.size() < 2 || spread() <= NOISY || firstAttempt != null) {
+      return false;
+    }
+    firstAttempt = List.copyOf(runs);
+    runs.clear();
+    return true;
+  }
+
+  /** {@link #startRerun()}, then {@code runs} runs of {@code once}. */
+  void rerunIfNoisy(int runs, RunOnce once) throws Exception {
+    if (startRerun()) {
+      for (int r = 0; r < runs; r++) {
+        this.runs.add(once.run(r));
+      }
+    }
+  }
+
+  /** The first attempt's median events per second, NaN when there was no rerun. */
+  double firstEventsPerSecond() {
+    return firstAttempt == null ? Double.NaN
+        : median(firstAttempt.stream().mapToDouble(Run::eventsPerSecond).toArray());
+  }
+
+  /** The first attempt's spread, NaN when there was no rerun. */
+  double firstSpread() {
+    if (firstAttempt == null) {
+      return Double.NaN;
+    }
+    double m = firstEventsPerSecond();
+    double max = firstAttempt.stream().mapToDouble(Run::eventsPerSecond).max().orElse(0);
+    double min = firstAttempt.stream().mapToDouble(Run::eventsPerSecond).min().orElse(0);
+    return m == 0 ? 0 : (max - min) / m;
   }
 
   double padding() { return median(runs.stream().mapToDouble(Run::padding).filter(d -> !Double.isNaN(d)).toArray()); }
