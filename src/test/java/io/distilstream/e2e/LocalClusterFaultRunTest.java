@@ -2,8 +2,8 @@ package io.distilstream.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.distilstream.jobs.cluster.ChaosRun;
-import io.distilstream.jobs.cluster.HostileCorpus;
+import io.distilstream.tools.cluster.ChaosRun;
+import io.distilstream.tools.cluster.HostileCorpus;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;

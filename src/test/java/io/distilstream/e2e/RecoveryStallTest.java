@@ -2,7 +2,7 @@ package io.distilstream.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.distilstream.jobs.cluster.ChaosRun;
+import io.distilstream.tools.cluster.ChaosRun;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
