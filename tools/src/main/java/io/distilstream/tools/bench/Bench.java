@@ -5,6 +5,7 @@ import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
+import io.distilstream.runtime.graph.Precision;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelConfig;
 import io.distilstream.runtime.graph.Int8Quantizer;
@@ -14,7 +15,6 @@ import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,8 +93,7 @@ public final class Bench {
       model = Files.createTempDirectory("distilstream-bench-model-");
       modelName = "seeded " + seeded + " (random weights; timing does not depend on them)";
       out.println("building " + modelName + "...");
-      BuildModelCli.run(new String[] {"--config", seeded, "--task", "text-classification", "--seed", "1",
-          "--out", model.toString()}, new PrintStream(OutputStream.nullOutputStream()));
+      BuildModelCli.build(BuildModelCli.Request.seeded(seeded, "text-classification", 1, model));
     }
     ModelDirectory dir = ModelDirectory.of(model);
     ModelConfig config = ModelConfig.read(dir.path().resolve(ModelDirectory.CONFIG));
@@ -125,7 +124,7 @@ public final class Bench {
           base, encodings, 1, threads, runs, seconds);
       ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
           base, encodings, 1, threads, runs, seconds);
-      int8 = reducedModel(modelArg, seeded, dir, "--quantize", "int8", out);
+      int8 = reducedModel(modelArg, seeded, dir, Precision.int8(), out);
       if (int8 != null) {
         ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
             Ceiling.Batching.GROUPED, int8, base, encodings, 1, threads, runs, seconds);
@@ -144,7 +143,7 @@ public final class Bench {
           }
         }
       }
-      Path fp16 = device == Device.CUDA ? reducedModel(modelArg, seeded, dir, "--dtype", "fp16", out) : null;
+      Path fp16 = device == Device.CUDA ? reducedModel(modelArg, seeded, dir, Precision.fp16(), out) : null;
       if (fp16 != null) {
         ceiling(report, out, "ceiling-grouped-fp16", "batches of 32, grouped by length, fp16",
             Ceiling.Batching.GROUPED, fp16, base, encodings, 1, threads, runs, seconds);
@@ -296,9 +295,10 @@ public final class Bench {
    * the same seed, or from {@code --model DIR}'s model.safetensors; {@code DIR/model_quantized.onnx} as it is for
    * int8. Null (the row is skipped) when there is nothing to build it from.
    */
-  private static Path reducedModel(String modelArg, String seeded, ModelDirectory dir, String flag, String value,
+  private static Path reducedModel(String modelArg, String seeded, ModelDirectory dir, Precision precision,
       PrintStream out) throws Exception {
-    boolean int8 = value.equals("int8");
+    String value = precision.kind() == Precision.Kind.INT8 ? "int8" : "fp16";
+    boolean int8 = precision.kind() == Precision.Kind.INT8;
     Path quantized = dir.path().resolve(ModelDirectory.MODEL_QUANTIZED_ONNX);
     if (modelArg != null && int8 && Files.isRegularFile(quantized)) {
       return quantized;
@@ -308,15 +308,10 @@ public final class Bench {
       return null;
     }
     Path built = Files.createTempDirectory("distilstream-bench-" + value + "-");
-    String config = modelArg != null ? dir.configFile().toString() : seeded;
-    List<String> argv = new ArrayList<>(List.of("--config", config, "--task", "text-classification", "--out",
-        built.toString(), flag, value));
-    if (modelArg == null) {
-      argv.addAll(List.of("--seed", "1"));
-    } else {
-      argv.addAll(List.of("--weights", dir.safetensorsFile().toString(), "--tokenizer", dir.path().toString()));
-    }
-    BuildModelCli.run(argv.toArray(new String[0]), new PrintStream(OutputStream.nullOutputStream()));
+    BuildModelCli.Request request = modelArg == null
+        ? BuildModelCli.Request.seeded(seeded, "text-classification", 1, built)
+        : BuildModelCli.Request.of(dir.configFile(), "text-classification", dir.safetensorsFile(), dir.path(), built);
+    BuildModelCli.build(request.withPrecision(precision));
     return built.resolve(ModelDirectory.MODEL_ONNX);
   }
 

@@ -10,6 +10,7 @@ import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.tools.local.LocalSchemaRegistry;
 import io.distilstream.tools.local.TopicReader;
 import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.cli.BuildModelCli;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
@@ -166,8 +167,7 @@ public final class Demo {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
     for (Task t : List.of(Task.TEXT_CLASSIFICATION, Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
       Path dir = root.resolve(t.id());
-      io.distilstream.runtime.cli.BuildModelCli.run(new String[] {"--config", "distilbert-small", "--task", t.id(),
-          "--seed", "7", "--out", dir.toString()}, new PrintStream(java.io.OutputStream.nullOutputStream()));
+      BuildModelCli.build(BuildModelCli.Request.seeded("distilbert-small", t.id(), 7, dir));
       models.put(t, dir);
     }
     return models;
