@@ -2,6 +2,7 @@ package io.distilstream.tools;
 
 import io.distilstream.jobs.cli.Command;
 import io.distilstream.tools.bench.Bench;
+import io.distilstream.tools.cluster.ChaosOptions;
 import io.distilstream.tools.cluster.ChaosRun;
 import io.distilstream.tools.cluster.ClusterCli;
 import io.distilstream.tools.demo.Demo;
@@ -77,7 +78,7 @@ public final class ToolCommands {
     public ChaosCommand() {
       super(Command.of("chaos",
           "fault run on that cluster: TaskManager kills, a broker restart, rescaling, hostile input",
-          ChaosRun.USAGE, (args, out, err) -> ChaosRun.run(args, out)));
+          ChaosOptions.USAGE, (args, out, err) -> ChaosRun.run(args, out)));
     }
   }
 }

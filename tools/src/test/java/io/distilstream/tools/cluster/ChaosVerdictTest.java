@@ -90,7 +90,7 @@ class ChaosVerdictTest {
     counts.put("text-classification", new HashMap<>(Map.of("ok1", 1)));
     counts.put("token-classification", new HashMap<>(Map.of("ok1", 1)));
 
-    ChaosRun.HostileVerdict v = ChaosRun.judgeHostile(hostile, coordinates, dead, counts);
+    ChaosVerifier.HostileVerdict v = ChaosVerifier.judgeHostile(hostile, coordinates, dead, counts);
     assertThat(v.lost()).isZero();
     assertThat(v.duplicated()).isZero();
     assertThat(v.wrong()).isEmpty();
@@ -103,14 +103,14 @@ class ChaosVerdictTest {
     dead.add(dead("stranger", DeadLetters.MODEL_ERROR, null));
     counts.get("text-classification").put("ok1", 2);
     counts.get("token-classification").remove("ok1");
-    v = ChaosRun.judgeHostile(hostile, coordinates, dead, counts);
+    v = ChaosVerifier.judgeHostile(hostile, coordinates, dead, counts);
     assertThat(v.duplicated()).isEqualTo(2);
     assertThat(v.lost()).isEqualTo(1);
     assertThat(v.wrong()).hasSize(2).anyMatch(w -> w.startsWith("dupes ok1: reason TEXT_TOO_LONG"))
         .anyMatch(w -> w.startsWith("not hostile: id=stranger"));
 
     // a garbage copy never dead-lettered, and the id-less text not yet produced
-    v = ChaosRun.judgeHostile(hostile, Map.of(), List.of(dead("u1", DeadLetters.UNKNOWN_TASK, null),
+    v = ChaosVerifier.judgeHostile(hostile, Map.of(), List.of(dead("u1", DeadLetters.UNKNOWN_TASK, null),
         dead(null, DeadLetters.MALFORMED_EVENT, garbage)), counts);
     assertThat(v.lost()).isEqualTo(1 + 1 + 1); // garbage copy, the text, token-classification of ok1
   }
