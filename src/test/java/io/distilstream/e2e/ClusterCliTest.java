@@ -3,7 +3,7 @@ package io.distilstream.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.distilstream.jobs.cluster.ClusterCli;
+import io.distilstream.tools.cluster.ClusterCli;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.jobs.local.LocalKafka;
-import io.distilstream.jobs.local.TopicReader;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;

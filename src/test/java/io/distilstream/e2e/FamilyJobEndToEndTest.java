@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.jobs.local.LocalKafka;
-import io.distilstream.jobs.local.TopicReader;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import io.distilstream.runtime.graph.GraphBuilder;
 import io.distilstream.schemas.ChoiceResult;
 import io.distilstream.schemas.ClassificationResult;

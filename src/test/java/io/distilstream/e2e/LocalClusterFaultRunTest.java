@@ -2,8 +2,9 @@ package io.distilstream.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.distilstream.jobs.cluster.ChaosRun;
-import io.distilstream.jobs.cluster.HostileCorpus;
+import io.distilstream.tools.cluster.ChaosOptions;
+import io.distilstream.tools.cluster.ChaosRun;
+import io.distilstream.tools.cluster.HostileCorpus;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LocalClusterFaultRunTest {
   @Test
   void shortFaultRunLosesAndDuplicatesNothing(@TempDir Path out) throws Exception {
-    ChaosRun.Options o = new ChaosRun.Options();
+    ChaosOptions o = new ChaosOptions();
     o.events = 3000;
     o.rate = 100; // events keep arriving through the faults
     o.kills = 1;
@@ -32,7 +33,7 @@ class LocalClusterFaultRunTest {
     o.hostileEvery = 100;
     o.checkpointInterval = Duration.ofSeconds(1);
     o.window = Duration.ofSeconds(2);
-    o.models = ChaosRun.defaultModels(Paths.get(System.getProperty("distilstream.shared", "../shared"), "models"));
+    o.models = ChaosOptions.defaultModels(Paths.get(System.getProperty("distilstream.shared", "../shared"), "models"));
     o.out = out;
 
     Map<String, Object> r = ChaosRun.run(o, System.out);

@@ -2,7 +2,8 @@ package io.distilstream.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.distilstream.jobs.cluster.ChaosRun;
+import io.distilstream.tools.cluster.ChaosOptions;
+import io.distilstream.tools.cluster.ChaosRun;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RecoveryStallTest {
   @Test
   void readersSeeResultsAgainSoonAfterATaskManagerIsKilledMidTransaction(@TempDir Path out) throws Exception {
-    ChaosRun.Options o = new ChaosRun.Options();
+    ChaosOptions o = new ChaosOptions();
     o.events = 1500;
     o.rate = 100; // events arrive through the kill: the sinks' transactions hold results when it lands
     o.kills = 1;
@@ -36,7 +37,7 @@ class RecoveryStallTest {
     o.stallTimeout = Duration.ofSeconds(40); // a stalled reader fails the run well before the broker's timeout
     o.enforceTargets = true;
     o.transactionNaming = System.getProperty("recovery.transaction-naming");
-    o.models = Map.of("text-classification", ChaosRun.defaultModels(
+    o.models = Map.of("text-classification", ChaosOptions.defaultModels(
         Paths.get(System.getProperty("distilstream.shared", "../shared"), "models")).get("text-classification"));
     o.out = out;
 

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import io.distilstream.jobs.local.LocalKafka;
+import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.operators.InferenceMetrics;
 import io.distilstream.operators.sql.DistilBertFunctions;
 import io.distilstream.runtime.heads.Answer;

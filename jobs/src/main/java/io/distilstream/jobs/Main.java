@@ -1,25 +1,26 @@
 package io.distilstream.jobs;
 
+import io.distilstream.jobs.cli.Command;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
 import io.distilstream.runtime.cli.RuntimeCli;
 import io.distilstream.runtime.model.ModelLoadException;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
 
-/** {@code bin/distilstream}: the one entry point. Dispatches to the subcommands. */
+/**
+ * {@code bin/distilstream}: the one entry point. Dispatches to the subcommands: the job's and the runtime's listed
+ * here, the tools' (bench, cluster, chaos, demo) found on the classpath with {@link ServiceLoader}.
+ */
 public final class Main {
-  private static final String USAGE = String.join("\n",
-      "usage: distilstream <command> [options]",
-      "  run        run a task over stdin, one JSON result per line",
-      "  tokenize   tokenize stdin, ids and character offsets per line",
-      "  demo       a local Kafka broker and Flink cluster, sample events, the job, results printed",
-      "  job        the enrichment job against an existing Kafka and Flink cluster",
-      "  build-model  build model.onnx in Java from config.json + model.safetensors, or from a seed",
-      "  bench      throughput of the bare runtime, the naive Flink patterns and the operator",
-      "  cluster    up|down|status|submit: a Flink cluster of separate JVMs on this machine",
-      "  chaos      fault run on that cluster: TaskManager kills, a broker restart, rescaling, hostile input",
-      "Run 'distilstream <command> --help' for the options of a command.");
+  /** The order of {@code --help}'s list (a public contract); a command not named here comes after these. */
+  private static final List<String> HELP_ORDER =
+      List.of("run", "tokenize", "demo", "job", "build-model", "bench", "cluster", "chaos");
 
   private Main() {}
 
@@ -27,47 +28,59 @@ public final class Main {
     System.exit(run(argv, System.out, System.err));
   }
 
+  /** The built-in commands, then those registered as services, in {@link #HELP_ORDER}. */
+  static List<Command> commands() {
+    List<Command> all = new ArrayList<>(List.of(
+        Command.of("run", "run a task over stdin, one JSON result per line", RuntimeCli.RUN_USAGE,
+            (args, out, err) -> RuntimeCli.run(args, System.in, out, err)),
+        Command.of("tokenize", "tokenize stdin, ids and character offsets per line", RuntimeCli.TOKENIZE_USAGE,
+            (args, out, err) -> RuntimeCli.tokenize(args, System.in, out, err)),
+        Command.of("job", "the enrichment job against an existing Kafka and Flink cluster", JobCli.USAGE,
+            (args, out, err) -> JobCli.run(args, out)),
+        Command.of("build-model", "build model.onnx in Java from config.json + model.safetensors, or from a seed",
+            BuildModelCli.USAGE, (args, out, err) -> BuildModelCli.run(args, out))));
+    ServiceLoader.load(Command.class).forEach(all::add);
+    all.sort(Comparator.comparingInt(c -> HELP_ORDER.contains(c.name()) ? HELP_ORDER.indexOf(c.name())
+        : HELP_ORDER.size()));
+    return all;
+  }
+
+  static String usage(List<Command> commands) {
+    StringBuilder b = new StringBuilder("usage: distilstream <command> [options]\n");
+    for (Command c : commands) {
+      // names up to 9 characters line their summaries up; a longer one keeps two spaces
+      b.append("  ").append(c.name()).append(" ".repeat(Math.max(2, 11 - c.name().length())))
+          .append(c.summary()).append('\n');
+    }
+    return b.append("Run 'distilstream <command> --help' for the options of a command.").toString();
+  }
+
   static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    List<Command> commands = commands();
+    String usage = usage(commands);
     if (argv.length == 0 || argv[0].equals("--help") || argv[0].equals("-h") || argv[0].equals("help")) {
-      (argv.length == 0 ? err : out).println(USAGE);
+      (argv.length == 0 ? err : out).println(usage);
       return argv.length == 0 ? 2 : 0;
     }
-    String command = argv[0];
+    String name = argv[0];
     String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
-    String usage;
-    switch (command) {
-      case "run": usage = RuntimeCli.RUN_USAGE; break;
-      case "tokenize": usage = RuntimeCli.TOKENIZE_USAGE; break;
-      case "demo": usage = Demo.USAGE; break;
-      case "build-model": usage = BuildModelCli.USAGE; break;
-      case "bench": usage = io.distilstream.jobs.bench.Bench.USAGE; break;
-      case "job": usage = JobCli.USAGE; break;
-      case "cluster": usage = io.distilstream.jobs.cluster.ClusterCli.USAGE; break;
-      case "chaos": usage = io.distilstream.jobs.cluster.ChaosRun.USAGE; break;
-      default:
-        err.println("distilstream: unknown or not yet available command '" + command + "'\n" + USAGE);
-        return 2;
+    Optional<Command> found = commands.stream().filter(c -> c.name().equals(name)).findFirst();
+    if (found.isEmpty()) {
+      err.println("distilstream: unknown or not yet available command '" + name + "'\n" + usage);
+      return 2;
     }
+    Command command = found.get();
     if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
-      out.println(usage);
+      out.println(command.usage());
       return 0;
     }
     try {
-      switch (command) {
-        case "run": return RuntimeCli.run(rest, System.in, out, err);
-        case "tokenize": return RuntimeCli.tokenize(rest, System.in, out, err);
-        case "demo": return Demo.run(rest, out);
-        case "build-model": return BuildModelCli.run(rest, out);
-        case "bench": return io.distilstream.jobs.bench.Bench.run(rest, out);
-        case "cluster": return io.distilstream.jobs.cluster.ClusterCli.run(rest, out, err);
-        case "chaos": return io.distilstream.jobs.cluster.ChaosRun.run(rest, out);
-        default: return JobCli.run(rest, out);
-      }
+      return command.run(rest, out, err);
     } catch (Args.UsageException | IllegalArgumentException e) {
-      err.println("distilstream " + command + ": " + e.getMessage() + "\n" + usage);
+      err.println("distilstream " + name + ": " + e.getMessage() + "\n" + command.usage());
       return 2;
     } catch (ModelLoadException e) {
-      err.println("distilstream " + command + ": " + e.getMessage());
+      err.println("distilstream " + name + ": " + e.getMessage());
       return 1;
     }
   }

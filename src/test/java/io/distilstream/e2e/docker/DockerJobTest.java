@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.fail;
 
 import io.distilstream.e2e.docker.DockerFiles.Dockerfile;
 import io.distilstream.e2e.docker.DockerFiles.Instruction;
-import io.distilstream.jobs.local.LocalKafka;
-import io.distilstream.jobs.local.TopicReader;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.EntityResult;

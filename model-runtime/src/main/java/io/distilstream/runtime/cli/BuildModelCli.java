@@ -59,6 +59,39 @@ public final class BuildModelCli {
 
   private BuildModelCli() {}
 
+  /**
+   * What {@code build-model} builds, one field per flag, for callers in Java (the bench, the demo): {@code weights},
+   * {@code seed}, {@code tokenizer} and {@code report} may be null. Invalid combinations throw
+   * {@link Args.UsageException}, as the flags do.
+   */
+  public record Request(String config, String task, Path out, Path weights, Long seed, Path tokenizer,
+      Precision precision, Path report) {
+    /** Checks what the flags check. */
+    public Request {
+      if (report != null && precision.kind() == Precision.Kind.FP32) {
+        throw new Args.UsageException("--report compares a --quantize int8 or --dtype fp16 graph with float32: give one");
+      }
+      if (weights != null && seed != null) {
+        throw new Args.UsageException("give --weights or --seed, not both");
+      }
+    }
+
+    /** A float32 model of a preset or a config.json with random weights from {@code seed}. */
+    public static Request seeded(String config, String task, long seed, Path out) {
+      return new Request(config, task, out, null, seed, null, Precision.fp32(), null);
+    }
+
+    /** A float32 model of a config.json with its weights and tokenizer from the given places. */
+    public static Request of(Path config, String task, Path weights, Path tokenizer, Path out) {
+      return new Request(config.toString(), task, out, weights, null, tokenizer, Precision.fp32(), null);
+    }
+
+    /** This request in another precision. */
+    public Request withPrecision(Precision p) {
+      return new Request(config, task, out, weights, seed, tokenizer, p, report);
+    }
+  }
+
   public static int run(String[] argv, PrintStream out) throws IOException {
     Args args = Args.parse(argv, Set.of("quantize-heads", "reduce-range"));
     String configArg = args.required("config");
@@ -77,12 +110,19 @@ public final class BuildModelCli {
     }
     String reportArg = args.string("report", null);
     args.rejectUnknown();
-    if (reportArg != null && precision.kind() == Precision.Kind.FP32) {
-      throw new Args.UsageException("--report compares a --quantize int8 or --dtype fp16 graph with float32: give one");
-    }
-    if (weightsArg != null && seedArg != null) {
-      throw new Args.UsageException("give --weights or --seed, not both");
-    }
+    Request request = new Request(configArg, task, outDir, weightsArg == null ? null : Path.of(weightsArg),
+        seedArg == null ? null : Long.parseLong(seedArg.trim()), tokenizerArg == null ? null : Path.of(tokenizerArg),
+        precision, reportArg == null ? null : Path.of(reportArg));
+    out.println(JSON.writeValueAsString(build(request)));
+    return 0;
+  }
+
+  /** Builds the model directory {@code request} asks for and returns the summary {@code build-model} prints. */
+  public static ObjectNode build(Request request) throws IOException {
+    String configArg = request.config();
+    String task = request.task();
+    Path outDir = request.out();
+    Precision precision = request.precision();
     Files.createDirectories(outDir);
     long start = System.nanoTime();
     boolean preset = Presets.isPreset(configArg);
@@ -99,19 +139,20 @@ public final class BuildModelCli {
 
     Weights weights;
     String source;
-    if (seedArg != null || (preset && weightsArg == null)) {
-      long seed = seedArg == null ? 42 : Long.parseLong(seedArg.trim());
+    if (request.seed() != null || (preset && request.weights() == null)) {
+      long seed = request.seed() == null ? 42 : request.seed();
       weights = Weights.seeded(seed, config.initializerRange());
       source = "seed " + seed;
     } else {
-      Path file = weightsArg != null ? Path.of(weightsArg) : configSource.toAbsolutePath().resolveSibling("model.safetensors");
+      Path file = request.weights() != null ? request.weights()
+          : configSource.toAbsolutePath().resolveSibling("model.safetensors");
       weights = Weights.of(SafeTensors.open(file));
       source = file.toString();
     }
     byte[] onnx = GraphBuilder.build(config, head, weights, precision);
     Files.write(outDir.resolve("model.onnx"), onnx);
 
-    Path tokenizerDir = tokenizerArg != null ? Path.of(tokenizerArg)
+    Path tokenizerDir = request.tokenizer() != null ? request.tokenizer()
         : configSource != null ? configSource.toAbsolutePath().getParent() : null;
     int copied = 0;
     if (tokenizerDir != null && !tokenizerDir.toAbsolutePath().normalize().equals(outDir.toAbsolutePath().normalize())) {
@@ -133,9 +174,9 @@ public final class BuildModelCli {
     summary.put("weights", source);
     summary.put("precision", precision.toString());
     summary.put("onnx_bytes", onnx.length);
-    if (reportArg != null) {
+    if (request.report() != null) {
       byte[] reference = GraphBuilder.build(config, head, weights);
-      List<String> lines = Files.readAllLines(Path.of(reportArg)).stream().filter(l -> !l.isBlank()).toList();
+      List<String> lines = Files.readAllLines(request.report()).stream().filter(l -> !l.isBlank()).toList();
       WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(outDir);
       int maxLength = Math.min(config.maxPositionEmbeddings(), 512);
       List<Encoding> encodings = lines.stream().map(l -> tokenizer.encode(l, maxLength)).toList();
@@ -158,7 +199,6 @@ public final class BuildModelCli {
       }
     }
     summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
-    out.println(JSON.writeValueAsString(summary));
-    return 0;
+    return summary;
   }
 }

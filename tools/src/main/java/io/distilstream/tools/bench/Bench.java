@@ -1,0 +1,376 @@
+package io.distilstream.tools.bench;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.cli.BuildModelCli;
+import io.distilstream.runtime.graph.Precision;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.runtime.graph.Int8Quantizer;
+import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.ModelLoadException;
+import io.distilstream.runtime.model.ModelSession;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code distilstream bench}: one model and one set of texts through the bare ONNX Runtime loop (the ceiling and
+ * the roofline), the naive Flink patterns users write first, DJL, and our micro-batching operator alone, end to end
+ * through Kafka and under open-loop load; every pattern warmed up and run several times, in one process. Prints a
+ * table and writes report.md, report.json and PNG plots.
+ */
+public final class Bench {
+  public static final String USAGE = String.join("\n",
+      "usage: distilstream bench [--model DIR | --seeded distilbert-base|distilbert-small] [--seconds N] [--runs N]",
+      "                          [--threads N] [--device cpu|cuda] [--patterns LIST] [--max-padding-ratio R]",
+      "                          [--out DIR]",
+      "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
+      "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
+      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
+      "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length, padded to 128,",
+      "             and the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
+      "             int8), and in fp16 on --device cuda",
+      "    naive    Flink: per-record AsyncFunction, count window of 32 (arrival order, and padded to 128)",
+      "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
+      "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread; with ceiling, the",
+      "             operator on the int8 model too, in the better layout",
+      "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
+      "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
+      "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
+      "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
+
+  static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load");
+  static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
+
+  /** Full batches each slot runs at least, per Flink run. */
+  static final int MIN_BATCHES_PER_SLOT = 20;
+
+  private Bench() {}
+
+  public static int run(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of());
+    String modelArg = args.string("model", null);
+    String seeded = args.string("seeded", "distilbert-base");
+    int seconds = args.integer("seconds", 6);
+    int runs = args.integer("runs", 3);
+    int threads = args.integer("threads", 2);
+    Device device = Device.parse(args.string("device", "cpu"));
+    Set<String> patterns = new LinkedHashSet<>(Arrays.asList(args.string("patterns", String.join(",",
+        ALL_PATTERNS)).split(",")));
+    Path outDir = Path.of(args.string("out", "bench-out"));
+    FlinkPatterns.maxPaddingRatio = Double.parseDouble(args.string("max-padding-ratio",
+        Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)));
+    args.rejectUnknown();
+    for (String p : patterns) {
+      if (!ALL_PATTERNS.contains(p)) {
+        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS + ")");
+      }
+    }
+    if (seconds < 1 || runs < 1 || threads < 1) {
+      throw new IllegalArgumentException("--seconds, --runs and --threads must be at least 1");
+    }
+    long benchStart = System.nanoTime();
+    if (patterns.contains("peer")) {
+      DjlPeer.startEngine();
+    }
+
+    Path model;
+    String modelName;
+    if (modelArg != null) {
+      model = Path.of(modelArg);
+      modelName = model.toString();
+    } else {
+      model = Files.createTempDirectory("distilstream-bench-model-");
+      modelName = "seeded " + seeded + " (random weights; timing does not depend on them)";
+      out.println("building " + modelName + "...");
+      BuildModelCli.build(BuildModelCli.Request.seeded(seeded, "text-classification", 1, model));
+    }
+    ModelDirectory dir = ModelDirectory.of(model);
+    ModelConfig config = ModelConfig.read(dir.path().resolve(ModelDirectory.CONFIG));
+    Path onnx = dir.onnxFile();
+    SessionOptions base = SessionOptions.defaults().device(device);
+    WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(dir.path());
+    List<String> texts = BenchTexts.fortunes();
+    List<Encoding> encodings = new ArrayList<>();
+    for (String t : texts) {
+      encodings.add(tokenizer.encode(t, Ceiling.MAX_LEN));
+    }
+    BenchReport report = new BenchReport(modelName, config, device, threads, seconds, runs, encodings);
+    out.println(report.header());
+
+    // ceiling: the bare runtime
+    int perThread = 1;
+    Measurement perEvent = null;
+    if (patterns.contains("ceiling") || patterns.contains("naive") || patterns.contains("ours")) {
+      perEvent = report.add(new Measurement("ceiling-per-event", "ceiling", "per event (batch 1)",
+          "1 x " + threads + " thr"));
+      List<List<Encoding>> single = Ceiling.batches(encodings, Ceiling.Batching.PER_EVENT, 1);
+      Ceiling.measure(perEvent, onnx, base, single, false, 1, threads, runs, seconds);
+      if (perEvent.startRerun()) {
+        Ceiling.measure(perEvent, onnx, base, single, false, 1, threads, runs, seconds);
+      }
+      out.println(report.line(perEvent));
+    }
+    Path int8 = null;
+    if (patterns.contains("ceiling")) {
+      ceiling(report, out, "ceiling-arrival", "batches of 32, arrival order", Ceiling.Batching.ARRIVAL_ORDER, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      int8 = reducedModel(modelArg, seeded, dir, Precision.int8(), out);
+      if (int8 != null) {
+        ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
+            Ceiling.Batching.GROUPED, int8, base, encodings, 1, threads, runs, seconds);
+        // issue 17: Optimum's per-tensor form of the same model, as it is (results depend on the batch) and
+        // rewritten to per-row at load
+        Path perTensor = perTensorModel(onnx, out);
+        if (perTensor != null) {
+          for (boolean rewrite : new boolean[] {false, true}) {
+            String id = rewrite ? "ceiling-grouped-int8-rewritten" : "ceiling-grouped-int8-per-tensor";
+            Measurement m = report.add(new Measurement(id, "ceiling", "batches of 32, grouped by length, int8 "
+                + (rewrite ? "per-tensor rewritten to per-row at load" : "per-tensor (batch-dependent)"),
+                "1 x " + threads + " thr"));
+            Ceiling.measure(m, perTensor, base, Ceiling.batches(encodings, Ceiling.Batching.GROUPED, 32), false, 1,
+                threads, runs, seconds, new ModelSession.Int8Policy(rewrite, true));
+            out.println(report.line(m));
+          }
+        }
+      }
+      Path fp16 = device == Device.CUDA ? reducedModel(modelArg, seeded, dir, Precision.fp16(), out) : null;
+      if (fp16 != null) {
+        ceiling(report, out, "ceiling-grouped-fp16", "batches of 32, grouped by length, fp16",
+            Ceiling.Batching.GROUPED, fp16, base, encodings, 1, threads, runs, seconds);
+      }
+      ceiling(report, out, "ceiling-padded", "batches of 32, padded to 128", Ceiling.Batching.PADDED_TO_MAX, onnx,
+          base, encodings, 1, threads, runs, seconds);
+      if (threads > 1) {
+        ceiling(report, out, "ceiling-per-event-slots", "per event (batch 1)", Ceiling.Batching.PER_EVENT, onnx,
+            base, encodings, threads, perThread, runs, seconds);
+        ceiling(report, out, "ceiling-grouped-slots", "batches of 32, grouped by length", Ceiling.Batching.GROUPED,
+            onnx, base, encodings, threads, perThread, runs, seconds);
+      }
+      double fpt = Ceiling.flopsPerToken(config, report.meanTokens());
+      double peak = Ceiling.matMulGflops(config, base, threads, 1024, Math.max(2, seconds / 2));
+      report.roofline(fpt, peak);
+      out.printf(Locale.ROOT, "roofline: MatMul %dx%d at %.0f GFLOP/s (%d threads); model %.1f MFLOP per token%n",
+          config.hiddenSize(), config.intermediateSize(), peak, threads, fpt / 1e6);
+    }
+
+    // the Flink runs get as many events as the per-event ceiling does in the time, and at least
+    // MIN_BATCHES_PER_SLOT full batches per slot, so that a run is not mostly its first and last batch
+    double rate = perEvent != null ? perEvent.eventsPerSecond() : 50;
+    int batch = BatchingOptions.DEFAULT_MAX_BATCH_SIZE;
+    int n = (int) Math.max(MIN_BATCHES_PER_SLOT * batch * threads, rate * seconds);
+    int windowed = Math.max(MIN_BATCHES_PER_SLOT * batch, n);
+    SessionOptions oneSession = Ceiling.copy(base).intraOpThreads(threads);
+    SessionOptions oneThread = Ceiling.copy(base).intraOpThreads(perThread);
+    Measurement prSlots = null;
+    if (patterns.contains("naive")) {
+      Measurement pr = report.add(new Measurement("naive-per-record", "naive", "per-record AsyncFunction",
+          "1 slot x " + threads + " thr"));
+      prSlots = threads > 1 ? report.add(new Measurement("naive-per-record-slots", "naive",
+          "per-record AsyncFunction", threads + " slots x 1 thr")) : null;
+      Measurement win = report.add(new Measurement("naive-window", "naive", "count window of 32, arrival order",
+          "1 slot x " + threads + " thr"));
+      Measurement win128 = report.add(new Measurement("naive-window-padded", "naive",
+          "count window of 32, padded to 128", "1 slot x " + threads + " thr"));
+      Measurement.RunOnce perRecord = r -> FlinkPatterns.perRecord(dir.path(), oneSession, 1,
+          events(texts, encodings, n, "p"));
+      Measurement.RunOnce perRecordSlots = r -> FlinkPatterns.perRecord(dir.path(), oneThread, threads,
+          events(texts, encodings, n, "ps"));
+      Measurement.RunOnce window = r -> FlinkPatterns.countWindow(dir.path(), oneSession,
+          events(texts, encodings, windowed, "w"), false);
+      Measurement.RunOnce window128 = r -> FlinkPatterns.countWindow(dir.path(), oneSession,
+          events(texts, encodings, Math.max(MIN_BATCHES_PER_SLOT * batch, n / 2), "x"), true);
+      for (int r = 0; r < runs; r++) { // interleaved, so that a slow minute of the machine hits every pattern
+        pr.runs.add(perRecord.run(r));
+        if (prSlots != null) {
+          prSlots.runs.add(perRecordSlots.run(r));
+        }
+        win.runs.add(window.run(r));
+        win128.runs.add(window128.run(r));
+      }
+      pr.rerunIfNoisy(runs, perRecord);
+      out.println(report.line(pr));
+      if (prSlots != null) {
+        prSlots.rerunIfNoisy(runs, perRecordSlots);
+        out.println(report.line(prSlots));
+      }
+      win.rerunIfNoisy(runs, window);
+      out.println(report.line(win));
+      win128.rerunIfNoisy(runs, window128);
+      out.println(report.line(win128));
+    }
+    if (patterns.contains("peer")) {
+      Measurement djl = report.add(new Measurement("peer-djl", "peer", "DJL batchPredict, batches of 32",
+          "1 x " + threads + " thr"));
+      DjlPeer.measure(djl, dir, texts, encodings, threads, runs, seconds);
+      out.println(report.line(djl));
+    }
+    Measurement best = null;
+    if (patterns.contains("ours") || patterns.contains("load")) {
+      Measurement one = report.add(new Measurement("ours-1-slot", "ours", "micro-batching operator",
+          "1 slot x " + threads + " thr"));
+      Measurement many = threads > 1 ? report.add(new Measurement("ours-slots", "ours", "micro-batching operator",
+          threads + " slots x 1 thr")) : null;
+      Measurement.RunOnce oursOne = r -> FlinkPatterns.ours(dir.path(), oneSession, 1,
+          events(texts, encodings, n, "o"));
+      Measurement.RunOnce oursMany = r -> FlinkPatterns.ours(dir.path(), oneThread, threads,
+          events(texts, encodings, n, "s"));
+      for (int r = 0; r < runs; r++) {
+        one.runs.add(oursOne.run(r));
+        if (many != null) {
+          many.runs.add(oursMany.run(r));
+        }
+      }
+      one.rerunIfNoisy(runs, oursOne);
+      out.println(report.line(one));
+      best = one;
+      if (many != null) {
+        many.rerunIfNoisy(runs, oursMany);
+        out.println(report.line(many));
+        best = many.eventsPerSecond() > one.eventsPerSecond() ? many : one;
+      }
+    }
+    int bestSlots = best != null && best.id.equals("ours-slots") ? threads : 1;
+    if (patterns.contains("ours") && patterns.contains("ceiling") && int8 != null
+        && int8.getFileName().toString().equals(ModelDirectory.MODEL_ONNX)) {
+      // the operator on the int8 model directory the ceiling built, in the best layout of the fp32 runs
+      Measurement q = report.add(new Measurement("ours-int8", "ours", "micro-batching operator, int8 model",
+          best.layout));
+      SessionOptions bestSession = bestSlots > 1 ? oneThread : oneSession;
+      Path int8Dir = int8.getParent();
+      Measurement.RunOnce oursInt8 = r -> FlinkPatterns.ours(int8Dir, bestSession, bestSlots,
+          events(texts, encodings, n, "q"));
+      for (int r = 0; r < runs; r++) {
+        q.runs.add(oursInt8.run(r));
+      }
+      q.rerunIfNoisy(runs, oursInt8);
+      out.println(report.line(q));
+      if (patterns.contains("naive")) {
+        // the naive per-record function on the same int8 model and layout: the like-for-like int8 ratio
+        Measurement qn = report.add(new Measurement("naive-per-record-int8", "naive",
+            "per-record AsyncFunction, int8 model", best.layout));
+        Measurement.RunOnce perRecordInt8 = r -> FlinkPatterns.perRecord(int8Dir, bestSession, bestSlots,
+            events(texts, encodings, n, "pq"));
+        for (int r = 0; r < runs; r++) {
+          qn.runs.add(perRecordInt8.run(r));
+        }
+        qn.rerunIfNoisy(runs, perRecordInt8);
+        out.println(report.line(qn));
+      }
+    }
+    if (patterns.contains("e2e")) {
+      int slots = best != null ? bestSlots : threads;
+      Measurement e2e = report.add(new Measurement("ours-end-to-end", "ours",
+          "enrichment job, Kafka in, exactly-once Kafka out", slots + " slot" + (slots > 1 ? "s" : "") + " x "
+          + threads / slots + " thr"));
+      try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+        int[] topics = {0}; // each run writes to topics of its own
+        Measurement.RunOnce endToEnd = r -> FlinkPatterns.endToEnd(kafka, dir.path(), slots, threads / slots,
+            events(texts, encodings, n, "k"), topics[0]++);
+        for (int r = 0; r < runs; r++) {
+          e2e.runs.add(endToEnd.run(r));
+        }
+        e2e.rerunIfNoisy(runs, endToEnd);
+      }
+      out.println(report.line(e2e));
+    }
+    if (patterns.contains("load") && best != null) {
+      double max = best.eventsPerSecond();
+      SessionOptions session = bestSlots > 1 ? oneThread : oneSession;
+      int loadSeconds = seconds + 2;
+      for (double step : LOAD_STEPS) {
+        Measurement m = report.add(new Measurement("load-" + Math.round(step * 100), "load",
+            String.format(Locale.ROOT, "open loop at %.0f%% of max (%.1f/s)", step * 100, step * max),
+            best.layout));
+        m.offeredRate = step * max;
+        m.runs.add(FlinkPatterns.underLoad(dir.path(), session, bestSlots, texts, encodings, step * max,
+            loadSeconds));
+        out.println(report.line(m));
+      }
+    }
+
+    Files.createDirectories(outDir);
+    report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
+    out.println();
+    out.print(report.ratiosTable());
+    out.println("report: " + outDir.resolve("report.md") + ", " + outDir.resolve("report.json") + ", plots "
+        + outDir.resolve("events-per-second.png") + ", " + outDir.resolve("load.png"));
+    return 0;
+  }
+
+  private static void ceiling(BenchReport report, PrintStream out, String id, String pattern, Ceiling.Batching how,
+      Path onnx, SessionOptions base, List<Encoding> encodings, int sessions, int threads, int runs, int seconds)
+      throws Exception {
+    String layout = sessions > 1 ? sessions + " x " + threads + " thr" : "1 x " + threads + " thr";
+    Measurement m = report.add(new Measurement(id, "ceiling", pattern, layout));
+    List<List<Encoding>> batches = Ceiling.batches(encodings, how, 32);
+    boolean padToMax = how == Ceiling.Batching.PADDED_TO_MAX;
+    Ceiling.measure(m, onnx, base, batches, padToMax, sessions, threads, runs, seconds);
+    if (m.startRerun()) {
+      Ceiling.measure(m, onnx, base, batches, padToMax, sessions, threads, runs, seconds);
+    }
+    out.println(report.line(m));
+  }
+
+  /**
+   * The bench's float32 model quantized as Optimum and ORT's {@code quantize_dynamic} do (activations per tensor,
+   * {@code DynamicQuantizeLinear}), in a temp file; null (rows skipped) when its weights are not named as the
+   * builder names them.
+   */
+  private static Path perTensorModel(Path fp32, PrintStream out) throws Exception {
+    try {
+      ModelProto q = Int8Quantizer.quantize(ModelProto.parseFrom(Files.readAllBytes(fp32)), false,
+          Int8Quantizer.encoderWeights(false), Int8Quantizer.Activation.PER_TENSOR);
+      Path file = Files.createTempFile("distilstream-bench-int8-per-tensor-", ".onnx");
+      Files.write(file, q.toByteArray());
+      return file;
+    } catch (ModelLoadException e) {
+      out.println("no per-tensor int8 rows: " + e.getMessage());
+      return null;
+    }
+  }
+
+  /**
+   * The bench's model in another precision ({@code build-model --quantize int8} or {@code --dtype fp16}): built from
+   * the same seed, or from {@code --model DIR}'s model.safetensors; {@code DIR/model_quantized.onnx} as it is for
+   * int8. Null (the row is skipped) when there is nothing to build it from.
+   */
+  private static Path reducedModel(String modelArg, String seeded, ModelDirectory dir, Precision precision,
+      PrintStream out) throws Exception {
+    String value = precision.kind() == Precision.Kind.INT8 ? "int8" : "fp16";
+    boolean int8 = precision.kind() == Precision.Kind.INT8;
+    Path quantized = dir.path().resolve(ModelDirectory.MODEL_QUANTIZED_ONNX);
+    if (modelArg != null && int8 && Files.isRegularFile(quantized)) {
+      return quantized;
+    }
+    if (modelArg != null && !Files.isRegularFile(dir.safetensorsFile())) {
+      out.println("no " + value + " row: " + dir + " has neither model.safetensors nor model_quantized.onnx");
+      return null;
+    }
+    Path built = Files.createTempDirectory("distilstream-bench-" + value + "-");
+    BuildModelCli.Request request = modelArg == null
+        ? BuildModelCli.Request.seeded(seeded, "text-classification", 1, built)
+        : BuildModelCli.Request.of(dir.configFile(), "text-classification", dir.safetensorsFile(), dir.path(), built);
+    BuildModelCli.build(request.withPrecision(precision));
+    return built.resolve(ModelDirectory.MODEL_ONNX);
+  }
+
+  private static FlinkPatterns.Events events(List<String> texts, List<Encoding> encodings, int n, String prefix) {
+    return FlinkPatterns.Events.of(texts, encodings, n, prefix);
+  }
+}

@@ -1,0 +1,390 @@
+package io.distilstream.tools.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.runtime.tokenizer.Encoding;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+
+/** The benchmark's figures: the printed lines, the ratios with their targets, report.md, report.json and plots. */
+final class BenchReport {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** A ratio of two figures of this run, with the target the project aims at (NaN: none). */
+  record Ratio(String name, double value, double target, boolean atMost, String meaning) {
+    boolean known() { return !Double.isNaN(value) && !Double.isInfinite(value); }
+    String verdict() {
+      if (Double.isNaN(target) || !known()) {
+        return "";
+      }
+      return (atMost ? value <= target : value >= target) ? "met" : "missed";
+    }
+  }
+
+  private final String model;
+  private final ModelConfig config;
+  private final Device device;
+  private final int threads;
+  private final int seconds;
+  private final int runs;
+  private final int[] lengths;
+  private final List<Measurement> measurements = new ArrayList<>();
+  private double flopsPerToken = Double.NaN;
+  private double peakGflops = Double.NaN;
+
+  BenchReport(String model, ModelConfig config, Device device, int threads, int seconds, int runs,
+      List<Encoding> encodings) {
+    this.model = model;
+    this.config = config;
+    this.device = device;
+    this.threads = threads;
+    this.seconds = seconds;
+    this.runs = runs;
+    this.lengths = encodings.stream().mapToInt(Encoding::length).sorted().toArray();
+  }
+
+  Measurement add(Measurement m) {
+    measurements.add(m);
+    return m;
+  }
+
+  void roofline(double flopsPerToken, double peakGflops) {
+    this.flopsPerToken = flopsPerToken;
+    this.peakGflops = peakGflops;
+  }
+
+  double meanTokens() { return Arrays.stream(lengths).average().orElse(0); }
+
+  private int pct(double q) { return lengths[(int) Math.min(lengths.length - 1, q * lengths.length)]; }
+
+  String header() {
+    return String.format(Locale.ROOT, "model %s (dim %d, %d layers), %s, %d cores, thread budget %d%n"
+        + "texts: %d fortunes, tokens per text mean %.1f, median %d, p90 %d, p99 %d, max %d (truncated to %d)%n"
+        + "each pattern: warm-up, then %d run(s) of about %d s; events/s is the median, spread (max-min)/median;%n"
+        + "a Flink run is timed from its first input handed to an opened operator to its last result, with at least "
+        + Bench.MIN_BATCHES_PER_SLOT + " batches per slot;%na pattern whose spread passes "
+        + Math.round(100 * Measurement.NOISY) + "%% is run again and reported from the rerun",
+        model, config.hiddenSize(), config.numLayers(), device.name().toLowerCase(Locale.ROOT),
+        Runtime.getRuntime().availableProcessors(), threads, lengths.length, meanTokens(), pct(0.5), pct(0.9),
+        pct(0.99), lengths[lengths.length - 1], Ceiling.MAX_LEN, runs, seconds);
+  }
+
+  String line(Measurement m) {
+    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %-50s %-16s %8.1f ev/s ±%3.0f%% %9.0f tok/s",
+        m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.tokensPerSecond()));
+    if (!Double.isNaN(m.padding())) {
+      sb.append(String.format(Locale.ROOT, "  padding x%.2f", m.padding()));
+    }
+    BenchMetrics.Snapshot b = m.batch();
+    if (b != null && b.batches() > 0) {
+      sb.append(String.format(Locale.ROOT, "  batch mean %.1f p50 %.0f max %d", b.meanBatch(), b.p50Batch(),
+          b.maxBatch()));
+    }
+    if (!Double.isNaN(m.latencyMs(0.5))) {
+      sb.append(String.format(Locale.ROOT, "  p50/p95/p99 %.0f/%.0f/%.0f ms", m.latencyMs(0.5), m.latencyMs(0.95),
+          m.latencyMs(0.99)));
+    }
+    if (m.firstAttempt != null) {
+      sb.append(String.format(Locale.ROOT, "  rerun (first: %.1f ev/s ±%.0f%%)", m.firstEventsPerSecond(),
+          100 * m.firstSpread()));
+    }
+    return sb.toString();
+  }
+
+  private Measurement find(String id) {
+    return measurements.stream().filter(m -> m.id.equals(id) && !m.runs.isEmpty()).findFirst().orElse(null);
+  }
+
+  private static String layout(Measurement m) {
+    return m == null ? "(not run)" : m.layout;
+  }
+
+  private static double eps(Measurement m) {
+    return m == null ? Double.NaN : m.eventsPerSecond();
+  }
+
+  List<Ratio> ratios() {
+    Measurement one = find("ours-1-slot");
+    Measurement slots = find("ours-slots");
+    Measurement ours = one == null ? slots : slots == null ? one
+        : slots.eventsPerSecond() > one.eventsPerSecond() ? slots : one;
+    Measurement e2e = find("ours-end-to-end");
+    Measurement grouped = find("ceiling-grouped");
+    Measurement groupedSlots = find("ceiling-grouped-slots");
+    Measurement groupedBest = grouped == null ? groupedSlots : groupedSlots == null ? grouped
+        : groupedSlots.eventsPerSecond() > grouped.eventsPerSecond() ? groupedSlots : grouped;
+    // end to end against the ceiling of the same layout
+    Measurement groupedLikeE2e = e2e != null && !e2e.layout.startsWith("1 slot") ? groupedSlots : grouped;
+    List<Ratio> r = new ArrayList<>();
+    r.add(new Ratio("ours_end_to_end_over_grouped_ceiling", eps(e2e) / eps(groupedLikeE2e), 0.9, false,
+        "the Kafka job (" + layout(e2e) + ") against bare ORT on length-grouped batches (" + layout(groupedLikeE2e)
+        + ")"));
+    r.add(new Ratio("ours_over_grouped_ceiling", eps(ours) / eps(groupedBest), Double.NaN, false,
+        "the operator (" + layout(ours) + ") against the best grouped ceiling (" + layout(groupedBest) + ")"));
+    r.add(new Ratio("ours_over_naive_count_window", eps(ours) / eps(find("naive-window")), 2.3, false,
+        "the operator (" + layout(ours) + ") against a Flink count window of 32 padded to its longest member, in"
+        + " arrival order (" + layout(find("naive-window")) + ")"));
+    r.add(new Ratio("ours_over_naive_count_window_padded_128", eps(ours) / eps(find("naive-window-padded")),
+        Double.NaN, false, "against the same window padded to 128"));
+    Measurement perRecord = find("naive-per-record");
+    Measurement perRecordSlots = find("naive-per-record-slots");
+    Measurement perRecordLikeOurs = ours == slots && perRecordSlots != null ? perRecordSlots : perRecord;
+    r.add(new Ratio("ours_over_naive_per_record", eps(ours) / eps(perRecordLikeOurs), 1.2, false,
+        "the operator against a per-record AsyncFunction, both " + layout(perRecordLikeOurs)
+        + " (the operator's best layout)"));
+    r.add(new Ratio("ours_1_slot_over_naive_per_record", eps(one) / eps(perRecord), 1.0, false,
+        "both " + layout(perRecord) + ": never below"));
+    r.add(new Ratio("ours_slots_over_naive_per_record_slots", eps(slots) / eps(perRecordSlots), 1.0, false,
+        "both " + layout(perRecordSlots) + ": never below"));
+    r.add(new Ratio("ours_int8_over_naive_per_record_int8", eps(find("ours-int8"))
+        / eps(find("naive-per-record-int8")), 1.2, false, "both on the int8 model, both "
+        + layout(find("naive-per-record-int8"))));
+    r.add(new Ratio("ours_int8_over_naive_per_record", eps(find("ours-int8")) / eps(perRecord), Double.NaN,
+        false, "the operator on the int8 model (" + layout(find("ours-int8")) + ") against the per-record"
+        + " AsyncFunction in float32 (" + layout(perRecord) + "): not like for like, see the row above"));
+    r.add(new Ratio("ours_over_djl", eps(ours) / eps(find("peer-djl")), 1.5, false,
+        "the operator (" + layout(ours) + ") against DJL batchPredict with its Hugging Face translator, batches"
+        + " of 32 (" + layout(find("peer-djl")) + ")"));
+    r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
+        "N slots x 1 thread against 1 slot x N threads"));
+    r.add(new Ratio("ceiling_grouped_over_arrival_order", eps(grouped) / eps(find("ceiling-arrival")), Double.NaN,
+        false, "what length grouping buys the bare runtime"));
+    r.add(new Ratio("ceiling_per_event_slots_over_1_session", eps(find("ceiling-per-event-slots"))
+        / eps(find("ceiling-per-event")), Double.NaN, false, "N sessions x 1 thread against 1 x N, batch 1"));
+    r.add(new Ratio("ceiling_grouped_int8_over_fp32", eps(find("ceiling-grouped-int8")) / eps(grouped), Double.NaN,
+        false, "the same model dynamically quantized to int8 (build-model --quantize int8: per-row activations,"
+        + " batch-invariant), same batches"));
+    r.add(new Ratio("ceiling_grouped_int8_per_tensor_over_fp32", eps(find("ceiling-grouped-int8-per-tensor"))
+        / eps(grouped), Double.NaN, false, "int8 with per-tensor activations (Optimum's form, batch-dependent"
+        + " results), same batches"));
+    r.add(new Ratio("ceiling_grouped_int8_rewritten_over_fp32", eps(find("ceiling-grouped-int8-rewritten"))
+        / eps(grouped), Double.NaN, false, "Optimum's per-tensor form rewritten to per-row at load, same batches"));
+    r.add(new Ratio("ceiling_grouped_fp16_over_fp32", eps(find("ceiling-grouped-fp16")) / eps(grouped), Double.NaN,
+        false, "the same model in float16 (build-model --dtype fp16) on the GPU, same batches"));
+    double achieved = groupedBest == null ? Double.NaN : groupedBest.tokensPerSecond() * flopsPerToken / 1e9;
+    r.add(new Ratio("achieved_over_peak_flops", achieved / peakGflops, Double.NaN, false,
+        "best grouped ceiling's FLOP/s against the measured MatMul rate"));
+    Measurement half = find("load-50");
+    if (half != null) {
+      BenchMetrics.Snapshot b = half.batch();
+      double bound = 5 + 2 * (b == null ? Double.NaN : b.meanBatchMs());
+      r.add(new Ratio("p99_at_50_percent_load_ms", half.latencyMs(0.99), bound, true,
+          String.format(Locale.ROOT, "target: max-wait (5 ms) + 2 batch times (%.1f ms) = %.1f ms",
+              b == null ? Double.NaN : b.meanBatchMs(), bound)));
+    }
+    return r;
+  }
+
+  String ratiosTable() {
+    StringBuilder sb = new StringBuilder();
+    for (Ratio r : ratios()) {
+      if (r.known()) {
+        sb.append(String.format(Locale.ROOT, "%-42s %8.2f %s%s%n", r.name(), r.value(),
+            Double.isNaN(r.target()) ? "" : (r.atMost() ? "(target <= " : "(target >= ")
+                + String.format(Locale.ROOT, "%.2f) ", r.target()), r.verdict()));
+      }
+    }
+    if (!Double.isNaN(peakGflops)) {
+      sb.append(String.format(Locale.ROOT, "roofline: MatMul peak %.0f GFLOP/s, model %.1f MFLOP per token%n",
+          peakGflops, flopsPerToken / 1e6));
+    }
+    return sb.toString();
+  }
+
+  void write(Path dir, double elapsedSeconds) throws Exception {
+    ObjectNode json = JSON.createObjectNode();
+    json.put("model", model);
+    json.put("hidden_size", config.hiddenSize());
+    json.put("layers", config.numLayers());
+    json.put("device", device.name().toLowerCase(Locale.ROOT));
+    json.put("cores", Runtime.getRuntime().availableProcessors());
+    json.put("thread_budget", threads);
+    json.put("seconds_per_run", seconds);
+    json.put("runs", runs);
+    json.put("elapsed_seconds", elapsedSeconds);
+    ObjectNode texts = json.putObject("texts");
+    texts.put("source", "Debian fortunes (4,000 texts)");
+    texts.put("count", lengths.length);
+    texts.put("mean_tokens", meanTokens());
+    texts.put("median_tokens", pct(0.5));
+    texts.put("p90_tokens", pct(0.9));
+    texts.put("p99_tokens", pct(0.99));
+    texts.put("max_tokens", lengths[lengths.length - 1]);
+    texts.put("truncated_to", Ceiling.MAX_LEN);
+    if (!Double.isNaN(peakGflops)) {
+      json.put("matmul_peak_gflops", peakGflops);
+      json.put("model_mflop_per_token", flopsPerToken / 1e6);
+    }
+    ArrayNode rows = json.putArray("results");
+    StringBuilder md = new StringBuilder("# distilstream bench\n\n");
+    md.append("```\n").append(header()).append("\n```\n\n");
+    md.append(lengthHistogram());
+    md.append("\n| group | pattern | layout | events/s | spread | tokens/s | padding | batch mean / p50 / max "
+        + "| latency p50 / p95 / p99 ms | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (Measurement m : measurements) {
+      if (m.runs.isEmpty()) {
+        continue;
+      }
+      ObjectNode row = rows.addObject();
+      row.put("id", m.id);
+      row.put("group", m.group);
+      row.put("pattern", m.pattern);
+      row.put("layout", m.layout);
+      row.put("events_per_second", m.eventsPerSecond());
+      row.put("events_per_second_min", m.minEventsPerSecond());
+      row.put("events_per_second_max", m.maxEventsPerSecond());
+      row.put("tokens_per_second", m.tokensPerSecond());
+      ArrayNode each = row.putArray("runs_events_per_second");
+      m.runs.forEach(run -> each.add(run.eventsPerSecond()));
+      if (m.firstAttempt != null) {
+        ObjectNode first = row.putObject("first_attempt");
+        first.put("events_per_second", m.firstEventsPerSecond());
+        first.put("spread", m.firstSpread());
+        ArrayNode firstRuns = first.putArray("runs_events_per_second");
+        m.firstAttempt.forEach(run -> firstRuns.add(run.eventsPerSecond()));
+      }
+      putNumber(row, "padding_ratio", m.padding());
+      putNumber(row, "peak_rss_mib", m.peakRssMb());
+      if (m.offeredRate > 0) {
+        row.put("offered_events_per_second", m.offeredRate);
+      }
+      BenchMetrics.Snapshot b = m.batch();
+      String batch = "";
+      if (b != null && b.batches() > 0) {
+        ObjectNode bn = row.putObject("batches");
+        bn.put("count", b.batches());
+        bn.put("mean_size", b.meanBatch());
+        bn.put("p50_size", b.p50Batch());
+        bn.put("max_size", b.maxBatch());
+        putNumber(bn, "mean_ms", b.meanBatchMs());
+        batch = String.format(Locale.ROOT, "%.1f / %.0f / %d", b.meanBatch(), b.p50Batch(), b.maxBatch());
+      }
+      String latency = "";
+      if (!Double.isNaN(m.latencyMs(0.5))) {
+        ObjectNode ln = row.putObject("latency_ms");
+        ln.put("p50", m.latencyMs(0.5));
+        ln.put("p95", m.latencyMs(0.95));
+        ln.put("p99", m.latencyMs(0.99));
+        latency = String.format(Locale.ROOT, "%.0f / %.0f / %.0f", m.latencyMs(0.5), m.latencyMs(0.95),
+            m.latencyMs(0.99));
+      }
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %s | %s | %s | %.0f |%n",
+          m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.firstAttempt == null ? ""
+              : String.format(Locale.ROOT, " (rerun; first %.0f%%)", 100 * m.firstSpread()), m.tokensPerSecond(),
+          Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()), batch, latency,
+          m.peakRssMb()));
+    }
+    ObjectNode ratios = json.putObject("ratios");
+    md.append("\n| ratio | value | target | | meaning |\n|---|---|---|---|---|\n");
+    for (Ratio r : ratios()) {
+      if (!r.known()) {
+        continue;
+      }
+      ObjectNode rn = ratios.putObject(r.name());
+      rn.put("value", r.value());
+      putNumber(rn, "target", r.target());
+      if (!r.verdict().isEmpty()) {
+        rn.put("met", r.verdict().equals("met"));
+      }
+      md.append(String.format(Locale.ROOT, "| %s | %.2f | %s | %s | %s |%n", r.name(), r.value(),
+          Double.isNaN(r.target()) ? "" : (r.atMost() ? "≤ " : "≥ ") + String.format(Locale.ROOT, "%.2f",
+              r.target()), r.verdict(), r.meaning()));
+    }
+    if (!Double.isNaN(peakGflops)) {
+      md.append(String.format(Locale.ROOT, "%nRoofline: ONNX Runtime's MatMul (1024 x %d x %d, %d threads) runs at "
+          + "%.0f GFLOP/s here; the model costs %.1f MFLOP per token at the texts' mean length.%n",
+          config.hiddenSize(), config.intermediateSize(), threads, peakGflops, flopsPerToken / 1e6));
+    }
+    md.append(String.format(Locale.ROOT, "%nFlink rows are timed from the first result to the last (job start-up "
+        + "excluded); the end-to-end row from the first result's Kafka timestamp to the last, after a "
+        + "read_committed consumer has counted every result exactly once. Load rows time each event from when the "
+        + "open-loop generator was due to emit it (the first tenth is warm-up). Whole bench: %.0f s.%n",
+        elapsedSeconds));
+    md.append("\n![events per second](events-per-second.png)\n");
+    if (measurements.stream().anyMatch(m -> m.offeredRate > 0 && !m.runs.isEmpty())) {
+      md.append("\n![throughput and p99 against offered load](load.png)\n");
+    }
+    Files.writeString(dir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json));
+    Files.writeString(dir.resolve("report.md"), md.toString());
+    plots(dir);
+  }
+
+  private static void putNumber(ObjectNode n, String key, double v) {
+    if (Double.isNaN(v) || Double.isInfinite(v)) {
+      n.putNull(key);
+    } else {
+      n.put(key, v);
+    }
+  }
+
+  private String lengthHistogram() {
+    int[] edges = {8, 16, 24, 32, 48, 64, 96, 128};
+    Map<String, Integer> counts = new LinkedHashMap<>();
+    int lo = 0;
+    for (int e : edges) {
+      int from = lo;
+      counts.put((from + 1) + "–" + e, (int) Arrays.stream(lengths).filter(l -> l > from && l <= e).count());
+      lo = e;
+    }
+    StringBuilder sb = new StringBuilder("Tokens per text (with [CLS] and [SEP]):\n\n| tokens | texts |\n|---|---|\n");
+    counts.forEach((k, v) -> sb.append("| ").append(k).append(" | ").append(v).append(" |\n"));
+    return sb.toString();
+  }
+
+  private void plots(Path dir) throws Exception {
+    System.setProperty("java.awt.headless", "true");
+    List<Measurement> bars = measurements.stream().filter(m -> m.offeredRate == 0 && !m.runs.isEmpty()).toList();
+    if (!bars.isEmpty()) {
+      CategoryChart chart = new CategoryChartBuilder().width(1200).height(700)
+          .title("events/s per pattern (median of runs, bars: min-max)").yAxisTitle("events/s").build();
+      chart.getStyler().setLegendVisible(false);
+      chart.getStyler().setXAxisLabelRotation(30);
+      chart.getStyler().setErrorBarsColor(java.awt.Color.DARK_GRAY);
+      List<String> names = new ArrayList<>();
+      List<Double> values = new ArrayList<>();
+      List<Double> errors = new ArrayList<>();
+      for (Measurement m : bars) {
+        names.add(m.group + ": " + m.pattern + " (" + m.layout + ")");
+        values.add(m.eventsPerSecond());
+        errors.add((m.maxEventsPerSecond() - m.minEventsPerSecond()) / 2);
+      }
+      chart.addSeries("events/s", names, values, errors);
+      BitmapEncoder.saveBitmap(chart, dir.resolve("events-per-second.png").toString(),
+          BitmapEncoder.BitmapFormat.PNG);
+    }
+    List<Measurement> load = measurements.stream().filter(m -> m.offeredRate > 0 && !m.runs.isEmpty()).toList();
+    if (!load.isEmpty()) {
+      XYChart chart = new XYChartBuilder().width(1000).height(600)
+          .title("the operator under open-loop load").xAxisTitle("offered events/s").build();
+      double[] offered = load.stream().mapToDouble(m -> m.offeredRate).toArray();
+      XYSeries achieved = chart.addSeries("achieved events/s", offered,
+          load.stream().mapToDouble(Measurement::eventsPerSecond).toArray());
+      achieved.setYAxisGroup(0);
+      for (double q : new double[] {0.5, 0.99}) {
+        XYSeries s = chart.addSeries(String.format(Locale.ROOT, "p%.0f latency ms", q * 100), offered,
+            load.stream().mapToDouble(m -> m.latencyMs(q)).toArray());
+        s.setYAxisGroup(1);
+      }
+      chart.setYAxisGroupTitle(0, "events/s");
+      chart.setYAxisGroupTitle(1, "latency ms");
+      chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+      BitmapEncoder.saveBitmap(chart, dir.resolve("load.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+  }
+}

@@ -1,0 +1,213 @@
+package io.distilstream.tools.bench;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.batch.DynamicBatcher;
+import io.distilstream.runtime.model.Device;
+import io.distilstream.runtime.model.ModelConfig;
+import io.distilstream.runtime.model.ModelSession;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.tokenizer.Encoding;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The bare ONNX Runtime loops over pre-tokenized texts (no Flink, no Kafka): what the model can do on this machine
+ * with each way of forming batches, and the MatMul rate that bounds it (the roofline).
+ */
+final class Ceiling {
+  static final int MAX_LEN = 128;
+
+  /** How a ceiling pattern forms its batches. */
+  enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, PADDED_TO_MAX }
+
+  private Ceiling() {}
+
+  static List<List<Encoding>> batches(List<Encoding> encodings, Batching how, int size) {
+    List<List<Encoding>> batches = new ArrayList<>();
+    if (how == Batching.GROUPED) {
+      // the operator's own plan: sorted by length, cut by size and token budget, padding bounded
+      for (int[] g : DynamicBatcher.plan(encodings, new BatchingOptions(size, BatchingOptions.DEFAULT_MAX_TOKENS))) {
+        List<Encoding> b = new ArrayList<>();
+        for (int i : g) {
+          b.add(encodings.get(i));
+        }
+        batches.add(b);
+      }
+      Collections.shuffle(batches, new Random(1));
+      return batches;
+    }
+    int step = how == Batching.PER_EVENT ? 1 : size;
+    for (int i = 0; i < encodings.size(); i += step) {
+      List<Encoding> b = new ArrayList<>(encodings.subList(i, Math.min(encodings.size(), i + step)));
+      if (how == Batching.PADDED_TO_MAX) {
+        b.add(Encoding.ofIds(new int[MAX_LEN], null)); // one full-length row pads the batch to MAX_LEN; not counted
+      }
+      batches.add(b);
+    }
+    return batches;
+  }
+
+  /**
+   * Runs the batches round-robin on {@code sessions} sessions of {@code threads} intra-op threads each (one Java
+   * thread per session) for {@code seconds} per run.
+   */
+  static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
+      int sessions, int threads, int runs, int seconds) throws Exception {
+    measure(m, onnx, base, batches, padRow, sessions, threads, runs, seconds, ModelSession.Int8Policy.defaults());
+  }
+
+  /** As above, with how a per-tensor int8 graph is loaded (as it is and batched, rewritten, or per sequence). */
+  static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
+      int sessions, int threads, int runs, int seconds, ModelSession.Int8Policy policy) throws Exception {
+    List<ModelSession> open = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(sessions);
+    try {
+      for (int s = 0; s < sessions; s++) {
+        open.add(ModelSession.open(onnx, copy(base).intraOpThreads(threads), policy));
+        open.get(s).run(batches.get(s % batches.size())); // warm-up
+      }
+      for (int r = 0; r < runs; r++) {
+        Rss.reset();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        long start = System.nanoTime();
+        List<Future<long[]>> parts = new ArrayList<>();
+        for (int s = 0; s < sessions; s++) {
+          ModelSession session = open.get(s);
+          int first = s;
+          parts.add(pool.submit(() -> loop(session, batches, padRow, first, sessions, deadline)));
+        }
+        long[] sum = new long[3];
+        for (Future<long[]> f : parts) {
+          long[] p = f.get();
+          for (int i = 0; i < 3; i++) {
+            sum[i] += p[i];
+          }
+        }
+        m.runs.add(new Measurement.Run(sum[0], sum[1], sum[2], (System.nanoTime() - start) / 1e9, Rss.peakMb(),
+            null, null));
+      }
+    } finally {
+      pool.shutdownNow();
+      open.forEach(ModelSession::close);
+    }
+  }
+
+  private static long[] loop(ModelSession s, List<List<Encoding>> batches, boolean padRow, int first, int stride,
+      long deadline) throws Exception {
+    long events = 0;
+    long tokens = 0;
+    long padded = 0;
+    for (int k = first; System.nanoTime() < deadline; k = (k + stride) % batches.size()) {
+      List<Encoding> b = batches.get(k);
+      s.run(b);
+      int longest = 0;
+      int real = padRow ? b.size() - 1 : b.size();
+      for (int i = 0; i < b.size(); i++) {
+        longest = Math.max(longest, b.get(i).length());
+        if (i < real) {
+          events++;
+          tokens += b.get(i).length();
+        }
+      }
+      padded += (long) longest * real;
+    }
+    return new long[] {events, tokens, padded};
+  }
+
+  static SessionOptions copy(SessionOptions o) {
+    return SessionOptions.defaults().device(o.device()).deviceId(o.deviceId()).optimizationLevel(
+        o.optimizationLevel()).intraOpThreads(o.intraOpThreads());
+  }
+
+  /** Multiply-adds of one token through the encoder at sequence length {@code seqLen}, times two (FLOPs). */
+  static double flopsPerToken(ModelConfig c, double seqLen) {
+    double d = c.hiddenSize();
+    double f = c.intermediateSize();
+    // Q, K, V and output projections, the two feed-forward matrices, and attention's QK^T and AV
+    double perLayer = 2 * (4 * d * d + 2 * d * f + 2 * seqLen * d);
+    return perLayer * c.numLayers();
+  }
+
+  /**
+   * The MatMul rate ONNX Runtime reaches here on the model's largest matrix (hidden x intermediate), with
+   * {@code rows} rows (about one batch's tokens): the peak that the model's FLOPs are compared with.
+   */
+  static double matMulGflops(ModelConfig c, SessionOptions base, int threads, int rows, int seconds)
+      throws Exception {
+    int k = c.hiddenSize();
+    int n = c.intermediateSize();
+    float[] w = new float[k * n];
+    Random r = new Random(3);
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) r.nextGaussian() * 0.02f;
+    }
+    java.nio.ByteBuffer wb = java.nio.ByteBuffer.allocate(w.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    wb.asFloatBuffer().put(w);
+    TypeProto xType = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder()
+        .setElemType(TensorProto.DataType.FLOAT.getNumber()).setShape(TensorShapeProto.newBuilder()
+            .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("rows"))
+            .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(k)))).build();
+    TypeProto yType = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder()
+        .setElemType(TensorProto.DataType.FLOAT.getNumber()).setShape(TensorShapeProto.newBuilder()
+            .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("rows"))
+            .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(n)))).build();
+    GraphProto g = GraphProto.newBuilder().setName("matmul")
+        .addInput(ValueInfoProto.newBuilder().setName("x").setType(xType))
+        .addOutput(ValueInfoProto.newBuilder().setName("y").setType(yType))
+        .addInitializer(TensorProto.newBuilder().setName("w").addDims(k).addDims(n)
+            .setDataType(TensorProto.DataType.FLOAT.getNumber())
+            .setRawData(com.google.protobuf.ByteString.copyFrom(wb.array())))
+        .addNode(NodeProto.newBuilder().setOpType("MatMul").addInput("x").addInput("w").addOutput("y"))
+        .build();
+    byte[] model = ModelProto.newBuilder().setIrVersion(8).setProducerName("distilstream-bench").setGraph(g)
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).build().toByteArray();
+    OrtEnvironment env = ModelSession.environment();
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setIntraOpNumThreads(threads);
+      so.setInterOpNumThreads(1);
+      so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (base.device() == Device.CUDA) {
+        so.addCUDA(base.deviceId());
+      }
+      float[] x = new float[rows * k];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) r.nextGaussian();
+      }
+      try (OrtSession session = env.createSession(model, so);
+          OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {rows, k})) {
+        for (int i = 0; i < 3; i++) {
+          session.run(Map.of("x", in)).close();
+        }
+        long calls = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        long start = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+          session.run(Map.of("x", in)).close();
+          calls++;
+        }
+        double secs = (System.nanoTime() - start) / 1e9;
+        return 2.0 * rows * k * n * calls / secs / 1e9;
+      }
+    }
+  }
+}

@@ -1,0 +1,506 @@
+package io.distilstream.tools.bench;
+
+import io.distilstream.jobs.EnrichmentJob;
+import io.distilstream.jobs.JobConfig;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
+import io.distilstream.operators.Enrichment;
+import io.distilstream.operators.InferenceSpec;
+import io.distilstream.runtime.batch.BatchingOptions;
+import io.distilstream.runtime.model.ModelSession;
+import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.Pipeline;
+import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
+import io.distilstream.schemas.ClassificationResult;
+import io.distilstream.schemas.InferenceOutput;
+import io.distilstream.schemas.TextEvent;
+import io.distilstream.schemas.TextEvents;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.streaming.api.functions.windowing.ProcessAllWindowFunction;
+import org.apache.flink.streaming.api.windowing.windows.GlobalWindow;
+import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * The Flink patterns of the benchmark, each on a local cluster in this JVM: what users write first (a per-record
+ * AsyncFunction; a count window padded to its longest member or to 128), our micro-batching operator alone and end
+ * to end through Kafka, and our operator under an open-loop load. Static fields carry timings out of the operators,
+ * which run in this JVM.
+ */
+final class FlinkPatterns {
+  private static final int MAX_LEN = Ceiling.MAX_LEN;
+
+  private FlinkPatterns() {}
+
+  /**
+   * Holds back a run's first input until every measured subtask has opened (its model loaded), then notes when the
+   * first input is handed over: a run is timed from there to its last result ({@link Clock}), so start-up is not
+   * timed and nothing else is left out. Timing from the first result instead would leave out the first batch of
+   * every slot, which flattered the batched patterns by 10-20% (issue 22).
+   *
+   * <p>Placed directly before the measured operator, with its parallelism, it is chained to it, and Flink opens a
+   * chain from its tail to its head: this gate opens after the operator. A measured operator that is not chained to
+   * the gate (a window) calls {@link #opened()} at the end of its own {@code open}.
+   */
+  static final class Gate<T> extends RichMapFunction<T, T> {
+    private static final long serialVersionUID = 1L;
+    private static volatile CountDownLatch ready = new CountDownLatch(0);
+    /** When the first input was handed over: nanoTime, and wall-clock ms for runs timed by the broker's clock. */
+    static final AtomicLong START = new AtomicLong();
+    static final AtomicLong START_MILLIS = new AtomicLong();
+    private transient boolean open;
+
+    /** Before a run: the gate opens once {@code parties} subtasks (gates and unchained operators) have opened. */
+    static void reset(int parties) {
+      ready = new CountDownLatch(parties);
+      START.set(Long.MAX_VALUE);
+      START_MILLIS.set(Long.MAX_VALUE);
+    }
+
+    static void opened() {
+      ready.countDown();
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+      opened();
+    }
+
+    @Override
+    public T map(T value) throws InterruptedException {
+      if (!open) {
+        if (!ready.await(10, TimeUnit.MINUTES)) {
+          throw new IllegalStateException("bench: the measured operators did not open within 10 minutes");
+        }
+        START.accumulateAndGet(System.nanoTime(), Math::min);
+        START_MILLIS.accumulateAndGet(System.currentTimeMillis(), Math::min);
+        open = true;
+      }
+      return value;
+    }
+  }
+
+  /** Notes the first and last result and counts them; a run lasts from {@link Gate#START} to the last result. */
+  static final class Clock<T> extends RichMapFunction<T, T> {
+    private static final long serialVersionUID = 1L;
+    static final AtomicLong FIRST = new AtomicLong();
+    static final AtomicLong LAST = new AtomicLong();
+    static final AtomicLong COUNT = new AtomicLong();
+
+    static void reset() {
+      FIRST.set(Long.MAX_VALUE);
+      LAST.set(0);
+      COUNT.set(0);
+    }
+
+    /** Seconds from the first input handed over to the last result. */
+    static double seconds() {
+      return (LAST.get() - Gate.START.get()) / 1e9;
+    }
+
+    /** Seconds from the first result to the last: for open-loop runs, whose rate the generator sets. */
+    static double resultSpan() {
+      return (LAST.get() - FIRST.get()) / 1e9;
+    }
+
+    @Override
+    public T map(T value) {
+      long now = System.nanoTime();
+      FIRST.accumulateAndGet(now, Math::min);
+      LAST.accumulateAndGet(now, Math::max);
+      COUNT.incrementAndGet();
+      return value;
+    }
+  }
+
+  /** The texts of one Flink run, with their token counts. */
+  record Events(List<TextEvent> events, long tokens) {
+    static Events of(List<String> texts, List<Encoding> encodings, int n, String prefix) {
+      List<TextEvent> events = new ArrayList<>(n);
+      long tokens = 0;
+      for (int i = 0; i < n; i++) {
+        events.add(TextEvent.newBuilder().setId(prefix + i).setText(texts.get(i % texts.size()))
+            .setTasks(List.of(Task.TEXT_CLASSIFICATION.id())).build());
+        tokens += encodings.get(i % encodings.size()).length();
+      }
+      return new Events(events, tokens);
+    }
+  }
+
+  private static StreamExecutionEnvironment env(int parallelism) {
+    Clock.reset();
+    Gate.reset(parallelism);
+    return StreamExecutionEnvironment.createLocalEnvironment(parallelism, BenchMetrics.addTo(new Configuration()));
+  }
+
+  private static DataStream<TextEvent> source(StreamExecutionEnvironment env, List<TextEvent> events) {
+    return env.fromData(events, new AvroTypeInfo<>(TextEvent.class));
+  }
+
+  /** The events, through a {@link Gate} with the environment's parallelism (the measured operator's). */
+  private static DataStream<TextEvent> gated(StreamExecutionEnvironment env, List<TextEvent> events) {
+    return source(env, events).map(new Gate<>()).returns(new AvroTypeInfo<>(TextEvent.class)).name("bench: gate");
+  }
+
+  /** What users write first: an AsyncFunction that calls the model once per event on a thread of its own. */
+  static final class PerRecord extends RichAsyncFunction<TextEvent, String> {
+    private static final long serialVersionUID = 1L;
+    private final String dir;
+    private final SessionOptions session;
+    private transient TextClassificationPipeline pipeline;
+    private transient ExecutorService executor;
+
+    PerRecord(String dir, SessionOptions session) {
+      this.dir = dir;
+      this.session = session;
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+      pipeline = Pipeline.textClassification(Path.of(dir), PipelineOptions.defaults().session(session)
+          .maxLength(MAX_LEN));
+      executor = Executors.newSingleThreadExecutor();
+    }
+
+    @Override
+    public void asyncInvoke(TextEvent e, ResultFuture<String> rf) {
+      executor.submit(() -> rf.complete(List.of(pipeline.run(e.getText()).get(0).label())));
+    }
+
+    @Override
+    public void close() {
+      executor.shutdownNow();
+      pipeline.close();
+    }
+  }
+
+  /** The per-record AsyncFunction on {@code slots} subtasks, each with its own session. */
+  static Measurement.Run perRecord(Path dir, SessionOptions session, int slots, Events in) throws Exception {
+    StreamExecutionEnvironment env = env(slots);
+    Rss.reset();
+    AsyncDataStream.unorderedWait(gated(env, in.events()), new PerRecord(dir.toString(), session), 600,
+        TimeUnit.SECONDS, 100).map(new Clock<>()).sinkTo(new DiscardingSink<>());
+    env.execute("bench-naive-per-record");
+    return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(), null, null);
+  }
+
+  /** A count window of 32 in arrival order, padded to its longest member (or to 128): the naive Flink batch. */
+  static final class CountWindowBatch extends ProcessAllWindowFunction<TextEvent, Integer, GlobalWindow> {
+    private static final long serialVersionUID = 1L;
+    static final AtomicLong PADDED = new AtomicLong();
+    static final AtomicLong TOKENS = new AtomicLong();
+    private final String dir;
+    private final SessionOptions options;
+    private final boolean padToMax;
+    private transient ModelSession session;
+    private transient WordPieceTokenizer tokenizer;
+
+    CountWindowBatch(String dir, SessionOptions options, boolean padToMax) {
+      this.dir = dir;
+      this.options = options;
+      this.padToMax = padToMax;
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+      tokenizer = WordPieceTokenizer.fromDirectory(Path.of(dir));
+      session = ModelSession.open(Path.of(dir, "model.onnx"), options);
+      Gate.opened(); // not chained to the gate (the window is a shuffle away): it says itself that it is ready
+    }
+
+    @Override
+    public void process(Context ctx, Iterable<TextEvent> in, Collector<Integer> out) throws Exception {
+      List<Encoding> batch = new ArrayList<>();
+      int longest = 0;
+      for (TextEvent e : in) {
+        Encoding enc = tokenizer.encode(e.getText(), MAX_LEN);
+        batch.add(enc);
+        longest = Math.max(longest, enc.length());
+        TOKENS.addAndGet(enc.length());
+      }
+      int real = batch.size();
+      if (padToMax) {
+        batch.add(Encoding.ofIds(new int[MAX_LEN], null));
+        longest = MAX_LEN;
+      }
+      PADDED.addAndGet((long) longest * real);
+      session.run(batch);
+      out.collect(real);
+    }
+
+    @Override
+    public void close() {
+      session.close();
+    }
+  }
+
+  static Measurement.Run countWindow(Path dir, SessionOptions session, Events in, boolean padToMax)
+      throws Exception {
+    StreamExecutionEnvironment env = env(1);
+    Gate.reset(2); // the gate and the window function, which is not chained to it
+    CountWindowBatch.PADDED.set(0);
+    CountWindowBatch.TOKENS.set(0);
+    Rss.reset();
+    // one clock tick per window of 32 events
+    gated(env, in.events()).countWindowAll(32).process(new CountWindowBatch(dir.toString(), session, padToMax))
+        .map(new Clock<>()).sinkTo(new DiscardingSink<>());
+    env.execute("bench-naive-count-window");
+    long windows = Clock.COUNT.get();
+    double secs = Clock.seconds();
+    long events = windows * 32;
+    return new Measurement.Run(events, CountWindowBatch.TOKENS.get(), CountWindowBatch.PADDED.get(), secs,
+        Rss.peakMb(), null, null);
+  }
+
+  /** The operator's padding bound in this bench (bench --max-padding-ratio); the operator's default otherwise. */
+  static double maxPaddingRatio = BatchingOptions.DEFAULT_MAX_PADDING_RATIO;
+
+  static InferenceSpec spec(Path dir, SessionOptions session) {
+    return InferenceSpec.builder()
+        .model(Task.TEXT_CLASSIFICATION, dir)
+        .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
+            .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
+                maxPaddingRatio)))
+        .maxWait(Duration.ofMillis(5))
+        .timeout(Duration.ofMinutes(10))
+        .build();
+  }
+
+  /** The micro-batching operator alone: events from memory, results discarded. */
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in) throws Exception {
+    StreamExecutionEnvironment env = env(slots);
+    Rss.reset();
+    DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()), spec(dir, session));
+    out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
+    env.execute("bench-ours");
+    return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
+        BenchMetrics.snapshot(), null);
+  }
+
+  /**
+   * The enrichment job end to end: events produced to a Kafka topic first, then the job (Kafka source,
+   * decode, operator, exactly-once Kafka sink, checkpoints every 2 s) with {@code slots} subtasks; a
+   * read_committed consumer then counts the results, and the run is timed from the first event handed to the
+   * operator to the last result's Kafka timestamp
+   * to the last. Fails if a result is missing or duplicated.
+   */
+  static Measurement.Run endToEnd(LocalKafka kafka, Path dir, int slots, int threads, Events in, int run)
+      throws Exception {
+    String suffix = "-" + run;
+    String inputTopic = "bench-events" + suffix;
+    String outputTopic = "bench-labels" + suffix;
+    kafka.createTopics(2, List.of(inputTopic, "bench-dead-letters" + suffix));
+    // the broker stamps each result when it is appended, so the run is timed by the broker's clock, not by the
+    // input records' timestamps, which the sink would otherwise copy
+    try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
+      admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(outputTopic, 2, (short) 1)
+          .configs(Map.of("message.timestamp.type", "LogAppendTime")))).all().get(60, TimeUnit.SECONDS);
+    }
+    List<byte[]> values = new ArrayList<>();
+    for (TextEvent e : in.events()) {
+      values.add(TextEvents.encode(e));
+    }
+    kafka.produceSpread(inputTopic, values, 2); // both slots get half of the events
+    Map<String, String> conf = new LinkedHashMap<>();
+    conf.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    conf.put("job.name", "bench-end-to-end" + suffix);
+    conf.put("topics.input", inputTopic);
+    conf.put("topics.classifications", outputTopic);
+    conf.put("topics.dead-letters", "bench-dead-letters" + suffix);
+    conf.put("input.format", "avro");
+    conf.put("source.bounded", "true");
+    conf.put("source.starting-offsets", "earliest");
+    conf.put("execution.checkpointing.interval", "2 s");
+    conf.put("inference.model.text-classification", dir.toString());
+    conf.put("inference.max-length", Integer.toString(MAX_LEN));
+    conf.put("inference.intra-op-threads", Integer.toString(threads));
+    conf.put("inference.max-padding-ratio", Double.toString(maxPaddingRatio));
+    conf.put("parallelism.default", Integer.toString(slots));
+    JobConfig cfg = JobConfig.of(conf);
+    StreamExecutionEnvironment env = env(slots);
+    Rss.reset();
+    EnrichmentJob.checkBroker(cfg);
+    // the gate between decoding and the operator: timed from the first event handed to an opened operator
+    EnrichmentJob.build(env, cfg, s -> s.map(new Gate<>()).returns(new AvroTypeInfo<>(TextEvent.class)));
+    env.execute(cfg.jobName());
+    double rss = Rss.peakMb();
+    List<ConsumerRecord<byte[], byte[]>> results = TopicReader.readCommitted(kafka.bootstrapServers(), outputTopic);
+    Set<String> ids = new HashSet<>();
+    long last = 0;
+    for (ConsumerRecord<byte[], byte[]> r : results) {
+      ids.add(ClassificationResult.getDecoder().decode(r.value()).getId().toString());
+      last = Math.max(last, r.timestamp());
+    }
+    int n = in.events().size();
+    if (ids.size() != n || results.size() != n) {
+      throw new IllegalStateException("end to end: " + n + " events in, " + results.size() + " results out, "
+          + ids.size() + " distinct: not exactly once");
+    }
+    // the broker stamps results with its wall clock; the gate noted the first input's on this machine's
+    double secs = (last - Gate.START_MILLIS.get()) / 1e3;
+    return new Measurement.Run(n, in.tokens(), 0, secs, rss, BenchMetrics.snapshot(), null);
+  }
+
+  // ---- latency under load -----------------------------------------------------------------------------------
+
+  private static final List<Double> LATENCIES = new ArrayList<>();
+
+  /**
+   * The open-loop generator's events: each reader emits at {@code rate / parallelism}, and its k-th event is due
+   * at the reader's start + k / that rate, whatever the job is doing. The due time (nanoTime; this JVM) travels in
+   * the event id.
+   */
+  static final class LoadEvents implements GeneratorFunction<Long, TextEvent> {
+    private static final long serialVersionUID = 1L;
+    private final ArrayList<String> texts;
+    private final double rate;
+    private transient double perReader;
+    private transient long start;
+    private transient long k;
+    private transient int subtask;
+
+    LoadEvents(List<String> texts, double rate) {
+      this.texts = new ArrayList<>(texts);
+      this.rate = rate;
+    }
+
+    @Override
+    public void open(org.apache.flink.api.connector.source.SourceReaderContext ctx) {
+      perReader = rate / ctx.currentParallelism();
+      subtask = ctx.getIndexOfSubtask();
+    }
+
+    @Override
+    public TextEvent map(Long i) {
+      long now = System.nanoTime();
+      if (k == 0) {
+        start = now;
+      }
+      long due = start + Math.round(k++ * 1e9 / perReader);
+      return TextEvent.newBuilder().setId(subtask + ":" + i + ":" + due).setText(texts.get((int) (i % texts.size())))
+          .setTasks(List.of(Task.TEXT_CLASSIFICATION.id())).build();
+    }
+  }
+
+  /**
+   * Paces each reader of the generator open loop: its k-th event is released at start + k / rate whatever the job
+   * is doing, and at once when it is late (Flink's own per-second limiter saves up permits while the job starts
+   * and then bursts).
+   */
+  static final class OpenLoop implements RateLimiterStrategy {
+    private static final long serialVersionUID = 1L;
+    private static final java.util.concurrent.ScheduledExecutorService TIMER =
+        Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "bench-open-loop");
+          t.setDaemon(true);
+          return t;
+        });
+    private final double rate;
+
+    OpenLoop(double rate) {
+      this.rate = rate;
+    }
+
+    @Override
+    public org.apache.flink.api.connector.source.util.ratelimit.RateLimiter createRateLimiter(int parallelism) {
+      double perReader = rate / parallelism;
+      return new org.apache.flink.api.connector.source.util.ratelimit.RateLimiter() {
+        private long start;
+        private long k;
+
+        @Override
+        public java.util.concurrent.CompletionStage<Void> acquire(int permits) {
+          long now = System.nanoTime();
+          if (k == 0) {
+            start = now;
+          }
+          long due = start + Math.round(k * 1e9 / perReader);
+          k += permits;
+          if (due <= now) {
+            return java.util.concurrent.CompletableFuture.completedFuture(null);
+          }
+          java.util.concurrent.CompletableFuture<Void> f = new java.util.concurrent.CompletableFuture<>();
+          TIMER.schedule(() -> f.complete(null), due - now, TimeUnit.NANOSECONDS);
+          return f;
+        }
+      };
+    }
+  }
+
+  /** Latency of each result from the time its event was due, so that a stalled job is not excused. */
+  static final class Latency extends RichMapFunction<InferenceOutput, InferenceOutput> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public InferenceOutput map(InferenceOutput out) {
+      if (out.getClassification() != null) {
+        String id = out.getClassification().getId().toString();
+        long due = Long.parseLong(id.substring(id.lastIndexOf(':') + 1));
+        synchronized (LATENCIES) {
+          LATENCIES.add((System.nanoTime() - due) / 1e6);
+        }
+      }
+      return out;
+    }
+  }
+
+  /** Our operator fed by an open-loop generator at {@code rate} events/s for {@code seconds}. */
+  static Measurement.Run underLoad(Path dir, SessionOptions session, int slots, List<String> texts,
+      List<Encoding> encodings, double rate, int seconds) throws Exception {
+    StreamExecutionEnvironment env = env(slots);
+    synchronized (LATENCIES) {
+      LATENCIES.clear();
+    }
+    long n = Math.max(20, Math.round(rate * seconds));
+    DataGeneratorSource<TextEvent> source = new DataGeneratorSource<>(new LoadEvents(texts, rate), n,
+        new OpenLoop(rate), new AvroTypeInfo<>(TextEvent.class));
+    Rss.reset();
+    // one reader per slot, chained with the operator, as the Kafka job's source is: no network hop before it
+    DataStream<TextEvent> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "open-loop generator");
+    Enrichment.inference(events, spec(dir, session)).map(new Latency())
+        .returns(new AvroTypeInfo<>(InferenceOutput.class)).map(new Clock<>())
+        .returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
+    env.execute("bench-under-load");
+    long tokens = 0;
+    for (int i = 0; i < n; i++) {
+      tokens += encodings.get(i % encodings.size()).length();
+    }
+    double[] lat;
+    synchronized (LATENCIES) {
+      // the first tenth warms the sessions up; what a steady stream sees is the rest
+      lat = LATENCIES.subList(LATENCIES.size() / 10, LATENCIES.size()).stream().mapToDouble(Double::doubleValue)
+          .toArray();
+    }
+    return new Measurement.Run(n, tokens, 0, Clock.resultSpan(), Rss.peakMb(), BenchMetrics.snapshot(), lat);
+  }
+}

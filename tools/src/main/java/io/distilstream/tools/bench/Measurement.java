@@ -1,0 +1,124 @@
+package io.distilstream.tools.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** One pattern of the benchmark and its repeated runs; figures are medians over the runs, with their spread. */
+final class Measurement {
+  /** One timed run. {@code batch} and {@code latenciesMs} are null where the pattern has none. */
+  record Run(long events, long tokens, long paddedTokens, double seconds, double peakRssMb,
+      BenchMetrics.Snapshot batch, double[] latenciesMs) {
+    double eventsPerSecond() { return events / seconds; }
+    double tokensPerSecond() { return tokens / seconds; }
+
+    /** Padded / real tokens: from the run's own count, else from the operator's metrics. */
+    double padding() {
+      if (paddedTokens > 0) {
+        return (double) paddedTokens / tokens;
+      }
+      return batch != null && batch.tokens() > 0 ? batch.padding() : Double.NaN;
+    }
+  }
+
+  final String id;
+  final String group;
+  final String pattern;
+  final String layout;
+  final List<Run> runs = new ArrayList<>();
+  /** The runs of a first attempt whose spread passed {@link #NOISY}; null when the pattern was not run again. */
+  List<Run> firstAttempt;
+  /** For the load sweep: the rate offered, events per second; 0 for closed-loop runs. */
+  double offeredRate;
+
+  /** Spread (max - min) / median above which a pattern is run again. */
+  static final double NOISY = 0.10;
+
+  /** One run of a pattern; {@code r} counts the runs from 0. */
+  interface RunOnce {
+    Run run(int r) throws Exception;
+  }
+
+  Measurement(String id, String group, String pattern, String layout) {
+    this.id = id;
+    this.group = group;
+    this.pattern = pattern;
+    this.layout = layout;
+  }
+
+  double eventsPerSecond() { return median(runs.stream().mapToDouble(Run::eventsPerSecond).toArray()); }
+  double tokensPerSecond() { return median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray()); }
+  double minEventsPerSecond() { return runs.stream().mapToDouble(Run::eventsPerSecond).min().orElse(0); }
+  double maxEventsPerSecond() { return runs.stream().mapToDouble(Run::eventsPerSecond).max().orElse(0); }
+
+  /** (max - min) / median of events per second, over the runs. */
+  double spread() {
+    double m = eventsPerSecond();
+    return m == 0 ? 0 : (maxEventsPerSecond() - minEventsPerSecond()) / m;
+  }
+
+  /**
+   * When the spread passes {@link #NOISY}: keeps the runs as the first attempt, empties {@link #runs} for a rerun
+   * and returns true. The figures then come from the rerun, whatever it gives: never the better of the two.
+   */
+  boolean startRerun() {
+    if (runs.size() < 2 || spread() <= NOISY || firstAttempt != null) {
+      return false;
+    }
+    firstAttempt = List.copyOf(runs);
+    runs.clear();
+    return true;
+  }
+
+  /** {@link #startRerun()}, then {@code runs} runs of {@code once}. */
+  void rerunIfNoisy(int runs, RunOnce once) throws Exception {
+    if (startRerun()) {
+      for (int r = 0; r < runs; r++) {
+        this.runs.add(once.run(r));
+      }
+    }
+  }
+
+  /** The first attempt's median events per second, NaN when there was no rerun. */
+  double firstEventsPerSecond() {
+    return firstAttempt == null ? Double.NaN
+        : median(firstAttempt.stream().mapToDouble(Run::eventsPerSecond).toArray());
+  }
+
+  /** The first attempt's spread, NaN when there was no rerun. */
+  double firstSpread() {
+    if (firstAttempt == null) {
+      return Double.NaN;
+    }
+    double m = firstEventsPerSecond();
+    double max = firstAttempt.stream().mapToDouble(Run::eventsPerSecond).max().orElse(0);
+    double min = firstAttempt.stream().mapToDouble(Run::eventsPerSecond).min().orElse(0);
+    return m == 0 ? 0 : (max - min) / m;
+  }
+
+  double padding() { return median(runs.stream().mapToDouble(Run::padding).filter(d -> !Double.isNaN(d)).toArray()); }
+  double peakRssMb() { return runs.stream().mapToDouble(Run::peakRssMb).max().orElse(0); }
+
+  BenchMetrics.Snapshot batch() {
+    return runs.isEmpty() ? null : runs.get(runs.size() / 2).batch();
+  }
+
+  /** A latency percentile over every run's events, in milliseconds; NaN without latencies. */
+  double latencyMs(double q) {
+    double[] all = runs.stream().filter(r -> r.latenciesMs() != null).flatMapToDouble(r -> Arrays.stream(
+        r.latenciesMs())).sorted().toArray();
+    if (all.length == 0) {
+      return Double.NaN;
+    }
+    return all[(int) Math.min(all.length - 1, Math.ceil(q * all.length) - 1)];
+  }
+
+  static double median(double[] v) {
+    if (v.length == 0) {
+      return Double.NaN;
+    }
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+}

@@ -1,0 +1,247 @@
+package io.distilstream.tools.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.runtime.cli.Args;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import org.apache.flink.api.common.JobID;
+
+/**
+ * {@code distilstream cluster up|down|status|submit}: a Flink standalone session cluster on this machine
+ * (a JobManager and TaskManagers in their own JVMs, on 127.0.0.1), left running between commands; its
+ * directory, REST port and process ids live in a state file.
+ */
+public final class ClusterCli {
+  public static final String USAGE = String.join("\n",
+      "usage: distilstream cluster up|down|status|submit [options]",
+      "  up       start a JobManager and TaskManagers as separate JVMs on 127.0.0.1 and leave them running",
+      "           --taskmanagers N (2)  --slots N (2)  --dir DIR (a new temp dir)  --set KEY=VALUE (config.yaml)",
+      "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
+      "  status   the processes, the REST endpoint, TaskManagers, slots and jobs",
+      "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
+      "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2",
+      "           --jar JAR (jobs/target/*-job.jar)  --savepoint PATH (restore from it)",
+      "  down     stop the processes (SIGTERM, then SIGKILL after 30 s) and delete the cluster's directory (of a",
+      "           --dir that existed before up, only what the cluster put in it)",
+      "  --state FILE  the state file (default: $TMPDIR/distilstream-cluster.properties)");
+
+  private ClusterCli() {}
+
+  static Path defaultState() {
+    return Paths.get(System.getProperty("java.io.tmpdir"), "distilstream-cluster.properties");
+  }
+
+  public static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+    if (argv.length == 0) {
+      throw new Args.UsageException("cluster needs up, down, status or submit");
+    }
+    String action = argv[0];
+    String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
+    switch (action) {
+      case "up": return up(rest, out);
+      case "down": return down(rest, out);
+      case "status": return status(rest, out);
+      case "submit": return submit(rest, out);
+      default: throw new Args.UsageException("unknown cluster action '" + action + "'");
+    }
+  }
+
+  private static int up(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of("kafka"));
+    Path state = Paths.get(args.string("state", defaultState().toString()));
+    boolean withKafka = args.flag("kafka");
+    int tms = Integer.parseInt(args.string("taskmanagers", "2"));
+    int slots = Integer.parseInt(args.string("slots", "2"));
+    String dir = args.string("dir", null);
+    Map<String, String> conf = new java.util.LinkedHashMap<>();
+    for (String kv : args.all("set")) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--set takes KEY=VALUE, got '" + kv + "'");
+      }
+      conf.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+    }
+    args.rejectUnknown();
+    if (Files.exists(state) && alive(load(state))) {
+      throw new IllegalArgumentException("a cluster is already up (" + state + "); run 'distilstream cluster down'");
+    }
+    LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
+    c.writeState(state);
+    if (withKafka) {
+      LocalKafka kafka;
+      try {
+        kafka = LocalKafka.start(Map.of("message.max.bytes", "4194304"));
+        kafka.createTopics(2, List.of("text-events", "text-labels", "text-entities", "text-answers",
+            "text-embeddings", "text-dead-letters"));
+      } catch (Exception e) {
+        c.close();
+        Files.deleteIfExists(state);
+        throw e;
+      }
+      Properties p = load(state);
+      p.setProperty("pid.kafka", String.valueOf(kafka.pid()));
+      p.setProperty("kafka.dir", kafka.directory().toString());
+      p.setProperty("kafka.bootstrap.servers", kafka.bootstrapServers());
+      try (var w = Files.newBufferedWriter(state)) {
+        p.store(w, "distilstream cluster up");
+      }
+      out.println("Kafka broker at " + kafka.bootstrapServers() + " (pid " + kafka.pid() + ", topics text-events,"
+          + " text-labels, text-entities, text-answers, text-embeddings, text-dead-letters)");
+    }
+    out.println("cluster up: JobManager and " + tms + " TaskManagers (" + slots + " slots each) on 127.0.0.1");
+    out.println("  web/REST: " + c.restUrl());
+    out.println("  dir:      " + c.directory() + " (conf/config.yaml, log/, checkpoints/, savepoints/)");
+    c.pids().forEach((k, v) -> out.println("  " + k + " pid " + v));
+    out.println("submit the job with: distilstream cluster submit --config job.properties");
+    c.detach();
+    return 0;
+  }
+
+  private static Properties load(Path state) throws Exception {
+    Properties p = new Properties();
+    try (var r = Files.newBufferedReader(state)) {
+      p.load(r);
+    }
+    return p;
+  }
+
+  /** The processes of the state file that are still alive and still ours (their command line names the dir). */
+  private static List<ProcessHandle> processes(Properties p) {
+    List<ProcessHandle> out = new ArrayList<>();
+    String dir = p.getProperty("dir");
+    for (String k : p.stringPropertyNames()) {
+      if (k.startsWith("pid.")) {
+        Optional<ProcessHandle> h = ProcessHandle.of(Long.parseLong(p.getProperty(k)));
+        String mark = k.equals("pid.kafka") ? p.getProperty("kafka.dir") : dir;
+        h.filter(ProcessHandle::isAlive)
+            .filter(x -> x.info().arguments().map(a -> String.join(" ", a).contains(mark)).orElse(true))
+            .ifPresent(out::add);
+      }
+    }
+    return out;
+  }
+
+  private static boolean alive(Properties p) {
+    return !processes(p).isEmpty();
+  }
+
+  private static int down(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of());
+    Path state = Paths.get(args.string("state", defaultState().toString()));
+    args.rejectUnknown();
+    if (!Files.exists(state)) {
+      out.println("no cluster is up (" + state + " does not exist)");
+      return 0;
+    }
+    Properties p = load(state);
+    List<ProcessHandle> procs = processes(p);
+    // TaskManagers first, then the JobManager
+    procs.sort((a, b) -> Boolean.compare(isJobManager(p, a), isJobManager(p, b)));
+    LocalFlinkCluster.stopProcesses(procs);
+    // only what up made: a --dir that existed before keeps its own files
+    LocalFlinkCluster.ClusterDir.remove(Paths.get(p.getProperty("dir")), p);
+    if (p.getProperty("kafka.dir") != null) {
+      LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
+    }
+    Files.delete(state);
+    boolean kept = Files.exists(Paths.get(p.getProperty("dir")));
+    out.println("cluster down: stopped " + procs.size() + " processes, deleted " + (kept
+        ? "the cluster's files in " : "") + p.getProperty("dir"));
+    return 0;
+  }
+
+  private static boolean isJobManager(Properties p, ProcessHandle h) {
+    return String.valueOf(h.pid()).equals(p.getProperty("pid.jobmanager"));
+  }
+
+  private static int status(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of());
+    Path state = Paths.get(args.string("state", defaultState().toString()));
+    args.rejectUnknown();
+    if (!Files.exists(state)) {
+      out.println("down (no " + state + ")");
+      return 3;
+    }
+    Properties p = load(state);
+    int port = Integer.parseInt(p.getProperty("rest.port"));
+    List<ProcessHandle> alive = processes(p);
+    out.println("dir: " + p.getProperty("dir"));
+    if (p.getProperty("kafka.bootstrap.servers") != null) {
+      out.println("kafka: " + p.getProperty("kafka.bootstrap.servers") + " (" + p.getProperty("kafka.dir") + ")");
+    }
+    for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) {
+      if (k.startsWith("pid.")) {
+        long pid = Long.parseLong(p.getProperty(k));
+        boolean up = alive.stream().anyMatch(h -> h.pid() == pid);
+        out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running"));
+      }
+    }
+    LocalFlinkCluster view = viewOf(p);
+    Optional<JsonNode> o = view.overview();
+    if (o.isEmpty()) {
+      out.println("REST http://127.0.0.1:" + port + ": not answering");
+      return 1;
+    }
+    JsonNode v = o.get();
+    out.println("REST http://127.0.0.1:" + port + ": Flink " + v.path("flink-version").asText()
+        + ", taskmanagers " + v.path("taskmanagers").asInt() + ", slots " + v.path("slots-available").asInt()
+        + " free of " + v.path("slots-total").asInt() + ", jobs running " + v.path("jobs-running").asInt()
+        + ", finished " + v.path("jobs-finished").asInt() + ", cancelled " + v.path("jobs-cancelled").asInt()
+        + ", failed " + v.path("jobs-failed").asInt());
+    view.rest("/jobs/overview").ifPresent(j -> {
+      for (JsonNode job : j.path("jobs")) {
+        out.println("  job " + job.path("jid").asText() + " " + job.path("state").asText() + " "
+            + job.path("name").asText());
+      }
+    });
+    return alive.size() == p.stringPropertyNames().stream().filter(k -> k.startsWith("pid.")).count() ? 0 : 1;
+  }
+
+  private static LocalFlinkCluster viewOf(Properties p) {
+    return LocalFlinkCluster.attach(Paths.get(p.getProperty("dir")), Integer.parseInt(p.getProperty("rest.port")));
+  }
+
+  private static int submit(String[] argv, PrintStream out) throws Exception {
+    Path state = defaultState();
+    Path jar = null;
+    String savepoint = null;
+    int parallelism = 1;
+    List<String> jobArgs = new ArrayList<>();
+    for (int i = 0; i < argv.length; i++) {
+      String a = argv[i];
+      if ((a.equals("--state") || a.equals("--jar") || a.equals("--savepoint")) && i + 1 < argv.length) {
+        String v = argv[++i];
+        if (a.equals("--state")) {
+          state = Paths.get(v);
+        } else if (a.equals("--jar")) {
+          jar = Paths.get(v);
+        } else {
+          savepoint = v;
+        }
+      } else {
+        if (a.equals("--parallelism") && i + 1 < argv.length) {
+          parallelism = Integer.parseInt(argv[i + 1]);
+        }
+        jobArgs.add(a);
+      }
+    }
+    if (!Files.exists(state)) {
+      throw new IllegalArgumentException("no cluster is up (" + state + "); run 'distilstream cluster up' first");
+    }
+    Properties p = load(state);
+    JobID id = LocalFlinkCluster.submit(Paths.get(p.getProperty("dir")),
+        jar != null ? jar : LocalFlinkCluster.jobJar(), jobArgs, parallelism, savepoint);
+    out.println("submitted job " + id + " to http://127.0.0.1:" + p.getProperty("rest.port"));
+    return 0;
+  }
+}

@@ -1,0 +1,87 @@
+package io.distilstream.tools.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The bench end to end on a small seeded model and one short run per pattern: figures, report and plots. */
+class BenchTest {
+  @TempDir Path out;
+
+  @Test
+  void measuresEveryPatternAndWritesTheReportAndPlots() throws Exception {
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
+        "--patterns", "ceiling,ours,load", "--out", out.toString()}, new PrintStream(printed, true,
+        StandardCharsets.UTF_8));
+    assertThat(rc).isZero();
+
+    JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+    Map<String, JsonNode> rows = new HashMap<>();
+    report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
+    assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-grouped-int8",
+        "ceiling-padded", "ceiling-grouped-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
+        "load-50", "load-75", "load-90");
+    for (JsonNode r : rows.values()) {
+      assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
+    }
+    assertThat(rows.get("ours-1-slot").get("runs_events_per_second")).hasSize(1);
+    // arrival order pads; grouping by length does not (much); padding to 128 pads most
+    double arrival = rows.get("ceiling-arrival").get("padding_ratio").asDouble();
+    double grouped = rows.get("ceiling-grouped").get("padding_ratio").asDouble();
+    double padded = rows.get("ceiling-padded").get("padding_ratio").asDouble();
+    assertThat(grouped).isBetween(1.0, 1.10); // the batcher's default padding bound
+    assertThat(arrival).isGreaterThan(grouped);
+    assertThat(padded).isGreaterThan(arrival);
+    // the operator's batches come from its metrics
+    JsonNode batches = rows.get("ours-slots").get("batches");
+    assertThat(batches.get("count").asLong()).isPositive();
+    assertThat(batches.get("max_size").asLong()).isBetween(1L, 32L);
+    JsonNode latency = rows.get("load-50").get("latency_ms");
+    assertThat(latency.get("p50").asDouble()).isPositive();
+    assertThat(latency.get("p99").asDouble()).isGreaterThanOrEqualTo(latency.get("p50").asDouble());
+    assertThat(report.get("ratios").has("ours_slots_over_ours_1_slot")).isTrue();
+    assertThat(report.get("matmul_peak_gflops").asDouble()).isPositive();
+
+    assertThat(Files.readString(out.resolve("report.md"))).contains("| ceiling | batches of 32, grouped by length |");
+    assertThat(ImageIO.read(out.resolve("events-per-second.png").toFile())).isNotNull();
+    assertThat(ImageIO.read(out.resolve("load.png").toFile())).isNotNull();
+    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("micro-batching operator");
+  }
+
+  @Test
+  void aNoisyPatternIsRunAgainAndReportedFromTheRerunNeverTheBetterOfTheTwo() throws Exception {
+    Measurement m = new Measurement("p", "naive", "pattern", "1 slot x 2 thr");
+    m.runs.add(run(100));
+    m.runs.add(run(80)); // spread 22%
+    m.rerunIfNoisy(2, r -> run(r == 0 ? 50 : 40)); // the rerun is worse, and still the one reported
+    assertThat(m.firstAttempt).hasSize(2);
+    assertThat(m.firstSpread()).isCloseTo(20.0 / 90, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(m.eventsPerSecond()).isCloseTo(45, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(m.startRerun()).as("only once").isFalse();
+
+    Measurement quiet = new Measurement("q", "naive", "pattern", "1 slot x 2 thr");
+    quiet.runs.add(run(100));
+    quiet.runs.add(run(95));
+    quiet.rerunIfNoisy(2, r -> {
+      throw new AssertionError("a quiet pattern is not run again");
+    });
+    assertThat(quiet.firstAttempt).isNull();
+    assertThat(quiet.eventsPerSecond()).isCloseTo(97.5, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  private static Measurement.Run run(double eventsPerSecond) {
+    return new Measurement.Run(Math.round(eventsPerSecond * 10), 0, 0, 10, 0, null, null);
+  }
+}
