@@ -47,15 +47,15 @@ public final class MultipleChoicePipeline
       throw new InferenceException(Outcome.Reason.LIMIT_EXCEEDED, q.choices().size() + " choices, over max-choices ("
           + options.maxChoices() + ")");
     }
-    List<Encoding> out = new ArrayList<>(q.choices().size());
     for (String choice : q.choices()) {
       requireText(choice, "a choice");
-      Encoding e = tokenizer.encodePair(q.prompt(), choice, options.truncate() ? maxLength : 0);
+    }
+    List<Encoding> out = tokenizer.encodePairs(q.prompt(), q.choices(), options.truncate() ? maxLength : 0);
+    for (Encoding e : out) {
       if (e.length() > maxLength) {
         throw new InferenceException(Outcome.Reason.TEXT_TOO_LONG, "prompt and choice have " + e.length()
             + " tokens, over the model's window of " + maxLength);
       }
-      out.add(e);
     }
     return out;
   }

@@ -208,8 +208,23 @@ public final class WordPieceTokenizer {
 
   /** {@code [CLS] first [SEP] second [SEP]}, type ids 0 then 1; truncation {@code longest_first}. */
   public Encoding encodePair(String first, String second, int maxLength) {
+    return pair(tokenize(first), tokenize(second), maxLength);
+  }
+
+  /**
+   * {@link #encodePair} of {@code first} with each of {@code seconds}, tokenizing {@code first} once: a prompt paired
+   * with N choices (or a premise with N hypotheses) costs its own length once, not N times.
+   */
+  public List<Encoding> encodePairs(String first, List<String> seconds, int maxLength) {
     Tokens a = tokenize(first);
-    Tokens b = tokenize(second);
+    List<Encoding> out = new ArrayList<>(seconds.size());
+    for (String second : seconds) {
+      out.add(pair(a, tokenize(second), maxLength));
+    }
+    return out;
+  }
+
+  private Encoding pair(Tokens a, Tokens b, int maxLength) {
     if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
       // the Rust library's longest_first: the shorter sequence keeps what it can of half the budget, the longer one
       // the rest; when both are cut, the longer one (the second on ties) gets the odd token
