@@ -15,6 +15,7 @@ import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.AnswerSpan;
 import io.distilstream.schemas.ChoiceResult;
@@ -342,6 +343,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         : o.getAnswer() != null ? Task.QUESTION_ANSWERING.id()
         : o.getEmbedding() != null ? Task.FEATURE_EXTRACTION.id()
         : o.getFillMask() != null ? Task.FILL_MASK.id()
+        : o.getZeroShot() != null ? Task.ZERO_SHOT_CLASSIFICATION.id()
         : Task.MULTIPLE_CHOICE.id();
     return DeadLetters.forEvent(event, DeadLetters.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
         + " over " + InferenceOptions.MAX_RESULT_BYTES.key() + " (" + spec.maxResultBytes() + ")",
@@ -397,7 +399,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   }
 
   // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
-  // multiple-choice only if it has choices, fill-mask only if its text has a mask token
+  // multiple-choice only if it has choices, fill-mask only if its text has a mask token, zero-shot only if it or the
+  // job has candidate labels
   private List<Task> defaultTasks(TextEvent event) {
     List<Task> tasks = new ArrayList<>(spec.defaultTasks().size());
     for (Task t : spec.defaultTasks()) {
@@ -405,6 +408,10 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         continue;
       }
       if (t == Task.MULTIPLE_CHOICE && (event.getChoices() == null || event.getChoices().isEmpty())) {
+        continue;
+      }
+      if (t == Task.ZERO_SHOT_CLASSIFICATION && (event.getCandidateLabels() == null
+          || event.getCandidateLabels().isEmpty()) && spec.pipelineOptions().candidateLabels().isEmpty()) {
         continue;
       }
       if (t == Task.FILL_MASK && (event.getText() == null
@@ -471,6 +478,19 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           }
         }
         input = new MultipleChoicePipeline.Question(text, new ArrayList<>(choices));
+      }
+      if (tooLong == null && task == Task.ZERO_SHOT_CLASSIFICATION) {
+        List<String> labels = event.getCandidateLabels() == null ? List.of() : event.getCandidateLabels();
+        int max = spec.pipelineOptions().maxCandidateLabels();
+        if (labels.size() > max) {
+          // before the copy below, as for choices
+          return done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, labels.size() + " candidate labels,"
+              + " over " + InferenceOptions.MAX_CANDIDATE_LABELS.key() + " (" + max + ")",
+              DeadLetters.STAGE_PREPROCESS, task.id()));
+        }
+        // label and template lengths are bounded by the pipeline (LIMIT_EXCEEDED, INVALID_INPUT)
+        input = new ZeroShotClassificationPipeline.Request(text, labels.isEmpty() ? null : new ArrayList<>(labels),
+            event.getHypothesisTemplate(), event.getMultiLabel());
       }
       if (tooLong == null && task == Task.TEXT_CLASSIFICATION && event.getTextPair() != null) {
         if (event.getTextPair().length() > spec.maxTextChars()) {
@@ -581,6 +601,16 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
         return out.setChoice(ChoiceResult.newBuilder().setId(event.getId()).setKey(event.getKey())
             .setModel(model).setLatencyMicros(micros).setChoices(choices).setBest(r.best())
             .setBestChoice(r.bestChoice()).setAttributes(event.getAttributes()).build()).build();
+      }
+      case ZERO_SHOT_CLASSIFICATION: {
+        ZeroShotClassificationPipeline.Result r = (ZeroShotClassificationPipeline.Result) outcome.value();
+        List<Label> labels = new ArrayList<>(r.labels().size());
+        for (LabelScore l : r.labels()) {
+          labels.add(new Label(l.label(), l.score()));
+        }
+        return out.setZeroShot(ClassificationResult.newBuilder().setId(event.getId()).setKey(event.getKey())
+            .setModel(model).setLatencyMicros(micros).setLabels(labels).setAttributes(event.getAttributes())
+            .build()).build();
       }
       default:
         throw new IllegalStateException("unhandled task " + task);

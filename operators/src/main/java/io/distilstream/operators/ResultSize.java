@@ -52,6 +52,7 @@ final class ResultSize {
         : o.getEmbedding() != null ? o.getEmbedding()
         : o.getFillMask() != null ? o.getFillMask()
         : o.getChoice() != null ? o.getChoice()
+        : o.getZeroShot() != null ? o.getZeroShot()
         : o.getDeadLetter();
     return r == null ? 0 : of(r);
   }

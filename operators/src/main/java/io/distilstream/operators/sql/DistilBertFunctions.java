@@ -11,6 +11,7 @@ import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import java.util.Arrays;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -51,6 +52,7 @@ public final class DistilBertFunctions {
   public static final String EMBED = "distilbert_embed";
   public static final String FILL_MASK = "distilbert_fill_mask";
   public static final String MULTIPLE_CHOICE = "distilbert_multiple_choice";
+  public static final String ZERO_SHOT = "distilbert_zero_shot";
 
   /** The default SQL name of a task's function. */
   public static String defaultName(Task task) {
@@ -61,6 +63,7 @@ public final class DistilBertFunctions {
       case FEATURE_EXTRACTION: return EMBED;
       case FILL_MASK: return FILL_MASK;
       case MULTIPLE_CHOICE: return MULTIPLE_CHOICE;
+      case ZERO_SHOT_CLASSIFICATION: return ZERO_SHOT;
       default: throw new IllegalArgumentException(String.valueOf(task));
     }
   }
@@ -93,6 +96,7 @@ public final class DistilBertFunctions {
       case FEATURE_EXTRACTION: return new Embed(spec);
       case FILL_MASK: return new FillMask(spec);
       case MULTIPLE_CHOICE: return new MultipleChoice(spec);
+      case ZERO_SHOT_CLASSIFICATION: return new ZeroShot(spec);
       default: throw new IllegalArgumentException(String.valueOf(task));
     }
   }
@@ -316,6 +320,35 @@ public final class DistilBertFunctions {
             c == r.best()});
       }
       return rows;
+    }
+  }
+
+  /**
+   * {@code distilbert_zero_shot(text)} with the function's {@code candidate-labels}, or
+   * {@code distilbert_zero_shot(text, candidate_labels)} with each row's own (NULL or empty: the function's): one
+   * row per candidate label, best first.
+   */
+  @FunctionHint(output = @DataTypeHint("ROW<label STRING, score DOUBLE, model_name STRING, model_version STRING,"
+      + " model_runtime STRING>"))
+  public static final class ZeroShot extends Base<ZeroShotClassificationPipeline.Result> {
+    private static final long serialVersionUID = 1L;
+
+    ZeroShot(SqlModelSpec spec) {
+      super(spec);
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text) {
+      run(future, ZeroShotClassificationPipeline.Request.of(text));
+    }
+
+    public void eval(CompletableFuture<Collection<Row>> future, String text, String[] candidateLabels) {
+      run(future, new ZeroShotClassificationPipeline.Request(text,
+          candidateLabels == null || candidateLabels.length == 0 ? null : Arrays.asList(candidateLabels), null, null));
+    }
+
+    @Override
+    List<Object[]> rows(ZeroShotClassificationPipeline.Result r) {
+      return each(r.labels(), l -> new Object[] {l.label(), (double) l.score()});
     }
   }
 }

@@ -13,6 +13,7 @@ import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -95,7 +96,7 @@ public final class SqlModelSpec implements Serializable {
   public static SqlModelSpec fromOptions(ReadableConfig o) {
     String taskName = o.getOptional(DistilBertOptions.TASK).orElseThrow(() -> new ValidationException(
         "option 'task' is required: text-classification, token-classification, question-answering,"
-            + " feature-extraction, fill-mask or multiple-choice"));
+            + " feature-extraction, fill-mask, multiple-choice or zero-shot-classification"));
     Task task;
     try {
       task = Task.parse(taskName);
@@ -137,6 +138,12 @@ public final class SqlModelSpec implements Serializable {
   /** The same spec with its input and output schemas checked against the task. */
   public SqlModelSpec withSchemas(ResolvedSchema input, ResolvedSchema output) {
     checkInput(input);
+    if (task == Task.ZERO_SHOT_CLASSIFICATION && input.getColumns().size() == 1
+        && pipelineOptions.candidateLabels().isEmpty()) {
+      throw new ValidationException("distilbert task " + task + " with INPUT (text STRING) needs the option '"
+          + DistilBertOptions.CANDIDATE_LABELS.key() + "' (labels separated by ';'), or a second INPUT column"
+          + " candidate_labels ARRAY<STRING>");
+    }
     return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
         task == Task.TEXT_CLASSIFICATION && input.getColumns().size() == 2);
   }
@@ -160,6 +167,9 @@ public final class SqlModelSpec implements Serializable {
         return "(predictions ARRAY<ROW<score DOUBLE, token INT, token_str STRING, `sequence` STRING>>) with the"
             + " top-k candidates of every mask in text order (add a field mask_index INT to tell the masks apart), or"
             + " (predictions ARRAY<ARRAY<ROW<…>>>) with one inner array per mask" + tail;
+      case ZERO_SHOT_CLASSIFICATION:
+        return "(label STRING, score DOUBLE) for the best candidate label, or (labels ARRAY<ROW<label STRING, score"
+            + " DOUBLE>>) for every candidate label, best first" + tail;
       case MULTIPLE_CHOICE:
         return "any of (best INT, best_choice STRING, score DOUBLE, scores ARRAY<DOUBLE>, logits ARRAY<DOUBLE>):"
             + " the 0-based index and text of the best choice, its score, and every choice's score (softmax over the"
@@ -178,6 +188,9 @@ public final class SqlModelSpec implements Serializable {
         return "(question STRING, context STRING)";
       case MULTIPLE_CHOICE:
         return "(prompt STRING, choices ARRAY<STRING>)";
+      case ZERO_SHOT_CLASSIFICATION:
+        return "(text STRING) with the option 'candidate-labels', or (text STRING, candidate_labels ARRAY<STRING>)"
+            + " with each row's labels (NULL or empty: the option's)";
       default:
         return "(text STRING)";
     }
@@ -187,14 +200,15 @@ public final class SqlModelSpec implements Serializable {
     List<Column> cols = input.getColumns();
     boolean ok;
     switch (task) {
-      case TEXT_CLASSIFICATION: ok = cols.size() == 1 || cols.size() == 2; break;
+      case TEXT_CLASSIFICATION:
+      case ZERO_SHOT_CLASSIFICATION: ok = cols.size() == 1 || cols.size() == 2; break;
       case QUESTION_ANSWERING:
       case MULTIPLE_CHOICE: ok = cols.size() == 2; break;
       default: ok = cols.size() == 1; break;
     }
     for (int i = 0; ok && i < cols.size(); i++) {
       LogicalType t = cols.get(i).getDataType().getLogicalType();
-      ok = task == Task.MULTIPLE_CHOICE && i == 1
+      ok = (task == Task.MULTIPLE_CHOICE || task == Task.ZERO_SHOT_CLASSIFICATION) && i == 1
           ? t.is(LogicalTypeRoot.ARRAY) && ((ArrayType) t).getElementType().is(LogicalTypeFamily.CHARACTER_STRING)
           : t.is(LogicalTypeFamily.CHARACTER_STRING);
     }
@@ -229,6 +243,7 @@ public final class SqlModelSpec implements Serializable {
     }
     switch (task) {
       case TEXT_CLASSIFICATION:
+      case ZERO_SHOT_CLASSIFICATION:
         if (n.equals("label")) return string(name, Kind.LABEL, type);
         if (n.equals("score")) return number(name, Kind.SCORE, type);
         if (n.equals("labels")) return rows(name, Kind.LABELS, type);
@@ -346,6 +361,7 @@ public final class SqlModelSpec implements Serializable {
     boolean ok;
     switch (task) {
       case TEXT_CLASSIFICATION:
+      case ZERO_SHOT_CLASSIFICATION:
         ok = kinds.contains(Kind.LABELS) || (kinds.contains(Kind.LABEL) && kinds.contains(Kind.SCORE));
         break;
       case TOKEN_CLASSIFICATION:
@@ -406,6 +422,22 @@ public final class SqlModelSpec implements Serializable {
         }
         return new MultipleChoicePipeline.Question(str(row, 0), choices);
       }
+      case ZERO_SHOT_CLASSIFICATION: {
+        List<String> labels = null;
+        if (row.getArity() > 1 && !row.isNullAt(1)) {
+          ArrayData a = row.getArray(1);
+          if (a.size() > pipelineOptions.maxCandidateLabels()) {
+            // not copied: the pipeline fails it with LIMIT_EXCEEDED from the count alone
+            return new ZeroShotClassificationPipeline.Request(str(row, 0),
+                java.util.Collections.nCopies(a.size(), ""), null, null);
+          }
+          labels = new ArrayList<>(a.size());
+          for (int i = 0; i < a.size(); i++) {
+            labels.add(a.isNullAt(i) ? null : a.getString(i).toString());
+          }
+        }
+        return new ZeroShotClassificationPipeline.Request(str(row, 0), labels, null, null);
+      }
       case TEXT_CLASSIFICATION:
         return pairs ? new TextClassificationPipeline.TextPair(str(row, 0), str(row, 1)) : str(row, 0);
       default:
@@ -455,8 +487,10 @@ public final class SqlModelSpec implements Serializable {
   @SuppressWarnings("unchecked")
   private Object value(Out o, Object result) {
     switch (task) {
-      case TEXT_CLASSIFICATION: {
-        List<LabelScore> labels = (List<LabelScore>) result;
+      case TEXT_CLASSIFICATION:
+      case ZERO_SHOT_CLASSIFICATION: {
+        List<LabelScore> labels = result instanceof ZeroShotClassificationPipeline.Result
+            ? ((ZeroShotClassificationPipeline.Result) result).labels() : (List<LabelScore>) result;
         if (o.kind == Kind.LABELS) {
           Object[] rows = new Object[labels.size()];
           for (int r = 0; r < rows.length; r++) {

@@ -15,6 +15,7 @@ import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -195,6 +196,53 @@ class SqlModelSpecTest {
       assertThatThrownBy(() -> spec("fill-mask", dir, "on-error", "fail").withSchemas(in, predictionsOf(false))
           .toRow(outcome(out.get(2)), v)).hasMessageContaining("no mask token");
     }
+  }
+
+  @Test
+  void zeroShotColumnsInputsAndOptions() {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    ResolvedSchema text = schema("text", DataTypes.STRING());
+    ResolvedSchema withLabels = schema("text", DataTypes.STRING(), "candidate_labels",
+        DataTypes.ARRAY(DataTypes.STRING()));
+    SqlModelSpec s = spec("zero-shot-classification", dir, "candidate-labels", "spam;ham", "max-candidate-labels", "3")
+        .withSchemas(withLabels, schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE(),
+            "labels", DataTypes.ARRAY(DataTypes.ROW(DataTypes.FIELD("label", DataTypes.STRING()),
+                DataTypes.FIELD("score", DataTypes.FLOAT())))));
+    assertThat(s.pipelineOptions().candidateLabels()).containsExactly("spam", "ham");
+    ZeroShotClassificationPipeline.Result r = new ZeroShotClassificationPipeline.Result("t",
+        List.of(new io.distilstream.runtime.heads.LabelScore("ham", 0.7f),
+            new io.distilstream.runtime.heads.LabelScore("spam", 0.3f)));
+    RowData row = s.toRow(Outcome.success((Object) r), ModelVersion.of(ModelDirectory.of(dir)));
+    assertThat(row.getString(0).toString()).isEqualTo("ham");
+    assertThat(row.getDouble(1)).isEqualTo(0.7f);
+    assertThat(row.getArray(2).size()).isEqualTo(2);
+    assertThat(row.getArray(2).getRow(1, 2).getString(0).toString()).isEqualTo("spam");
+
+    // the input: the row's labels, or null (the option's) for a NULL column
+    assertThat(s.input(GenericRowData.of(StringData.fromString("t"), new GenericArrayData(new Object[] {
+        StringData.fromString("a"), StringData.fromString("b")}))))
+        .isEqualTo(new ZeroShotClassificationPipeline.Request("t", List.of("a", "b"), null, null));
+    assertThat(s.input(GenericRowData.of(StringData.fromString("t"), null)))
+        .isEqualTo(new ZeroShotClassificationPipeline.Request("t", null, null, null));
+    // over the cap: not copied, the pipeline's count check fails it
+    Object many = s.input(GenericRowData.of(StringData.fromString("t"), new GenericArrayData(new Object[] {
+        StringData.fromString("a"), StringData.fromString("b"), StringData.fromString("c"),
+        StringData.fromString("d")})));
+    assertThat(((ZeroShotClassificationPipeline.Request) many).candidateLabels()).hasSize(4);
+
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir).withSchemas(text,
+        schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE())))
+        .isInstanceOf(ValidationException.class).hasMessageContaining("needs the option 'candidate-labels'");
+    assertThat(spec("zero-shot-classification", dir, "candidate-labels", "a;b").withSchemas(text,
+        schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE())).task())
+        .isEqualTo(io.distilstream.runtime.pipeline.Task.ZERO_SHOT_CLASSIFICATION);
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir).withSchemas(
+        schema("text", DataTypes.STRING(), "candidate_labels", DataTypes.STRING()), schema("label",
+            DataTypes.STRING())))
+        .hasMessageContaining("takes INPUT (text STRING) with the option 'candidate-labels', or (text STRING,"
+            + " candidate_labels ARRAY<STRING>)");
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir, "hypothesis-template", "none"))
+        .hasMessageContaining("{}");
   }
 
   @Test
