@@ -115,25 +115,24 @@ public final class Enrichment {
 
     @Override
     public void processElement(InferenceOutput o, Context ctx, Collector<ClassificationResult> out) {
-      if (o.getClassification() != null) {
-        out.collect(o.getClassification());
-      } else if (o.getEntities() != null) {
-        ctx.output(ENTITIES, o.getEntities());
-      } else if (o.getAnswer() != null) {
-        ctx.output(ANSWERS, o.getAnswer());
-      } else if (o.getEmbedding() != null) {
-        ctx.output(EMBEDDINGS, o.getEmbedding());
-      } else if (o.getFillMask() != null) {
-        ctx.output(FILL_MASKS, o.getFillMask());
-      } else if (o.getChoice() != null) {
-        ctx.output(CHOICES, o.getChoice());
-      } else if (o.getZeroShot() != null) {
-        ctx.output(ZERO_SHOT, o.getZeroShot());
-      } else if (o.getDeadLetter() != null) {
+      if (o.getDeadLetter() != null) {
         ctx.output(DEAD_LETTERS, o.getDeadLetter());
-      } else {
+        return;
+      }
+      TaskBinding<?, ?, ?> b = TaskBinding.resultOf(o);
+      if (b == null) {
         throw new IllegalStateException("an inference output with no field set");
       }
+      if (b.tag() == null) {
+        out.collect(o.getClassification()); // the main output: text-classification's labels
+      } else {
+        emit(b, o, ctx);
+      }
+    }
+
+    private static <R extends org.apache.avro.specific.SpecificRecordBase> void emit(TaskBinding<?, ?, R> b,
+        InferenceOutput o, Context ctx) {
+      ctx.output(b.tag(), b.get(o));
     }
   }
 }
