@@ -22,7 +22,8 @@ import org.apache.flink.streaming.util.retryable.AsyncRetryStrategies;
 
 /**
  * Applies the inference operator to a stream of text events and splits its tagged output into one stream per
- * result type, so a job routes labels, zero-shot labels, entity spans, answers, embeddings and dead letters to their own topics.
+ * result type, so a job routes labels, zero-shot labels, entity spans, answers, embeddings and dead letters to their
+ * own topics.
  *
  * <pre>{@code
  * Enrichment.Streams out = Enrichment.apply(events, InferenceSpec.fromConfiguration(conf));

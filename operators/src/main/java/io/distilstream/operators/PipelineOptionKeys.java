@@ -36,9 +36,8 @@ public record PipelineOptionKeys(
     ConfigOption<Boolean> allowBatchDependentResults) {
 
   /**
-   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len, max-masks, max-choices and the zero-shot
-   * options from
-   * {@code conf} and returns it.
+   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len,
+   * max-masks, max-choices, max-candidate-labels and the zero-shot defaults from {@code conf} and returns it.
    *
    * @throws IllegalArgumentException for a value the runtime rejects (an unknown device or aggregation, ...)
    */
