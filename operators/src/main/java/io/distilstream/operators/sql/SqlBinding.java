@@ -8,6 +8,7 @@ import java.io.Serializable;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AsyncTableFunction;
 import org.apache.flink.table.types.logical.LogicalType;
@@ -61,6 +62,9 @@ abstract class SqlBinding<Q, I, O> implements Serializable {
   boolean inputFits(List<LogicalType> types) {
     return types.size() == 1 && types.get(0).is(LogicalTypeFamily.CHARACTER_STRING);
   }
+
+  /** Checks the model's options against its INPUT columns; a {@link ValidationException} names what is missing. */
+  void checkOptions(SqlModelSpec spec, int inputColumns) {}
 
   /**
    * The output column {@code name} ({@code lower} in lower case), checked against its type; null when the task has

@@ -63,7 +63,7 @@ public final class SqlModelSpec implements Serializable {
   final Duration maxWait;
   final String onError;
   final List<Out> outputs;
-  /** text-classification with two input columns: (text, text_pair) sentence pairs. */
+  /** Two INPUT columns: for text-classification (text, text_pair) sentence pairs. */
   final boolean pairs;
 
   private SqlModelSpec(Task task, String modelDir, PipelineOptions pipelineOptions, Duration maxWait, String onError,
@@ -128,11 +128,9 @@ public final class SqlModelSpec implements Serializable {
   /** The same spec with its input and output schemas checked against the task. */
   public SqlModelSpec withSchemas(ResolvedSchema input, ResolvedSchema output) {
     checkInput(input);
-    if (task == Task.ZERO_SHOT_CLASSIFICATION) {
-      ZeroShotSqlBinding.checkLabels(this, input.getColumns().size());
-    }
+    binding().checkOptions(this, input.getColumns().size());
     return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
-        task == Task.TEXT_CLASSIFICATION && input.getColumns().size() == 2);
+        input.getColumns().size() == 2);
   }
 
   // ---- schemas -------------------------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ final class ZeroShotSqlBinding extends SqlBinding<ZeroShotClassificationPipeline
   }
 
   /** Without a labels column, the model's options must name them. */
-  static void checkLabels(SqlModelSpec spec, int inputColumns) {
+  @Override
+  void checkOptions(SqlModelSpec spec, int inputColumns) {
     if (inputColumns == 1 && spec.pipelineOptions.candidateLabels().isEmpty()) {
       throw new ValidationException("distilbert task " + Task.ZERO_SHOT_CLASSIFICATION + " with INPUT (text STRING)"
           + " needs the option '" + DistilBertOptions.CANDIDATE_LABELS.key() + "' (labels separated by ';'), or a"
