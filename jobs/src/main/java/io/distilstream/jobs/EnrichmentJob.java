@@ -136,6 +136,10 @@ public final class EnrichmentJob {
       sink(out.choices(), cfg, kafka, JobConfig.CHOICES_TOPIC.key(), cfg.get(JobConfig.CHOICES_TOPIC),
           ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
+    if (models.containsKey(Task.ZERO_SHOT_CLASSIFICATION)) {
+      sink(out.zeroShot(), cfg, kafka, JobConfig.ZERO_SHOT_TOPIC.key(), cfg.get(JobConfig.ZERO_SHOT_TOPIC),
+          ClassificationResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
+    }
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
         DeadLetter.class, DeadLetter::getId, prefix, registry);

@@ -48,6 +48,9 @@ public final class JobConfig {
       topic("fill-mask", "text-fill-mask", "fill-mask results.");
   public static final ConfigOption<String> CHOICES_TOPIC =
       topic("choices", "text-choices", "multiple-choice results.");
+  public static final ConfigOption<String> ZERO_SHOT_TOPIC =
+      topic("zero-shot", "text-zero-shot", "zero-shot-classification results (ClassificationResult: every candidate"
+          + " label, best first).");
   public static final ConfigOption<String> DEAD_LETTERS_TOPIC =
       topic("dead-letters", "text-dead-letters", "Events without a result, with the reason.");
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
@@ -207,6 +210,7 @@ public final class JobConfig {
    */
   private String derivedTransactionalIdPrefix() {
     StringBuilder identity = new StringBuilder(bootstrapServers()).append('\n').append(groupId());
+    // topics.zero-shot is left out: adding it would rename the transactions of every deployment running before it
     for (ConfigOption<String> topic : List.of(INPUT_TOPIC, CLASSIFICATIONS_TOPIC, ENTITIES_TOPIC, ANSWERS_TOPIC,
         EMBEDDINGS_TOPIC, FILL_MASK_TOPIC, CHOICES_TOPIC, DEAD_LETTERS_TOPIC)) {
       identity.append('\n').append(conf.get(topic));

@@ -22,7 +22,8 @@ import org.apache.flink.streaming.util.retryable.AsyncRetryStrategies;
 
 /**
  * Applies the inference operator to a stream of text events and splits its tagged output into one stream per
- * result type, so a job routes labels, entity spans, answers, embeddings and dead letters to their own topics.
+ * result type, so a job routes labels, zero-shot labels, entity spans, answers, embeddings and dead letters to their
+ * own topics.
  *
  * <pre>{@code
  * Enrichment.Streams out = Enrichment.apply(events, InferenceSpec.fromConfiguration(conf));
@@ -44,6 +45,8 @@ public final class Enrichment {
       new OutputTag<>("fill-masks", new AvroTypeInfo<>(FillMaskResult.class));
   public static final OutputTag<ChoiceResult> CHOICES =
       new OutputTag<>("choices", new AvroTypeInfo<>(ChoiceResult.class));
+  public static final OutputTag<ClassificationResult> ZERO_SHOT =
+      new OutputTag<>("zero-shot", new AvroTypeInfo<>(ClassificationResult.class));
   public static final OutputTag<DeadLetter> DEAD_LETTERS =
       new OutputTag<>("dead-letters", new AvroTypeInfo<>(DeadLetter.class));
 
@@ -58,7 +61,8 @@ public final class Enrichment {
       DataStream<EmbeddingResult> embeddings,
       DataStream<DeadLetter> deadLetters,
       DataStream<FillMaskResult> fillMasks,
-      DataStream<ChoiceResult> choices) {}
+      DataStream<ChoiceResult> choices,
+      DataStream<ClassificationResult> zeroShot) {}
 
   public static Streams apply(DataStream<TextEvent> events, InferenceSpec spec) {
     SingleOutputStreamOperator<InferenceOutput> inference = inference(events, spec);
@@ -69,7 +73,7 @@ public final class Enrichment {
         .uid(ROUTE_UID);
     return new Streams(inference, routed, routed.getSideOutput(ENTITIES), routed.getSideOutput(ANSWERS),
         routed.getSideOutput(EMBEDDINGS), routed.getSideOutput(DEAD_LETTERS), routed.getSideOutput(FILL_MASKS),
-        routed.getSideOutput(CHOICES));
+        routed.getSideOutput(CHOICES), routed.getSideOutput(ZERO_SHOT));
   }
 
   /**
@@ -112,23 +116,24 @@ public final class Enrichment {
 
     @Override
     public void processElement(InferenceOutput o, Context ctx, Collector<ClassificationResult> out) {
-      if (o.getClassification() != null) {
-        out.collect(o.getClassification());
-      } else if (o.getEntities() != null) {
-        ctx.output(ENTITIES, o.getEntities());
-      } else if (o.getAnswer() != null) {
-        ctx.output(ANSWERS, o.getAnswer());
-      } else if (o.getEmbedding() != null) {
-        ctx.output(EMBEDDINGS, o.getEmbedding());
-      } else if (o.getFillMask() != null) {
-        ctx.output(FILL_MASKS, o.getFillMask());
-      } else if (o.getChoice() != null) {
-        ctx.output(CHOICES, o.getChoice());
-      } else if (o.getDeadLetter() != null) {
+      if (o.getDeadLetter() != null) {
         ctx.output(DEAD_LETTERS, o.getDeadLetter());
-      } else {
+        return;
+      }
+      TaskBinding<?, ?, ?> b = TaskBinding.resultOf(o);
+      if (b == null) {
         throw new IllegalStateException("an inference output with no field set");
       }
+      if (b.tag() == null) {
+        out.collect(o.getClassification()); // the main output: text-classification's labels
+      } else {
+        emit(b, o, ctx);
+      }
+    }
+
+    private static <R extends org.apache.avro.specific.SpecificRecordBase> void emit(TaskBinding<?, ?, R> b,
+        InferenceOutput o, Context ctx) {
+      ctx.output(b.tag(), b.get(o));
     }
   }
 }

@@ -1,33 +1,12 @@
 package io.distilstream.operators;
 
-import io.distilstream.runtime.heads.Answer;
-import io.distilstream.runtime.heads.Entity;
-import io.distilstream.runtime.heads.FillMaskHead;
-import io.distilstream.runtime.heads.MultipleChoiceHead;
-import io.distilstream.runtime.heads.LabelScore;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.pipeline.FillMaskPipeline;
 import io.distilstream.runtime.pipeline.MicroBatcher;
-import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
-import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
-import io.distilstream.runtime.pipeline.TextClassificationPipeline;
-import io.distilstream.schemas.AnswerResult;
-import io.distilstream.schemas.AnswerSpan;
-import io.distilstream.schemas.ChoiceResult;
-import io.distilstream.schemas.ChoiceScore;
-import io.distilstream.schemas.FillMaskResult;
-import io.distilstream.schemas.MaskPredictions;
-import io.distilstream.schemas.TokenPrediction;
-import io.distilstream.schemas.ClassificationResult;
-import io.distilstream.schemas.EmbeddingResult;
-import io.distilstream.schemas.EntityResult;
-import io.distilstream.schemas.EntitySpan;
 import io.distilstream.schemas.InferenceOutput;
-import io.distilstream.schemas.Label;
 import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.TextEvent;
 import java.nio.file.Path;
@@ -64,12 +43,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   private final InferenceSpec spec;
 
-  private transient EnumMap<Task, TaskRuntime> runtimes;
+  private transient EnumMap<Task, TaskRuntime<?, ?>> runtimes;
   private transient InferenceMetrics metrics;
 
   private transient ModelReloader reloader;
   /** Runtimes replaced by a reload that still have requests in flight; closed when those are done. */
-  private transient List<TaskRuntime> retired;
+  private transient List<TaskRuntime<?, ?>> retired;
   /**
    * Events in flight (by identity) and what {@link #timeout} needs of them: their batcher requests, to cancel, and
    * the reload notices they carry. Removed by whichever of completion and timeout comes first, so at most
@@ -93,9 +72,11 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
    * One task's pipeline, its batcher thread and the model's identity. After a hot reload the old one is
    * {@link #retire retired}: it takes no new requests and closes itself when its last one completes.
    */
-  static final class TaskRuntime implements AutoCloseable {
-    final Pipeline<Object, Object> pipeline;
-    final MicroBatcher<Object, Object> batcher;
+  static final class TaskRuntime<I, O> implements AutoCloseable {
+    /** What the operator runs of an event and what its results become; null only in tests that submit directly. */
+    final TaskBinding<I, O, ?> binding;
+    final Pipeline<I, O> pipeline;
+    final MicroBatcher<I, O> batcher;
     final ModelInfo model;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -105,26 +86,27 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     /** Told about every batcher request, so that a timed-out event can cancel its own. */
     private final Consumer<CompletableFuture<?>> tracker;
 
-    TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model) {
-      this(pipeline, batcher, model, f -> {});
+    TaskRuntime(Pipeline<I, O> pipeline, MicroBatcher<I, O> batcher, ModelInfo model) {
+      this(null, pipeline, batcher, model, f -> {});
     }
 
-    TaskRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelInfo model,
+    TaskRuntime(TaskBinding<I, O, ?> binding, Pipeline<I, O> pipeline, MicroBatcher<I, O> batcher, ModelInfo model,
         Consumer<CompletableFuture<?>> tracker) {
+      this.binding = binding;
       this.pipeline = pipeline;
       this.batcher = batcher;
       this.model = model;
       this.tracker = tracker;
     }
 
-    CompletableFuture<Outcome<Object>> submit(Object input) {
+    CompletableFuture<Outcome<O>> submit(I input) {
       return submitPrepared(pipeline.prepare(input));
     }
 
     /** Every request goes through here, so a retired runtime never closes under one still in flight. */
-    CompletableFuture<Outcome<Object>> submitPrepared(Pipeline.Prepared<Object> prepared) {
+    CompletableFuture<Outcome<O>> submitPrepared(Pipeline.Prepared<I> prepared) {
       inFlight.incrementAndGet();
-      CompletableFuture<Outcome<Object>> f = batcher.submitPrepared(prepared);
+      CompletableFuture<Outcome<O>> f = batcher.submitPrepared(prepared);
       f.whenComplete((o, e) -> {
         if (inFlight.decrementAndGet() == 0 && retired) {
           closeLater();
@@ -177,7 +159,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public void open(OpenContext openContext) throws Exception {
     int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int parallelism = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
@@ -196,7 +177,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       for (var e : spec.models().entrySet()) {
         Path path = Path.of(e.getValue());
         ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path));
-        TaskRuntime runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir, path.getFileName().toString()),
+        TaskRuntime<?, ?> runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir, path.getFileName().toString()),
             options, subtask);
         runtimes.put(e.getKey(), runtime);
         versions.put(e.getKey(), runtime.model.getVersion());
@@ -212,17 +193,22 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
   }
 
-  @SuppressWarnings("unchecked")
-  private TaskRuntime newRuntime(Task task, ModelDirectory dir, ModelVersion version, PipelineOptions options,
+  private TaskRuntime<?, ?> newRuntime(Task task, ModelDirectory dir, ModelVersion version, PipelineOptions options,
       int subtask) {
-    Pipeline<Object, Object> pipeline = (Pipeline<Object, Object>) Pipeline.create(task, dir, options);
+    return newRuntime(TaskBinding.of(task), dir, version, options, subtask);
+  }
+
+  private <I, O> TaskRuntime<I, O> newRuntime(TaskBinding<I, O, ?> binding, ModelDirectory dir, ModelVersion version,
+      PipelineOptions options, int subtask) {
+    Task task = binding.task();
+    Pipeline<I, O> pipeline = binding.open(dir, options);
     // queue room for every event in flight (one request per task each): submit blocks only on hostile events
-    MicroBatcher<Object, Object> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
+    MicroBatcher<I, O> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
         options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
         "distilstream-" + task.id() + "-" + subtask);
     LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={})", subtask, task, dir, version, options.session(),
         options.batching(), spec.maxWait());
-    return new TaskRuntime(pipeline, batcher, version.toModelInfo(), this::track);
+    return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), this::track);
   }
 
   /**
@@ -234,7 +220,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       return List.of();
     }
     for (ModelReloader.Ready r : reloader.takeReady()) {
-      TaskRuntime old = runtimes.put(r.task(), r.runtime());
+      TaskRuntime<?, ?> old = runtimes.put(r.task(), r.runtime());
       LOG.info("switched {} from {} to {}", r.task(), old == null ? null : old.model.getVersion(),
           r.runtime().model.getVersion());
       if (old != null) {
@@ -264,7 +250,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   private int queueDepth() {
     int depth = 0;
     if (runtimes != null) {
-      for (TaskRuntime r : runtimes.values()) {
+      for (TaskRuntime<?, ?> r : runtimes.values()) {
         depth += r.batcher.queueDepth();
       }
     }
@@ -337,12 +323,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     if (size <= spec.maxResultBytes()) {
       return o;
     }
-    String task = o.getClassification() != null ? Task.TEXT_CLASSIFICATION.id()
-        : o.getEntities() != null ? Task.TOKEN_CLASSIFICATION.id()
-        : o.getAnswer() != null ? Task.QUESTION_ANSWERING.id()
-        : o.getEmbedding() != null ? Task.FEATURE_EXTRACTION.id()
-        : o.getFillMask() != null ? Task.FILL_MASK.id()
-        : Task.MULTIPLE_CHOICE.id();
+    String task = TaskBinding.resultOf(o).task().id();
     return DeadLetters.forEvent(event, DeadLetters.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
         + " over " + InferenceOptions.MAX_RESULT_BYTES.key() + " (" + spec.maxResultBytes() + ")",
         DeadLetters.STAGE_INFERENCE, task);
@@ -396,24 +377,20 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     return new Requested(ordered, new ArrayList<>(unknown));
   }
 
-  // an event that names no task gets the job's default tasks: question-answering only if it asks a question,
-  // multiple-choice only if it has choices, fill-mask only if its text has a mask token
+  // an event that names no task gets the job's default tasks that apply to it (its binding says: question-answering
+  // only if it asks a question, multiple-choice only with choices, ...)
   private List<Task> defaultTasks(TextEvent event) {
     List<Task> tasks = new ArrayList<>(spec.defaultTasks().size());
     for (Task t : spec.defaultTasks()) {
-      if (t == Task.QUESTION_ANSWERING && event.getQuestion() == null) {
-        continue;
+      if (byDefault(runtimes.get(t), event)) {
+        tasks.add(t);
       }
-      if (t == Task.MULTIPLE_CHOICE && (event.getChoices() == null || event.getChoices().isEmpty())) {
-        continue;
-      }
-      if (t == Task.FILL_MASK && (event.getText() == null
-          || !event.getText().contains(((FillMaskPipeline) (Pipeline<?, ?>) runtimes.get(t).pipeline).maskToken()))) {
-        continue;
-      }
-      tasks.add(t);
     }
     return tasks;
+  }
+
+  private <I, O> boolean byDefault(TaskRuntime<I, O> runtime, TextEvent event) {
+    return runtime.binding.byDefault(event, spec, runtime.pipeline);
   }
 
   /**
@@ -430,65 +407,17 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
   }
 
-  @SuppressWarnings("unchecked")
   private CompletableFuture<InferenceOutput> submit(TextEvent event, Task task, long start) {
-    TaskRuntime runtime = runtimes.get(task);
-    Object input;
-    String tooLong;
-    if (task == Task.QUESTION_ANSWERING) {
-      String context = event.getContext() != null ? event.getContext() : event.getText();
-      input = new QuestionAnsweringPipeline.Question(event.getQuestion(), context);
-      tooLong = context != null && context.length() > spec.maxTextChars() ? "context"
-          : event.getQuestion() != null && event.getQuestion().length() > spec.maxTextChars() ? "question" : null;
-    } else {
-      String text = event.getText();
-      if (text == null || text.isBlank()) {
-        return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
-            text == null ? "text is missing" : "text is empty", DeadLetters.STAGE_PREPROCESS, task.id()));
-      }
-      if (text.length() > spec.maxTextChars()) {
-        tooLong = "text";
-        input = null;
-      } else if (!printable(text)) {
-        return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT,
-            "text has only control characters and whitespace", DeadLetters.STAGE_PREPROCESS, task.id()));
-      } else {
-        tooLong = null;
-        input = text;
-      }
-      if (tooLong == null && task == Task.MULTIPLE_CHOICE) {
-        List<String> choices = event.getChoices() == null ? List.of() : event.getChoices();
-        int maxChoices = spec.pipelineOptions().maxChoices();
-        if (choices.size() > maxChoices) {
-          // before the copy below: the pipeline checks it too, but only after the list has been copied
-          return done(DeadLetters.forEvent(event, DeadLetters.LIMIT_EXCEEDED, choices.size() + " choices, over "
-              + InferenceOptions.MAX_CHOICES.key() + " (" + maxChoices + ")", DeadLetters.STAGE_PREPROCESS,
-              task.id()));
-        }
-        for (String c : choices) {
-          if (c != null && c.length() > spec.maxTextChars()) {
-            tooLong = "a choice";
-          }
-        }
-        input = new MultipleChoicePipeline.Question(text, new ArrayList<>(choices));
-      }
-      if (tooLong == null && task == Task.TEXT_CLASSIFICATION && event.getTextPair() != null) {
-        if (event.getTextPair().length() > spec.maxTextChars()) {
-          tooLong = "text_pair";
-        } else {
-          Pipeline.Prepared<Object> pair = (Pipeline.Prepared<Object>) (Pipeline.Prepared<?>)
-              ((TextClassificationPipeline) (Pipeline<?, ?>) runtime.pipeline).preparePair(text, event.getTextPair());
-          return runtime.submitPrepared(pair)
-              .thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
-        }
-      }
+    return submitTo(runtimes.get(task), event, start);
+  }
+
+  private <I, O> CompletableFuture<InferenceOutput> submitTo(TaskRuntime<I, O> runtime, TextEvent event, long start) {
+    TaskBinding.Request<I> request = runtime.binding.prepare(event, spec, runtime.pipeline);
+    if (request.deadLetter() != null) {
+      return done(request.deadLetter());
     }
-    if (tooLong != null) {
-      return done(DeadLetters.forEvent(event, DeadLetters.TEXT_TOO_LONG, tooLong + " is over "
-          + InferenceOptions.MAX_TEXT_CHARS.key() + " (" + spec.maxTextChars() + " chars)",
-          DeadLetters.STAGE_PREPROCESS, task.id()));
-    }
-    return runtime.submit(input).thenApply(outcome -> toOutput(event, task, runtime.model, outcome, start));
+    return runtime.submitPrepared(request.prepared())
+        .thenApply(outcome -> runtime.binding.output(event, runtime.model, outcome, start));
   }
 
   /**
@@ -509,82 +438,6 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   private static CompletableFuture<InferenceOutput> done(InferenceOutput o) {
     return CompletableFuture.completedFuture(o);
-  }
-
-  @SuppressWarnings("unchecked")
-  static InferenceOutput toOutput(TextEvent event, Task task, ModelInfo model, Outcome<Object> outcome, long start) {
-    if (!outcome.isSuccess()) {
-      String stage = outcome.reason() == Outcome.Reason.MODEL_ERROR
-          ? DeadLetters.STAGE_INFERENCE : DeadLetters.STAGE_PREPROCESS;
-      return DeadLetters.forEvent(event, outcome.reason().name(), outcome.message(), stage, task.id());
-    }
-    long micros = (System.nanoTime() - start) / 1_000;
-    InferenceOutput.Builder out = InferenceOutput.newBuilder();
-    switch (task) {
-      case TEXT_CLASSIFICATION: {
-        List<Label> labels = new ArrayList<>();
-        for (LabelScore l : (List<LabelScore>) outcome.value()) {
-          labels.add(new Label(l.label(), l.score()));
-        }
-        return out.setClassification(ClassificationResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setLabels(labels).setAttributes(event.getAttributes())
-            .build()).build();
-      }
-      case TOKEN_CLASSIFICATION: {
-        List<EntitySpan> spans = new ArrayList<>();
-        for (Entity e : (List<Entity>) outcome.value()) {
-          spans.add(new EntitySpan(e.entityGroup() != null ? e.entityGroup() : e.entity(), e.score(), e.word(),
-              e.start(), e.end()));
-        }
-        return out.setEntities(EntityResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setEntities(spans).setAttributes(event.getAttributes())
-            .build()).build();
-      }
-      case QUESTION_ANSWERING: {
-        List<AnswerSpan> answers = new ArrayList<>();
-        for (Answer a : (List<Answer>) outcome.value()) {
-          answers.add(new AnswerSpan(a.answer(), a.score(), a.start(), a.end()));
-        }
-        return out.setAnswer(AnswerResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setAnswers(answers).setAttributes(event.getAttributes())
-            .build()).build();
-      }
-      case FEATURE_EXTRACTION: {
-        float[] v = (float[]) outcome.value();
-        List<Float> vector = new ArrayList<>(v.length);
-        for (float f : v) {
-          vector.add(f);
-        }
-        return out.setEmbedding(EmbeddingResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setVector(vector).setAttributes(event.getAttributes())
-            .build()).build();
-      }
-      case FILL_MASK: {
-        List<MaskPredictions> masks = new ArrayList<>();
-        for (List<FillMaskHead.Prediction> mask : (List<List<FillMaskHead.Prediction>>) outcome.value()) {
-          List<TokenPrediction> predictions = new ArrayList<>(mask.size());
-          for (FillMaskHead.Prediction p : mask) {
-            predictions.add(new TokenPrediction(p.score(), p.token(), p.tokenStr(), p.sequence()));
-          }
-          masks.add(new MaskPredictions(predictions));
-        }
-        return out.setFillMask(FillMaskResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setMasks(masks).setAttributes(event.getAttributes())
-            .build()).build();
-      }
-      case MULTIPLE_CHOICE: {
-        MultipleChoiceHead.Result r = (MultipleChoiceHead.Result) outcome.value();
-        List<ChoiceScore> choices = new ArrayList<>(r.choices().size());
-        for (int c = 0; c < r.choices().size(); c++) {
-          choices.add(new ChoiceScore(r.choices().get(c), r.scores()[c], r.logits()[c]));
-        }
-        return out.setChoice(ChoiceResult.newBuilder().setId(event.getId()).setKey(event.getKey())
-            .setModel(model).setLatencyMicros(micros).setChoices(choices).setBest(r.best())
-            .setBestChoice(r.bestChoice()).setAttributes(event.getAttributes()).build()).build();
-      }
-      default:
-        throw new IllegalStateException("unhandled task " + task);
-    }
   }
 
   /**
@@ -625,13 +478,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       reloader = null;
     }
     if (retired != null) {
-      for (TaskRuntime r : retired) {
+      for (TaskRuntime<?, ?> r : retired) {
         r.close();
       }
       retired.clear();
     }
     if (runtimes != null) {
-      for (TaskRuntime r : runtimes.values()) {
+      for (TaskRuntime<?, ?> r : runtimes.values()) {
         r.close();
       }
       runtimes.clear();

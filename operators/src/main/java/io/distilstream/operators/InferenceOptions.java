@@ -20,6 +20,7 @@ public final class InferenceOptions {
   public static final ConfigOption<String> MODEL_FEATURE_EXTRACTION = model("feature-extraction");
   public static final ConfigOption<String> MODEL_FILL_MASK = model("fill-mask");
   public static final ConfigOption<String> MODEL_MULTIPLE_CHOICE = model("multiple-choice");
+  public static final ConfigOption<String> MODEL_ZERO_SHOT_CLASSIFICATION = model("zero-shot-classification");
 
   public static final ConfigOption<List<String>> DEFAULT_TASKS = ConfigOptions.key("inference.default-tasks")
       .stringType().asList().noDefaultValue()
@@ -132,6 +133,27 @@ public final class InferenceOptions {
       .withDescription("multiple-choice: most choices in one event; more is a LIMIT_EXCEEDED dead letter, checked"
           + " before tokenizing. Each choice is a sequence of up to a window through the model.");
 
+  public static final ConfigOption<Integer> MAX_CANDIDATE_LABELS = ConfigOptions.key("inference.max-candidate-labels")
+      .intType().defaultValue(io.distilstream.runtime.pipeline.PipelineOptions.DEFAULT_MAX_CANDIDATE_LABELS)
+      .withDescription("zero-shot-classification: most candidate labels for one event; more is a LIMIT_EXCEEDED"
+          + " dead letter, checked before tokenizing. Each label is a sequence of up to a window through the model.");
+
+  public static final ConfigOption<List<String>> ZERO_SHOT_CANDIDATE_LABELS =
+      ConfigOptions.key("inference.zero-shot.candidate-labels").stringType().asList().noDefaultValue()
+      .withDescription("zero-shot-classification: the labels of an event that brings no candidate_labels of its"
+          + " own. Unset: such an event is an INVALID_INPUT dead letter (and zero-shot is no default task for it).");
+
+  public static final ConfigOption<String> ZERO_SHOT_HYPOTHESIS_TEMPLATE =
+      ConfigOptions.key("inference.zero-shot.hypothesis-template").stringType()
+      .defaultValue(io.distilstream.runtime.pipeline.PipelineOptions.DEFAULT_HYPOTHESIS_TEMPLATE)
+      .withDescription("zero-shot-classification: the hypothesis each label becomes, {} standing for the label;"
+          + " an event's hypothesis_template overrides it.");
+
+  public static final ConfigOption<Boolean> ZERO_SHOT_MULTI_LABEL =
+      ConfigOptions.key("inference.zero-shot.multi-label").booleanType().defaultValue(false)
+      .withDescription("zero-shot-classification: score each label on its own (entailment against contradiction)"
+          + " instead of a softmax across the labels; an event's multi_label overrides it.");
+
   public static final ConfigOption<Integer> MAX_ID_CHARS = ConfigOptions.key("inference.max-id-chars")
       .intType().defaultValue(1024)
       .withDescription("Longest event id and key; longer is a LIMIT_EXCEEDED dead letter (carrying the id cut to"
@@ -163,7 +185,8 @@ public final class InferenceOptions {
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, MAX_CANDIDATE_LABELS, ZERO_SHOT_CANDIDATE_LABELS,
+      ZERO_SHOT_HYPOTHESIS_TEMPLATE, ZERO_SHOT_MULTI_LABEL, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
 
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()

@@ -56,7 +56,7 @@ public final class InferenceSpec implements Serializable {
     if (models.isEmpty()) {
       throw new IllegalArgumentException("no model configured: set at least one of "
           + InferenceOptions.MODEL_PREFIX + "<task> (text-classification, token-classification,"
-          + " question-answering, feature-extraction, fill-mask, multiple-choice)");
+          + " question-answering, feature-extraction, fill-mask, multiple-choice, zero-shot-classification)");
     }
     for (Task t : defaultTasks) {
       if (!models.containsKey(t)) {

@@ -38,10 +38,10 @@ final class ModelReloader implements AutoCloseable {
 
   /** Loads a task's model into a ready-to-serve runtime (pipeline and batcher). */
   interface Loader {
-    InferenceFunction.TaskRuntime load(Task task, ModelDirectory dir, ModelVersion version);
+    InferenceFunction.TaskRuntime<?, ?> load(Task task, ModelDirectory dir, ModelVersion version);
   }
 
-  record Ready(Task task, InferenceFunction.TaskRuntime runtime) {}
+  record Ready(Task task, InferenceFunction.TaskRuntime<?, ?> runtime) {}
 
   record Failure(Task task, String path, String message) {}
 
@@ -119,7 +119,7 @@ final class ModelReloader implements AutoCloseable {
         return;
       }
       LOG.info("{}: {} changed, loading {} beside {}", task, path, version, serving.get(task));
-      InferenceFunction.TaskRuntime runtime = loader.load(task, dir, version);
+      InferenceFunction.TaskRuntime<?, ?> runtime = loader.load(task, dir, version);
       if (!offer(new Ready(task, runtime))) {
         LOG.info("{}: closed while {} loaded; closing it", task, version);
         runtime.close(); // nobody will take it: its session and batcher thread would leak

@@ -5,6 +5,7 @@ import io.distilstream.runtime.heads.TokenClassificationHead;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.PipelineOptions;
+import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ReadableConfig;
 
@@ -27,12 +28,16 @@ public record PipelineOptionKeys(
     ConfigOption<Integer> maxAnswerLen,
     ConfigOption<Integer> maxMasks,
     ConfigOption<Integer> maxChoices,
+    ConfigOption<Integer> maxCandidateLabels,
+    ConfigOption<List<String>> candidateLabels,
+    ConfigOption<String> hypothesisTemplate,
+    ConfigOption<Boolean> multiLabel,
     ConfigOption<Boolean> int8Rewrite,
     ConfigOption<Boolean> allowBatchDependentResults) {
 
   /**
-   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len, max-masks and max-choices from
-   * {@code conf} and returns it.
+   * Sets {@code p}'s session, batching, max-length, top-k, aggregation, stride, doc-stride, max-answer-len,
+   * max-masks, max-choices, max-candidate-labels and the zero-shot defaults from {@code conf} and returns it.
    *
    * @throws IllegalArgumentException for a value the runtime rejects (an unknown device or aggregation, ...)
    */
@@ -51,6 +56,10 @@ public record PipelineOptionKeys(
         .docStride(conf.get(docStride))
         .maxAnswerLength(conf.get(maxAnswerLen))
         .maxMasks(conf.get(maxMasks))
-        .maxChoices(conf.get(maxChoices));
+        .maxChoices(conf.get(maxChoices))
+        .maxCandidateLabels(conf.get(maxCandidateLabels))
+        .candidateLabels(conf.getOptional(candidateLabels).orElse(List.of()))
+        .hypothesisTemplate(conf.get(hypothesisTemplate))
+        .multiLabel(conf.get(multiLabel));
   }
 }

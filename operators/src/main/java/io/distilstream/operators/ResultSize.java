@@ -46,13 +46,8 @@ final class ResultSize {
 
   /** The record value's bytes plus its key's: what the producer checks against {@code max.request.size}. */
   static long of(InferenceOutput o) {
-    SpecificRecordBase r = o.getClassification() != null ? o.getClassification()
-        : o.getEntities() != null ? o.getEntities()
-        : o.getAnswer() != null ? o.getAnswer()
-        : o.getEmbedding() != null ? o.getEmbedding()
-        : o.getFillMask() != null ? o.getFillMask()
-        : o.getChoice() != null ? o.getChoice()
-        : o.getDeadLetter();
+    TaskBinding<?, ?, ?> b = TaskBinding.resultOf(o);
+    SpecificRecordBase r = b != null ? b.get(o) : o.getDeadLetter();
     return r == null ? 0 : of(r);
   }
 

@@ -32,7 +32,7 @@ class ModelReloaderCloseTest {
 
     CompletableFuture<Void> loadStarted = new CompletableFuture<>();
     CompletableFuture<Void> finishLoad = new CompletableFuture<>();
-    CompletableFuture<InferenceFunction.TaskRuntime> loaded = new CompletableFuture<>();
+    CompletableFuture<InferenceFunction.TaskRuntime<Object, Object>> loaded = new CompletableFuture<>();
     ModelReloader.Loader loader = (task, dir, version) -> {
       loadStarted.complete(null);
       finishLoad.join(); // a load in native code: deaf to the interrupt of shutdownNow
@@ -40,7 +40,7 @@ class ModelReloaderCloseTest {
       Pipeline<Object, Object> p = (Pipeline<Object, Object>) Pipeline.create(task, dir, PipelineOptions.defaults());
       MicroBatcher<Object, Object> b = new MicroBatcher<>(p, 8, 4096, Duration.ofMillis(5), null,
           "reload-close-test-batcher");
-      InferenceFunction.TaskRuntime r = new InferenceFunction.TaskRuntime(p, b, version.toModelInfo());
+      InferenceFunction.TaskRuntime<Object, Object> r = new InferenceFunction.TaskRuntime<>(p, b, version.toModelInfo());
       loaded.complete(r);
       return r;
     };
@@ -61,7 +61,7 @@ class ModelReloaderCloseTest {
     closer.join();
     finishLoad.complete(null);
 
-    InferenceFunction.TaskRuntime runtime = loaded.join();
+    InferenceFunction.TaskRuntime<Object, Object> runtime = loaded.join();
     for (Thread t : Thread.getAllStackTraces().keySet()) {
       if (t.getName().equals(threadName)) {
         t.join();

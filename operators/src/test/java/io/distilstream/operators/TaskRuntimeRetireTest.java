@@ -22,17 +22,17 @@ import org.junit.jupiter.api.Test;
  */
 class TaskRuntimeRetireTest {
   @SuppressWarnings("unchecked")
-  private static InferenceFunction.TaskRuntime runtime(int maxBatch, Duration maxWait) {
+  private static InferenceFunction.TaskRuntime<Object, Object> runtime(int maxBatch, Duration maxWait) {
     Pipeline<Object, Object> p = (Pipeline<Object, Object>) Pipeline.create(Task.TEXT_CLASSIFICATION,
         ModelDirectory.of(TestModels.model(TestModels.SEQ_CLS)), PipelineOptions.defaults());
     MicroBatcher<Object, Object> b = new MicroBatcher<>(p, maxBatch, 4096, maxWait, null, "retire-test");
-    return new InferenceFunction.TaskRuntime(p, b, ModelInfo.newBuilder().setName("m").setVersion("v1")
+    return new InferenceFunction.TaskRuntime<>(p, b, ModelInfo.newBuilder().setName("m").setVersion("v1")
         .setRuntime("test").build());
   }
 
   @Test
   void aRetiredRuntimeClosesOnlyAfterItsLastRequest() throws Exception {
-    InferenceFunction.TaskRuntime r = runtime(2, Duration.ofHours(1));
+    InferenceFunction.TaskRuntime<Object, Object> r = runtime(2, Duration.ofHours(1));
     CompletableFuture<Outcome<Object>> first = r.submit("held in a batch that cannot fill yet");
     r.retire();
     assertThat(first).isNotDone();
@@ -48,7 +48,7 @@ class TaskRuntimeRetireTest {
 
   @Test
   void aRetiredRuntimeWithNothingInFlightClosesAtOnce() throws Exception {
-    InferenceFunction.TaskRuntime r = runtime(1, Duration.ZERO);
+    InferenceFunction.TaskRuntime<Object, Object> r = runtime(1, Duration.ZERO);
     assertThat(r.submit("done before the switch").get().isSuccess()).isTrue();
     r.retire();
     r.whenClosed().get(30, TimeUnit.SECONDS);
@@ -57,7 +57,7 @@ class TaskRuntimeRetireTest {
 
   @Test
   void closingTwiceClosesOnce() {
-    InferenceFunction.TaskRuntime r = runtime(1, Duration.ZERO);
+    InferenceFunction.TaskRuntime<Object, Object> r = runtime(1, Duration.ZERO);
     r.close();
     r.close();
     assertThat(r.isClosed()).isTrue();

@@ -68,6 +68,29 @@ class SchemaEvolutionTest {
   }
 
   @Test
+  void anEventWrittenWithTheV3SchemaDecodesWithoutZeroShotFields() throws Exception {
+    Schema v3 = TextEvents.historical("history/TextEvent-v3.avsc");
+    GenericRecord old = new GenericData.Record(v3);
+    old.put("id", "old-3");
+    old.put("text", "written by a v3 producer");
+    old.put("tasks", List.of("multiple-choice"));
+    old.put("attributes", Map.of());
+    old.put("choices", List.of("a", "b"));
+    ByteBuffer bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v3).encode(old);
+    byte[] raw = new byte[bytes.remaining()];
+    bytes.get(raw);
+
+    TextEvent e = TextEvents.decode(raw);
+    assertThat(e.getChoices()).containsExactly("a", "b");
+    assertThat(e.getCandidateLabels()).isEmpty();
+    assertThat(e.getHypothesisTemplate()).isNull();
+    assertThat(e.getMultiLabel()).isNull();
+    TextEvent z = TextEvent.newBuilder().setId("z").setText("Buy now").setCandidateLabels(List.of("spam", "ham"))
+        .setHypothesisTemplate("This is {}.").setMultiLabel(true).build();
+    assertThat(TextEvents.decode(TextEvents.encode(z))).isEqualTo(z);
+  }
+
+  @Test
   void outputUnionGrowsCompatibly() {
     // a reader of the new InferenceOutput reads what an old writer wrote: the new result fields default to null
     Schema previous = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"InferenceOutput\","

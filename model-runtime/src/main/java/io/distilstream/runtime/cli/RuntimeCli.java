@@ -17,6 +17,7 @@ import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.ResultJson;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.io.BufferedReader;
@@ -40,7 +41,7 @@ public final class RuntimeCli {
   public static final String RUN_USAGE = String.join("\n",
       "usage: distilstream run --task TASK --model DIR [options] < inputs > results.jsonl",
       "  --task TASK                text-classification | token-classification | question-answering | feature-extraction",
-      "                             | fill-mask | multiple-choice",
+      "                             | fill-mask | multiple-choice | zero-shot-classification",
       "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx)",
       "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input;",
       "                             fill-mask: tokens per mask (5)",
@@ -59,6 +60,12 @@ public final class RuntimeCli {
       "  --max-answer-len N         question-answering longest answer in tokens (15)",
       "  --max-question-len N       question-answering longest question in tokens (64)",
       "  --handle-impossible-answer question-answering may answer \"\" when no span beats [CLS]",
+      "  --candidate-labels A,B,C   zero-shot-classification: the labels each text is scored against (at most",
+      "                             --max-candidate-labels, 32); a line {\"text\":…,\"candidate_labels\":[…]} sets its own",
+      "  --hypothesis-template T    zero-shot-classification: the hypothesis per label, {} for the label",
+      "                             (\"This example is {}.\")",
+      "  --multi-label              zero-shot-classification: score each label on its own (entailment against",
+      "                             contradiction) instead of a softmax across the labels",
       "  --pooling mean|cls         feature-extraction pooling (mean)",
       "  --no-normalize             feature-extraction: no L2 normalisation",
       "  --batch-size N             sequences per model call (32)",
@@ -72,7 +79,8 @@ public final class RuntimeCli {
       "  --allow-batch-dependent-results  batch a per-tensor int8 graph as it is (faster; results then depend on",
       "                             what shares a batch). Without either flag such a graph runs one text per call",
       "Input: one text per line; for question-answering one JSON object {\"question\":…,\"context\":…} per line;",
-      "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line.");
+      "       for multiple-choice one JSON object {\"prompt\":…,\"choices\":[…]} per line; for",
+      "       zero-shot-classification a text, or a JSON object {\"text\":…,\"candidate_labels\":[…]}, per line.");
 
   public static final String TOKENIZE_USAGE = String.join("\n",
       "usage: distilstream tokenize --model DIR [--pair] [--max-length N] < texts > tokens.jsonl",
@@ -86,7 +94,7 @@ public final class RuntimeCli {
   /** @return the process exit code */
   public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
     Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair", "int8-rewrite",
-        "allow-batch-dependent-results"));
+        "allow-batch-dependent-results", "multi-label"));
     Task task = Task.parse(args.required("task"));
     Path model = Path.of(args.required("model"));
     String onnx = args.string("onnx", null);
@@ -114,6 +122,21 @@ public final class RuntimeCli {
     String longText = args.string("long-text", null);
     if (longText != null) {
       options.longText(PipelineOptions.LongText.parse(longText));
+    }
+    String labels = args.string("candidate-labels", null);
+    if (labels != null) {
+      options.candidateLabels(splitLabels(labels));
+    }
+    options.maxCandidateLabels(args.integer("max-candidate-labels", PipelineOptions.DEFAULT_MAX_CANDIDATE_LABELS))
+        .multiLabel(args.flag("multi-label"));
+    try {
+      options.hypothesisTemplate(args.string("hypothesis-template", PipelineOptions.DEFAULT_HYPOTHESIS_TEMPLATE));
+    } catch (IllegalArgumentException e) {
+      throw new Args.UsageException("--hypothesis-template: " + e.getMessage());
+    }
+    if (task == Task.ZERO_SHOT_CLASSIFICATION && options.candidateLabels().isEmpty()) {
+      // lines may still bring their own; without either every line would fail the same way
+      err.println("note: no --candidate-labels: each line must be {\"text\":…,\"candidate_labels\":[…]}");
     }
     boolean pair = args.flag("pair");
     if (pair && task != Task.TEXT_CLASSIFICATION) {
@@ -201,6 +224,9 @@ public final class RuntimeCli {
           parseErrors.add(ResultJson.error(Outcome.Reason.INVALID_INPUT,
               "expected a JSON object {\"prompt\":…,\"choices\":[…]}: " + firstLine(e.getMessage())));
         }
+      } else if (task == Task.ZERO_SHOT_CLASSIFICATION) {
+        inputs.add(zeroShotRequest(line));
+        parseErrors.add(null);
       } else {
         inputs.add(line);
         parseErrors.add(null);
@@ -222,6 +248,47 @@ public final class RuntimeCli {
       sb.append(JSON.writeValueAsString(result)).append('\n');
     }
     out.print(sb);
+  }
+
+  /** Comma-separated labels, trimmed, empty ones dropped (Hugging Face splits a string of labels the same way). */
+  static List<String> splitLabels(String s) {
+    List<String> out = new ArrayList<>();
+    for (String l : s.split(",")) {
+      if (!l.isBlank()) {
+        out.add(l.trim());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A zero-shot line: a JSON object with {@code text} and its own {@code candidate_labels} (a list or a
+   * comma-separated string), {@code hypothesis_template} and {@code multi_label}, or else the line is the text.
+   */
+  private static ZeroShotClassificationPipeline.Request zeroShotRequest(String line) {
+    if (line.startsWith("{")) {
+      try {
+        JsonNode n = JSON.readTree(line);
+        if (n != null && n.isObject() && n.has("text")) {
+          List<String> labels = null;
+          JsonNode l = n.get("candidate_labels");
+          if (l != null && l.isArray()) {
+            labels = new ArrayList<>();
+            for (JsonNode x : l) {
+              labels.add(x.isNull() ? null : x.asText());
+            }
+          } else if (l != null && l.isTextual()) {
+            labels = splitLabels(l.asText());
+          }
+          JsonNode multi = n.get("multi_label");
+          return new ZeroShotClassificationPipeline.Request(text(n, "text"), labels,
+              text(n, "hypothesis_template"), multi == null || multi.isNull() ? null : multi.asBoolean());
+        }
+      } catch (IOException e) {
+        // not JSON: the line is the text
+      }
+    }
+    return ZeroShotClassificationPipeline.Request.of(line);
   }
 
   private static String text(JsonNode n, String field) {

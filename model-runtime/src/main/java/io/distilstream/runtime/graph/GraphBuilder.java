@@ -37,14 +37,16 @@ public final class GraphBuilder {
       String arch = config.architecture();
       Head wanted;
       switch (task.toLowerCase(Locale.ROOT)) {
-        case "text-classification": case "sentiment-analysis": wanted = SEQUENCE_CLASSIFICATION; break;
+        case "text-classification": case "sentiment-analysis": case "zero-shot-classification":
+          wanted = SEQUENCE_CLASSIFICATION;
+          break;
         case "token-classification": case "ner": wanted = TOKEN_CLASSIFICATION; break;
         case "question-answering": wanted = QUESTION_ANSWERING; break;
         case "fill-mask": wanted = MASKED_LM; break;
         case "multiple-choice": wanted = MULTIPLE_CHOICE; break;
         case "feature-extraction": return BASE;
         default: throw new IllegalArgumentException("unknown task '" + task + "': expected text-classification,"
-            + " token-classification, question-answering, fill-mask, multiple-choice or feature-extraction");
+            + " zero-shot-classification, token-classification, question-answering, fill-mask, multiple-choice or feature-extraction");
       }
       Head archHead = fromArchitecture(arch);
       if (archHead != null && archHead != wanted) {

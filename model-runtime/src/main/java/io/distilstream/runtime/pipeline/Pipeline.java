@@ -87,17 +87,13 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     return new MultipleChoicePipeline(ModelDirectory.of(modelDir), options);
   }
 
+  public static ZeroShotClassificationPipeline zeroShotClassification(Path modelDir, PipelineOptions options) {
+    return new ZeroShotClassificationPipeline(ModelDirectory.of(modelDir), options);
+  }
+
   /** The pipeline for a task chosen at run time (CLI, operator configuration). */
   public static Pipeline<?, ?> create(Task task, ModelDirectory dir, PipelineOptions options) {
-    switch (task) {
-      case TEXT_CLASSIFICATION: return new TextClassificationPipeline(dir, options);
-      case TOKEN_CLASSIFICATION: return new TokenClassificationPipeline(dir, options);
-      case QUESTION_ANSWERING: return new QuestionAnsweringPipeline(dir, options);
-      case FEATURE_EXTRACTION: return new FeatureExtractionPipeline(dir, options);
-      case FILL_MASK: return new FillMaskPipeline(dir, options);
-      case MULTIPLE_CHOICE: return new MultipleChoicePipeline(dir, options);
-      default: throw new IllegalArgumentException("unsupported task " + task);
-    }
+    return task.open(dir, options);
   }
 
   // ---- the three pieces ------------------------------------------------------------------------------------

@@ -41,11 +41,23 @@ public final class PipelineOptions implements Serializable {
   private int maxMasks = DEFAULT_MAX_MASKS;
   /** multiple-choice: most choices in one question; each is a sequence through the model. */
   private int maxChoices = DEFAULT_MAX_CHOICES;
+  /** zero-shot-classification: most candidate labels for one text; each is a sequence through the model. */
+  private int maxCandidateLabels = DEFAULT_MAX_CANDIDATE_LABELS;
+  /** zero-shot-classification: the labels of an input that names none (empty: an input must name its own). */
+  private java.util.List<String> candidateLabels = java.util.List.of();
+  /** zero-shot-classification: the hypothesis each label becomes, {@code {}} standing for the label. */
+  private String hypothesisTemplate = DEFAULT_HYPOTHESIS_TEMPLATE;
+  /** zero-shot-classification: labels scored independently (entailment against contradiction) or softmax-ed together. */
+  private boolean multiLabel = false;
 
   /** Default of {@link #maxMasks()}: far above what fill-mask prompts use, far below a window of masks. */
   public static final int DEFAULT_MAX_MASKS = 16;
   /** Default of {@link #maxChoices()}: multiple-choice sets (SWAG, RACE, ARC) have 2 to 5. */
   public static final int DEFAULT_MAX_CHOICES = 32;
+  /** Default of {@link #maxCandidateLabels()}: the same bound as choices, for the same reason. */
+  public static final int DEFAULT_MAX_CANDIDATE_LABELS = 32;
+  /** Hugging Face's default {@code hypothesis_template}. */
+  public static final String DEFAULT_HYPOTHESIS_TEMPLATE = "This example is {}.";
 
   public static PipelineOptions defaults() {
     return new PipelineOptions();
@@ -73,6 +85,10 @@ public final class PipelineOptions implements Serializable {
   public String pooling() { return pooling; }
   public int maxMasks() { return maxMasks; }
   public int maxChoices() { return maxChoices; }
+  public int maxCandidateLabels() { return maxCandidateLabels; }
+  public java.util.List<String> candidateLabels() { return candidateLabels; }
+  public String hypothesisTemplate() { return hypothesisTemplate; }
+  public boolean multiLabel() { return multiLabel; }
 
   public PipelineOptions session(SessionOptions s) { this.session = s; return this; }
   public PipelineOptions batching(BatchingOptions b) { this.batching = b; return this; }
@@ -96,6 +112,20 @@ public final class PipelineOptions implements Serializable {
   public PipelineOptions normalize(boolean b) { this.normalize = b; return this; }
   public PipelineOptions maxMasks(int n) { this.maxMasks = positive("max-masks", n); return this; }
   public PipelineOptions maxChoices(int n) { this.maxChoices = positive("max-choices", n); return this; }
+  public PipelineOptions maxCandidateLabels(int n) {
+    this.maxCandidateLabels = positive("max-candidate-labels", n);
+    return this;
+  }
+  public PipelineOptions candidateLabels(java.util.List<String> labels) {
+    this.candidateLabels = java.util.List.copyOf(labels);
+    return this;
+  }
+  /** Must contain {@code {}}, as Hugging Face requires. */
+  public PipelineOptions hypothesisTemplate(String t) {
+    this.hypothesisTemplate = ZeroShotClassificationPipeline.checkTemplate(t);
+    return this;
+  }
+  public PipelineOptions multiLabel(boolean b) { this.multiLabel = b; return this; }
   /** {@code mean} or {@code cls}. */
   public PipelineOptions pooling(String p) {
     if (!p.equals("mean") && !p.equals("cls")) {

@@ -23,6 +23,7 @@ import java.util.List;
  *       the text has more than one</li>
  *   <li>multiple-choice: {@code {"best":i, "choice":…, "scores":[…], "logits":[…]}}, scores and logits in the
  *       choices' order</li>
+ *   <li>zero-shot-classification: {@code {"sequence":…, "labels":[…], "scores":[…]}}, best label first</li>
  *   <li>an input without a result: {@code {"error":…, "reason":…}}</li>
  * </ul>
  */
@@ -52,6 +53,9 @@ public final class ResultJson {
     }
     if (value instanceof MultipleChoiceHead.Result) {
       return choices((MultipleChoiceHead.Result) value);
+    }
+    if (value instanceof ZeroShotClassificationPipeline.Result) {
+      return zeroShot((ZeroShotClassificationPipeline.Result) value);
     }
     List<Object> list = (List<Object>) value;
     if (!list.isEmpty() && list.get(0) instanceof List) {
@@ -124,6 +128,19 @@ public final class ResultJson {
     n.put("choice", r.bestChoice());
     floats(n.putArray("scores"), r.scores());
     floats(n.putArray("logits"), r.logits());
+    return n;
+  }
+
+  /** Hugging Face's zero-shot shape: the text, and labels and scores as parallel lists, best first. */
+  public static ObjectNode zeroShot(ZeroShotClassificationPipeline.Result r) {
+    ObjectNode n = F.objectNode();
+    n.put("sequence", r.sequence());
+    ArrayNode labels = n.putArray("labels");
+    ArrayNode scores = n.putArray("scores");
+    for (LabelScore l : r.labels()) {
+      labels.add(l.label());
+      scores.add(l.score());
+    }
     return n;
   }
 

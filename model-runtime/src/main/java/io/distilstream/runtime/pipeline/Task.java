@@ -1,26 +1,39 @@
 package io.distilstream.runtime.pipeline;
 
+import io.distilstream.runtime.model.ModelDirectory;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.function.BiFunction;
 import java.util.stream.Collectors;
 
-/** The tasks a pipeline runs, named as Hugging Face's {@code pipeline(task)} names them. */
+/**
+ * The tasks a pipeline runs, named as Hugging Face's {@code pipeline(task)} names them. Each task names the pipeline
+ * that runs it here, once: adding a task is a constant here and its pipeline class.
+ */
 public enum Task {
-  TEXT_CLASSIFICATION("text-classification"),
-  TOKEN_CLASSIFICATION("token-classification"),
-  QUESTION_ANSWERING("question-answering"),
-  FEATURE_EXTRACTION("feature-extraction"),
-  FILL_MASK("fill-mask"),
-  MULTIPLE_CHOICE("multiple-choice");
+  TEXT_CLASSIFICATION("text-classification", TextClassificationPipeline::new),
+  TOKEN_CLASSIFICATION("token-classification", TokenClassificationPipeline::new),
+  QUESTION_ANSWERING("question-answering", QuestionAnsweringPipeline::new),
+  FEATURE_EXTRACTION("feature-extraction", FeatureExtractionPipeline::new),
+  FILL_MASK("fill-mask", FillMaskPipeline::new),
+  MULTIPLE_CHOICE("multiple-choice", MultipleChoicePipeline::new),
+  ZERO_SHOT_CLASSIFICATION("zero-shot-classification", ZeroShotClassificationPipeline::new);
 
   private final String id;
+  private final BiFunction<ModelDirectory, PipelineOptions, Pipeline<?, ?>> factory;
 
-  Task(String id) {
+  Task(String id, BiFunction<ModelDirectory, PipelineOptions, Pipeline<?, ?>> factory) {
     this.id = id;
+    this.factory = factory;
   }
 
   public String id() {
     return id;
+  }
+
+  /** Opens this task's pipeline over a model (see {@link Pipeline#create}). */
+  public Pipeline<?, ?> open(ModelDirectory dir, PipelineOptions options) {
+    return factory.apply(dir, options);
   }
 
   /** Accepts Hugging Face's names and their aliases ({@code sentiment-analysis}, {@code ner}). */

@@ -243,6 +243,31 @@ public final class WordPieceTokenizer {
   }
 
   /**
+   * {@code [CLS] first [SEP] second [SEP]} for each of {@code seconds}, the first text tokenized once; truncation
+   * {@code only_first} (Hugging Face's zero-shot pipeline): the first text is cut to what each second leaves of
+   * {@code maxLength} (0 = no limit). A second that leaves no room for one token of the first is an
+   * {@link IllegalArgumentException}, as the Rust library's error for it.
+   */
+  public List<Encoding> encodePairsOnlyFirst(String first, List<String> seconds, int maxLength) {
+    Tokens a = tokenize(first);
+    List<Encoding> out = new ArrayList<>(seconds.size());
+    for (String second : seconds) {
+      Tokens b = tokenize(second);
+      Tokens head = a;
+      if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
+        int room = maxLength - b.size() - 3;
+        if (room < 1) {
+          throw new IllegalArgumentException("the second sequence has " + b.size() + " tokens, leaving no room for"
+              + " the first in a window of " + maxLength);
+        }
+        head = a.head(room);
+      }
+      out.add(template(head, b));
+    }
+    return out;
+  }
+
+  /**
    * Question-answering windows, as Hugging Face's {@code truncation="only_second", return_overflowing_tokens=True,
    * stride=stride}: every window is {@code [CLS] question [SEP] part-of-context [SEP]}, at most {@code maxLength}
    * tokens, consecutive context parts sharing {@code stride} tokens. Context offsets index the context.

@@ -7,7 +7,6 @@ import io.distilstream.runtime.heads.FillMaskHead;
 import io.distilstream.runtime.heads.LabelScore;
 import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
-import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
@@ -54,15 +53,7 @@ public final class DistilBertFunctions {
 
   /** The default SQL name of a task's function. */
   public static String defaultName(Task task) {
-    switch (task) {
-      case TEXT_CLASSIFICATION: return CLASSIFY;
-      case TOKEN_CLASSIFICATION: return ENTITIES;
-      case QUESTION_ANSWERING: return ANSWER;
-      case FEATURE_EXTRACTION: return EMBED;
-      case FILL_MASK: return FILL_MASK;
-      case MULTIPLE_CHOICE: return MULTIPLE_CHOICE;
-      default: throw new IllegalArgumentException(String.valueOf(task));
-    }
+    return SqlBinding.of(task).functionName();
   }
 
   /**
@@ -86,27 +77,21 @@ public final class DistilBertFunctions {
     all.put(DistilBertOptions.TASK.key(), task.id());
     all.put(DistilBertOptions.MODEL_DIR.key(), modelDir.toAbsolutePath().toString());
     SqlModelSpec spec = SqlModelSpec.fromOptions(Configuration.fromMap(all));
-    switch (task) {
-      case TEXT_CLASSIFICATION: return new Classify(spec);
-      case TOKEN_CLASSIFICATION: return new Entities(spec);
-      case QUESTION_ANSWERING: return new Answers(spec);
-      case FEATURE_EXTRACTION: return new Embed(spec);
-      case FILL_MASK: return new FillMask(spec);
-      case MULTIPLE_CHOICE: return new MultipleChoice(spec);
-      default: throw new IllegalArgumentException(String.valueOf(task));
-    }
+    return SqlBinding.of(task).function(spec);
   }
 
   /**
    * Opens the subtask's runtime, submits inputs and turns each result ({@code O}) into rows; a task's function adds
    * only its {@code eval} methods (what it submits) and {@link #rows} (the columns before the model columns).
    */
-  abstract static class Base<O> extends AsyncTableFunction<Row> {
+  abstract static class Base<Q, I, O> extends AsyncTableFunction<Row> {
     private static final long serialVersionUID = 1L;
+    final SqlBinding<Q, I, O> binding;
     final SqlModelSpec spec;
-    transient SqlRuntime runtime;
+    transient SqlRuntime<Q, I, O> runtime;
 
-    Base(SqlModelSpec spec) {
+    Base(SqlBinding<Q, I, O> binding, SqlModelSpec spec) {
+      this.binding = binding;
       this.spec = spec;
     }
 
@@ -115,12 +100,11 @@ public final class DistilBertFunctions {
 
     @Override
     public void open(FunctionContext context) throws Exception {
-      runtime = SqlRuntime.open(spec, context, getClass().getSimpleName());
+      runtime = SqlRuntime.open(binding, spec, context, getClass().getSimpleName());
     }
 
-    @SuppressWarnings("unchecked")
-    void run(CompletableFuture<Collection<Row>> future, Object input) {
-      SqlRuntime r = runtime;
+    void run(CompletableFuture<Collection<Row>> future, Q input) {
+      SqlRuntime<Q, I, O> r = runtime;
       r.submit(input).whenComplete((outcome, error) -> {
         if (error != null) {
           future.completeExceptionally(error);
@@ -133,7 +117,7 @@ public final class DistilBertFunctions {
         }
         try {
           List<Row> out = new ArrayList<>();
-          for (Object[] fields : rows((O) ((Outcome<Object>) outcome).value())) {
+          for (Object[] fields : rows(outcome.value())) {
             out.add(withVersion(fields, r.version));
           }
           future.complete(out);
@@ -177,15 +161,15 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<label STRING, score DOUBLE, model_name STRING, model_version STRING,"
       + " model_runtime STRING>"))
-  public static final class Classify extends Base<List<LabelScore>> {
+  public static final class Classify extends Base<TextClassificationPipeline.TextPair, String, List<LabelScore>> {
     private static final long serialVersionUID = 1L;
 
     Classify(SqlModelSpec spec) {
-      super(spec);
+      super(new TextClassificationSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
-      run(future, text);
+      run(future, new TextClassificationPipeline.TextPair(text, null));
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text, String textPair) {
@@ -201,11 +185,11 @@ public final class DistilBertFunctions {
   /** {@code distilbert_entities(text)}: one row per entity span. */
   @FunctionHint(output = @DataTypeHint("ROW<entity_group STRING, word STRING, score DOUBLE, `start` INT, `end` INT,"
       + " model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class Entities extends Base<List<Entity>> {
+  public static final class Entities extends Base<String, String, List<Entity>> {
     private static final long serialVersionUID = 1L;
 
     Entities(SqlModelSpec spec) {
-      super(spec);
+      super(new TokenClassificationSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
@@ -221,11 +205,12 @@ public final class DistilBertFunctions {
   /** {@code distilbert_answer(question, context)}: one row per answer (top-k, default 1). */
   @FunctionHint(output = @DataTypeHint("ROW<answer STRING, score DOUBLE, `start` INT, `end` INT,"
       + " model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class Answers extends Base<List<Answer>> {
+  public static final class Answers
+      extends Base<QuestionAnsweringPipeline.Question, QuestionAnsweringPipeline.Question, List<Answer>> {
     private static final long serialVersionUID = 1L;
 
     Answers(SqlModelSpec spec) {
-      super(spec);
+      super(new QuestionAnsweringSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String question, String context) {
@@ -241,11 +226,11 @@ public final class DistilBertFunctions {
   /** {@code distilbert_embed(text)}: one row with the sentence vector. */
   @FunctionHint(output = @DataTypeHint("ROW<embedding ARRAY<FLOAT>, model_name STRING, model_version STRING,"
       + " model_runtime STRING>"))
-  public static final class Embed extends Base<float[]> {
+  public static final class Embed extends Base<String, String, float[]> {
     private static final long serialVersionUID = 1L;
 
     Embed(SqlModelSpec spec) {
-      super(spec);
+      super(new FeatureExtractionSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
@@ -268,11 +253,11 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<mask_index INT, score DOUBLE, token INT, token_str STRING,"
       + " `sequence` STRING, model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class FillMask extends Base<List<List<FillMaskHead.Prediction>>> {
+  public static final class FillMask extends Base<String, String, List<List<FillMaskHead.Prediction>>> {
     private static final long serialVersionUID = 1L;
 
     FillMask(SqlModelSpec spec) {
-      super(spec);
+      super(new FillMaskSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String text) {
@@ -297,11 +282,12 @@ public final class DistilBertFunctions {
    */
   @FunctionHint(output = @DataTypeHint("ROW<choice_index INT, choice STRING, score DOUBLE, logit DOUBLE,"
       + " is_best BOOLEAN, model_name STRING, model_version STRING, model_runtime STRING>"))
-  public static final class MultipleChoice extends Base<MultipleChoiceHead.Result> {
+  public static final class MultipleChoice
+      extends Base<MultipleChoicePipeline.Question, MultipleChoicePipeline.Question, MultipleChoiceHead.Result> {
     private static final long serialVersionUID = 1L;
 
     MultipleChoice(SqlModelSpec spec) {
-      super(spec);
+      super(new MultipleChoiceSqlBinding(), spec);
     }
 
     public void eval(CompletableFuture<Collection<Row>> future, String prompt, String[] choices) {

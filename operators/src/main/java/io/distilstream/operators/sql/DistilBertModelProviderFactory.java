@@ -43,6 +43,8 @@ public class DistilBertModelProviderFactory implements ModelProviderFactory {
         DistilBertOptions.MAX_LENGTH, DistilBertOptions.LONG_TEXT, DistilBertOptions.TOP_K,
         DistilBertOptions.AGGREGATION, DistilBertOptions.STRIDE, DistilBertOptions.DOC_STRIDE,
         DistilBertOptions.MAX_ANSWER_LEN, DistilBertOptions.MAX_MASKS, DistilBertOptions.MAX_CHOICES,
+        DistilBertOptions.MAX_CANDIDATE_LABELS, DistilBertOptions.CANDIDATE_LABELS,
+        DistilBertOptions.HYPOTHESIS_TEMPLATE, DistilBertOptions.MULTI_LABEL,
         DistilBertOptions.INT8_REWRITE, DistilBertOptions.ALLOW_BATCH_DEPENDENT_RESULTS,
         DistilBertOptions.ON_ERROR);
   }

@@ -68,6 +68,20 @@ public final class DistilBertOptions {
   public static final ConfigOption<Integer> MAX_CHOICES = ConfigOptions.key("max-choices").intType()
       .defaultValue(InferenceOptions.MAX_CHOICES.defaultValue());
 
+  public static final ConfigOption<Integer> MAX_CANDIDATE_LABELS = ConfigOptions.key("max-candidate-labels")
+      .intType().defaultValue(InferenceOptions.MAX_CANDIDATE_LABELS.defaultValue());
+
+  public static final ConfigOption<java.util.List<String>> CANDIDATE_LABELS = ConfigOptions.key("candidate-labels")
+      .stringType().asList().noDefaultValue()
+      .withDescription("zero-shot-classification: the labels of a row whose INPUT has no candidate_labels column"
+          + " (or a NULL or empty one there), separated by ';'.");
+
+  public static final ConfigOption<String> HYPOTHESIS_TEMPLATE = ConfigOptions.key("hypothesis-template")
+      .stringType().defaultValue(InferenceOptions.ZERO_SHOT_HYPOTHESIS_TEMPLATE.defaultValue());
+
+  public static final ConfigOption<Boolean> MULTI_LABEL = ConfigOptions.key("multi-label").booleanType()
+      .defaultValue(InferenceOptions.ZERO_SHOT_MULTI_LABEL.defaultValue());
+
   public static final ConfigOption<Boolean> INT8_REWRITE = ConfigOptions.key("int8-rewrite").booleanType()
       .defaultValue(InferenceOptions.INT8_REWRITE.defaultValue());
 
@@ -86,5 +100,6 @@ public final class DistilBertOptions {
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,
       MAX_BATCH_SIZE, MAX_TOKENS, MAX_PADDING_RATIO, MAX_LENGTH, TOP_K, AGGREGATION, STRIDE, DOC_STRIDE,
-      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
+      MAX_ANSWER_LEN, MAX_MASKS, MAX_CHOICES, MAX_CANDIDATE_LABELS, CANDIDATE_LABELS, HYPOTHESIS_TEMPLATE,
+      MULTI_LABEL, INT8_REWRITE, ALLOW_BATCH_DEPENDENT_RESULTS);
 }

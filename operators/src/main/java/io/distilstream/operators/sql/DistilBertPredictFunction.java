@@ -16,7 +16,7 @@ public class DistilBertPredictFunction extends AsyncPredictFunction {
   private static final long serialVersionUID = 1L;
 
   private final SqlModelSpec spec;
-  private transient SqlRuntime runtime;
+  private transient SqlRuntime<?, ?, ?> runtime;
 
   public DistilBertPredictFunction(SqlModelSpec spec) {
     this.spec = spec;
@@ -25,17 +25,20 @@ public class DistilBertPredictFunction extends AsyncPredictFunction {
   @Override
   public void open(FunctionContext context) throws Exception {
     super.open(context);
-    runtime = SqlRuntime.open(spec, context, "ML_PREDICT");
+    runtime = SqlRuntime.open(spec.binding(), spec, context, "ML_PREDICT");
   }
 
   @Override
   public CompletableFuture<Collection<RowData>> asyncPredict(RowData input) {
-    SqlRuntime r = runtime;
-    return r.submit(spec.input(input)).thenApply(outcome -> {
+    return predict(runtime, input);
+  }
+
+  private <Q, I, O> CompletableFuture<Collection<RowData>> predict(SqlRuntime<Q, I, O> r, RowData input) {
+    return r.submit(r.binding.input(input, spec)).thenApply(outcome -> {
       if (!outcome.isSuccess()) {
         r.metrics.onDeadLetter();
       }
-      RowData row = spec.toRow(outcome, r.version);
+      RowData row = spec.toRow(r.binding, outcome, r.version);
       return row == null ? List.of() : List.of(row);
     });
   }

@@ -1,18 +1,10 @@
 package io.distilstream.operators.sql;
 
 import io.distilstream.operators.ModelVersion;
-import io.distilstream.runtime.heads.Answer;
-import io.distilstream.runtime.heads.Entity;
-import io.distilstream.runtime.heads.FillMaskHead;
-import io.distilstream.runtime.heads.LabelScore;
-import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.pipeline.MultipleChoicePipeline;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.PipelineOptions;
-import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
-import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +15,6 @@ import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.catalog.Column;
 import org.apache.flink.table.catalog.ResolvedSchema;
-import org.apache.flink.table.data.ArrayData;
 import org.apache.flink.table.data.GenericArrayData;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
@@ -72,7 +63,7 @@ public final class SqlModelSpec implements Serializable {
   final Duration maxWait;
   final String onError;
   final List<Out> outputs;
-  /** text-classification with two input columns: (text, text_pair) sentence pairs. */
+  /** Two INPUT columns: for text-classification (text, text_pair) sentence pairs. */
   final boolean pairs;
 
   private SqlModelSpec(Task task, String modelDir, PipelineOptions pipelineOptions, Duration maxWait, String onError,
@@ -95,7 +86,7 @@ public final class SqlModelSpec implements Serializable {
   public static SqlModelSpec fromOptions(ReadableConfig o) {
     String taskName = o.getOptional(DistilBertOptions.TASK).orElseThrow(() -> new ValidationException(
         "option 'task' is required: text-classification, token-classification, question-answering,"
-            + " feature-extraction, fill-mask or multiple-choice"));
+            + " feature-extraction, fill-mask, multiple-choice or zero-shot-classification"));
     Task task;
     try {
       task = Task.parse(taskName);
@@ -137,67 +128,32 @@ public final class SqlModelSpec implements Serializable {
   /** The same spec with its input and output schemas checked against the task. */
   public SqlModelSpec withSchemas(ResolvedSchema input, ResolvedSchema output) {
     checkInput(input);
+    binding().checkOptions(this, input.getColumns().size());
     return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
-        task == Task.TEXT_CLASSIFICATION && input.getColumns().size() == 2);
+        input.getColumns().size() == 2);
   }
 
   // ---- schemas -------------------------------------------------------------------------------------------------
 
   /** The columns each task produces, as the error messages state them. */
   static String produces(Task task) {
-    String tail = ", plus any of model_name, model_version, model_runtime, error (STRING)";
-    switch (task) {
-      case TEXT_CLASSIFICATION:
-        return "(label STRING, score DOUBLE) for the top label, or (labels ARRAY<ROW<label STRING, score DOUBLE>>)"
-            + " for every label (multi-label models, top-k)" + tail;
-      case TOKEN_CLASSIFICATION:
-        return "(entities ARRAY<ROW<entity_group STRING, word STRING, score DOUBLE, `start` INT, `end` INT>>)" + tail;
-      case QUESTION_ANSWERING:
-        return "(answer STRING, score DOUBLE, `start` INT, `end` INT)" + tail;
-      case FEATURE_EXTRACTION:
-        return "(embedding ARRAY<FLOAT>)" + tail;
-      case FILL_MASK:
-        return "(predictions ARRAY<ROW<score DOUBLE, token INT, token_str STRING, `sequence` STRING>>) with the"
-            + " top-k candidates of every mask in text order (add a field mask_index INT to tell the masks apart), or"
-            + " (predictions ARRAY<ARRAY<ROW<…>>>) with one inner array per mask" + tail;
-      case MULTIPLE_CHOICE:
-        return "any of (best INT, best_choice STRING, score DOUBLE, scores ARRAY<DOUBLE>, logits ARRAY<DOUBLE>):"
-            + " the 0-based index and text of the best choice, its score, and every choice's score (softmax over the"
-            + " choices) and logit" + tail;
-      default:
-        throw new IllegalStateException();
-    }
+    return SqlBinding.of(task).produces() + ", plus any of model_name, model_version, model_runtime, error (STRING)";
   }
 
   /** The input columns each task takes, as the error messages state them. */
   static String takes(Task task) {
-    switch (task) {
-      case TEXT_CLASSIFICATION:
-        return "(text STRING), or (text STRING, text_pair STRING) for sentence pairs (NLI-style)";
-      case QUESTION_ANSWERING:
-        return "(question STRING, context STRING)";
-      case MULTIPLE_CHOICE:
-        return "(prompt STRING, choices ARRAY<STRING>)";
-      default:
-        return "(text STRING)";
-    }
+    return SqlBinding.of(task).takes();
+  }
+
+  /** The task's binding. */
+  SqlBinding<?, ?, ?> binding() {
+    return SqlBinding.of(task);
   }
 
   private void checkInput(ResolvedSchema input) {
-    List<Column> cols = input.getColumns();
-    boolean ok;
-    switch (task) {
-      case TEXT_CLASSIFICATION: ok = cols.size() == 1 || cols.size() == 2; break;
-      case QUESTION_ANSWERING:
-      case MULTIPLE_CHOICE: ok = cols.size() == 2; break;
-      default: ok = cols.size() == 1; break;
-    }
-    for (int i = 0; ok && i < cols.size(); i++) {
-      LogicalType t = cols.get(i).getDataType().getLogicalType();
-      ok = task == Task.MULTIPLE_CHOICE && i == 1
-          ? t.is(LogicalTypeRoot.ARRAY) && ((ArrayType) t).getElementType().is(LogicalTypeFamily.CHARACTER_STRING)
-          : t.is(LogicalTypeFamily.CHARACTER_STRING);
-    }
+    List<LogicalType> types = new ArrayList<>();
+    input.getColumns().forEach(c -> types.add(c.getDataType().getLogicalType()));
+    boolean ok = !types.isEmpty() && binding().inputFits(types);
     if (!ok) {
       throw new ValidationException("distilbert task " + task + " takes INPUT " + takes(task) + ", got "
           + describe(input));
@@ -227,41 +183,14 @@ public final class SqlModelSpec implements Serializable {
       case "error": return string(name, Kind.ERROR, type);
       default: break;
     }
-    switch (task) {
-      case TEXT_CLASSIFICATION:
-        if (n.equals("label")) return string(name, Kind.LABEL, type);
-        if (n.equals("score")) return number(name, Kind.SCORE, type);
-        if (n.equals("labels")) return rows(name, Kind.LABELS, type);
-        break;
-      case TOKEN_CLASSIFICATION:
-        if (n.equals("entities")) return rows(name, Kind.ENTITIES, type);
-        break;
-      case QUESTION_ANSWERING:
-        if (n.equals("answer")) return string(name, Kind.ANSWER, type);
-        if (n.equals("score")) return number(name, Kind.SCORE, type);
-        if (n.equals("start")) return integer(name, Kind.START, type);
-        if (n.equals("end")) return integer(name, Kind.END, type);
-        break;
-      case FEATURE_EXTRACTION:
-        if (n.equals("embedding")) return vector(name, Kind.EMBEDDING, type);
-        break;
-      case FILL_MASK:
-        if (n.equals("predictions")) return rows(name, Kind.PREDICTIONS, type);
-        break;
-      case MULTIPLE_CHOICE:
-        if (n.equals("best")) return integer(name, Kind.BEST, type);
-        if (n.equals("best_choice")) return string(name, Kind.BEST_CHOICE, type);
-        if (n.equals("score")) return number(name, Kind.SCORE, type);
-        if (n.equals("scores")) return vector(name, Kind.SCORES, type);
-        if (n.equals("logits")) return vector(name, Kind.LOGITS, type);
-        break;
-      default:
-        break;
+    Out o = binding().column(name, n, type);
+    if (o != null) {
+      return o;
     }
     throw new ValidationException("unknown column " + name);
   }
 
-  private static Out vector(String name, Kind kind, LogicalType type) {
+  static Out vector(String name, Kind kind, LogicalType type) {
     if (type.is(LogicalTypeRoot.ARRAY)) {
       LogicalType e = ((ArrayType) type).getElementType();
       if (e.is(LogicalTypeRoot.FLOAT) || e.is(LogicalTypeRoot.DOUBLE)) {
@@ -276,7 +205,7 @@ public final class SqlModelSpec implements Serializable {
     return ((ArrayType) type).getElementType().is(LogicalTypeRoot.ARRAY);
   }
 
-  private Out rows(String name, Kind kind, LogicalType type) {
+  static Out rows(String name, Kind kind, LogicalType type) {
     LogicalType element = type.is(LogicalTypeRoot.ARRAY) ? ((ArrayType) type).getElementType() : null;
     if (kind == Kind.PREDICTIONS && element != null && element.is(LogicalTypeRoot.ARRAY)) {
       element = ((ArrayType) element).getElementType(); // ARRAY<ARRAY<ROW<…>>>: one inner array per mask
@@ -319,21 +248,21 @@ public final class SqlModelSpec implements Serializable {
     return new Out(name, kind, type, fields);
   }
 
-  private static Out string(String name, Kind kind, LogicalType type) {
+  static Out string(String name, Kind kind, LogicalType type) {
     if (!type.is(LogicalTypeFamily.CHARACTER_STRING)) {
       throw new ValidationException(name + " must be STRING, is " + type);
     }
     return new Out(name, kind, type, List.of());
   }
 
-  private static Out number(String name, Kind kind, LogicalType type) {
+  static Out number(String name, Kind kind, LogicalType type) {
     if (!type.is(LogicalTypeRoot.DOUBLE) && !type.is(LogicalTypeRoot.FLOAT)) {
       throw new ValidationException(name + " must be DOUBLE or FLOAT, is " + type);
     }
     return new Out(name, kind, type, List.of());
   }
 
-  private static Out integer(String name, Kind kind, LogicalType type) {
+  static Out integer(String name, Kind kind, LogicalType type) {
     if (!type.is(LogicalTypeRoot.INTEGER) && !type.is(LogicalTypeRoot.BIGINT)) {
       throw new ValidationException(name + " must be INT or BIGINT, is " + type);
     }
@@ -343,30 +272,7 @@ public final class SqlModelSpec implements Serializable {
   private void requireComplete(List<Out> outs) {
     List<Kind> kinds = new ArrayList<>();
     outs.forEach(o -> kinds.add(o.kind));
-    boolean ok;
-    switch (task) {
-      case TEXT_CLASSIFICATION:
-        ok = kinds.contains(Kind.LABELS) || (kinds.contains(Kind.LABEL) && kinds.contains(Kind.SCORE));
-        break;
-      case TOKEN_CLASSIFICATION:
-        ok = kinds.contains(Kind.ENTITIES);
-        break;
-      case QUESTION_ANSWERING:
-        ok = kinds.contains(Kind.ANSWER) && kinds.contains(Kind.SCORE);
-        break;
-      case FEATURE_EXTRACTION:
-        ok = kinds.contains(Kind.EMBEDDING);
-        break;
-      case FILL_MASK:
-        ok = kinds.contains(Kind.PREDICTIONS);
-        break;
-      case MULTIPLE_CHOICE:
-        ok = kinds.contains(Kind.BEST) || kinds.contains(Kind.BEST_CHOICE) || kinds.contains(Kind.SCORES)
-            || kinds.contains(Kind.LOGITS);
-        break;
-      default:
-        ok = false;
-    }
+    boolean ok = binding().complete(kinds);
     if (!ok) {
       throw new ValidationException("the task's result columns are missing");
     }
@@ -388,41 +294,22 @@ public final class SqlModelSpec implements Serializable {
   // ---- results -------------------------------------------------------------------------------------------------
 
   /**
-   * The pipeline input for one ML_PREDICT row: the text, the question and context, the text and its pair, or the
-   * prompt and its choices.
+   * What one ML_PREDICT row gives the task: the text, the question and context, the text and its pair, the prompt
+   * and its choices, or the text and its candidate labels.
    */
   Object input(RowData row) {
-    switch (task) {
-      case QUESTION_ANSWERING:
-        return new QuestionAnsweringPipeline.Question(str(row, 0), str(row, 1));
-      case MULTIPLE_CHOICE: {
-        List<String> choices = null;
-        if (!row.isNullAt(1)) {
-          ArrayData a = row.getArray(1);
-          choices = new ArrayList<>(a.size());
-          for (int i = 0; i < a.size(); i++) {
-            choices.add(a.isNullAt(i) ? null : a.getString(i).toString());
-          }
-        }
-        return new MultipleChoicePipeline.Question(str(row, 0), choices);
-      }
-      case TEXT_CLASSIFICATION:
-        return pairs ? new TextClassificationPipeline.TextPair(str(row, 0), str(row, 1)) : str(row, 0);
-      default:
-        return str(row, 0);
-    }
+    return binding().input(row, this);
   }
 
-  private static String str(RowData row, int i) {
+  static String str(RowData row, int i) {
     return row.isNullAt(i) ? null : row.getString(i).toString();
   }
 
   /**
-   * One output row for an outcome, or null when it failed and {@code on-error} is {@code skip}. Throws on a failure
-   * when {@code on-error} is {@code fail}.
+   * One output row for an outcome of the task's pipeline, or null when it failed and {@code on-error} is
+   * {@code skip}. Throws on a failure when {@code on-error} is {@code fail}.
    */
-  @SuppressWarnings("unchecked")
-  RowData toRow(Outcome<Object> outcome, ModelVersion model) {
+  <O> RowData toRow(SqlBinding<?, ?, O> binding, Outcome<O> outcome, ModelVersion model) {
     if (!outcome.isSuccess()) {
       switch (onError) {
         case "skip": return null;
@@ -447,123 +334,13 @@ public final class SqlModelSpec implements Serializable {
       if (!outcome.isSuccess()) {
         continue; // null
       }
-      row.setField(i, value(o, outcome.value()));
+      row.setField(i, binding.value(o, outcome.value()));
     }
     return row;
   }
 
-  @SuppressWarnings("unchecked")
-  private Object value(Out o, Object result) {
-    switch (task) {
-      case TEXT_CLASSIFICATION: {
-        List<LabelScore> labels = (List<LabelScore>) result;
-        if (o.kind == Kind.LABELS) {
-          Object[] rows = new Object[labels.size()];
-          for (int r = 0; r < rows.length; r++) {
-            LabelScore l = labels.get(r);
-            GenericRowData fr = new GenericRowData(o.fields.size());
-            for (int f = 0; f < o.fields.size(); f++) {
-              Out field = o.fields.get(f);
-              fr.setField(f, field.kind == Kind.LABEL ? StringData.fromString(l.label()) : num(field.type, l.score()));
-            }
-            rows[r] = fr;
-          }
-          return new GenericArrayData(rows);
-        }
-        if (labels.isEmpty()) {
-          return null;
-        }
-        return o.kind == Kind.LABEL ? StringData.fromString(labels.get(0).label()) : num(o.type, labels.get(0).score());
-      }
-      case TOKEN_CLASSIFICATION: {
-        List<Entity> entities = (List<Entity>) result;
-        Object[] rows = new Object[entities.size()];
-        for (int r = 0; r < rows.length; r++) {
-          Entity e = entities.get(r);
-          GenericRowData fr = new GenericRowData(o.fields.size());
-          for (int f = 0; f < o.fields.size(); f++) {
-            Out field = o.fields.get(f);
-            switch (field.kind) {
-              case ENTITY_GROUP: fr.setField(f, StringData.fromString(e.label())); break;
-              case WORD: fr.setField(f, StringData.fromString(e.word())); break;
-              case SCORE: fr.setField(f, num(field.type, e.score())); break;
-              case START: fr.setField(f, num(field.type, e.start())); break;
-              case END: fr.setField(f, num(field.type, e.end())); break;
-              default: throw new IllegalStateException(field.kind.name());
-            }
-          }
-          rows[r] = fr;
-        }
-        return new GenericArrayData(rows);
-      }
-      case QUESTION_ANSWERING: {
-        List<Answer> answers = (List<Answer>) result;
-        if (answers.isEmpty()) {
-          return null;
-        }
-        Answer a = answers.get(0);
-        switch (o.kind) {
-          case ANSWER: return StringData.fromString(a.answer());
-          case SCORE: return num(o.type, a.score());
-          case START: return num(o.type, a.start());
-          case END: return num(o.type, a.end());
-          default: throw new IllegalStateException(o.kind.name());
-        }
-      }
-      case FEATURE_EXTRACTION:
-        return vector(o.type, (float[]) result);
-      case FILL_MASK: {
-        List<List<FillMaskHead.Prediction>> masks = (List<List<FillMaskHead.Prediction>>) result;
-        if (perMask(o.type)) {
-          Object[] inner = new Object[masks.size()];
-          for (int m = 0; m < inner.length; m++) {
-            inner[m] = new GenericArrayData(predictionRows(o, List.of(masks.get(m)), m));
-          }
-          return new GenericArrayData(inner);
-        }
-        return new GenericArrayData(predictionRows(o, masks, 0));
-      }
-      case MULTIPLE_CHOICE: {
-        MultipleChoiceHead.Result r = (MultipleChoiceHead.Result) result;
-        switch (o.kind) {
-          case BEST: return num(o.type, r.best());
-          case BEST_CHOICE: return StringData.fromString(r.bestChoice());
-          case SCORE: return num(o.type, r.scores()[r.best()]);
-          case SCORES: return vector(o.type, r.scores());
-          case LOGITS: return vector(o.type, r.logits());
-          default: throw new IllegalStateException(o.kind.name());
-        }
-      }
-      default:
-        throw new IllegalStateException();
-    }
-  }
-
-  /** The candidates of the given masks (the first of them numbered {@code firstMask}), in order, as rows. */
-  private static Object[] predictionRows(Out o, List<List<FillMaskHead.Prediction>> masks, int firstMask) {
-    List<Object> rows = new ArrayList<>();
-    for (int m = 0; m < masks.size(); m++) {
-      for (FillMaskHead.Prediction p : masks.get(m)) {
-        GenericRowData fr = new GenericRowData(o.fields.size());
-        for (int f = 0; f < o.fields.size(); f++) {
-          Out field = o.fields.get(f);
-          switch (field.kind) {
-            case SCORE: fr.setField(f, num(field.type, p.score())); break;
-            case TOKEN: fr.setField(f, num(field.type, p.token())); break;
-            case TOKEN_STR: fr.setField(f, StringData.fromString(p.tokenStr())); break;
-            case SEQUENCE: fr.setField(f, StringData.fromString(p.sequence())); break;
-            case MASK_INDEX: fr.setField(f, num(field.type, firstMask + m)); break;
-            default: throw new IllegalStateException(field.kind.name());
-          }
-        }
-        rows.add(fr);
-      }
-    }
-    return rows.toArray();
-  }
-
   /** A float vector as the column's ARRAY<FLOAT> or ARRAY<DOUBLE>. */
-  private static GenericArrayData vector(LogicalType type, float[] v) {
+  static GenericArrayData vector(LogicalType type, float[] v) {
     if (((ArrayType) type).getElementType().is(LogicalTypeRoot.FLOAT)) {
       return new GenericArrayData(v.clone());
     }

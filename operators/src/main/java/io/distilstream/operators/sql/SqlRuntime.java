@@ -7,7 +7,6 @@ import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
-import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import org.apache.flink.table.functions.FunctionContext;
@@ -18,24 +17,26 @@ import org.slf4j.LoggerFactory;
  * One subtask's model for SQL: the task's pipeline and a {@link MicroBatcher} over it (the same pieces, options and
  * metrics as the DataStream operator), opened in a function's {@code open()} and closed in its {@code close()}.
  */
-final class SqlRuntime implements AutoCloseable {
+final class SqlRuntime<Q, I, O> implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SqlRuntime.class);
 
-  final Pipeline<Object, Object> pipeline;
-  final MicroBatcher<Object, Object> batcher;
+  final SqlBinding<Q, I, O> binding;
+  final Pipeline<I, O> pipeline;
+  final MicroBatcher<I, O> batcher;
   final ModelVersion version;
   final InferenceMetrics metrics;
 
-  private SqlRuntime(Pipeline<Object, Object> pipeline, MicroBatcher<Object, Object> batcher, ModelVersion version,
-      InferenceMetrics metrics) {
+  private SqlRuntime(SqlBinding<Q, I, O> binding, Pipeline<I, O> pipeline, MicroBatcher<I, O> batcher,
+      ModelVersion version, InferenceMetrics metrics) {
+    this.binding = binding;
     this.pipeline = pipeline;
     this.batcher = batcher;
     this.version = version;
     this.metrics = metrics;
   }
 
-  @SuppressWarnings("unchecked")
-  static SqlRuntime open(SqlModelSpec spec, FunctionContext context, String function) {
+  static <Q, I, O> SqlRuntime<Q, I, O> open(SqlBinding<Q, I, O> binding, SqlModelSpec spec, FunctionContext context,
+      String function) {
     int subtask = context.getTaskInfo().getIndexOfThisSubtask();
     int parallelism = context.getTaskInfo().getNumberOfParallelSubtasks();
     PipelineOptions options = spec.pipelineOptions;
@@ -45,10 +46,10 @@ final class SqlRuntime implements AutoCloseable {
     }
     ModelDirectory dir = ModelDirectory.of(Path.of(spec.modelDir));
     ModelVersion version = ModelVersion.of(dir);
-    Pipeline<Object, Object> pipeline = (Pipeline<Object, Object>) Pipeline.create(spec.task, dir, options);
+    Pipeline<I, O> pipeline = binding.open(dir, options);
     Holder h = new Holder();
     InferenceMetrics metrics;
-    MicroBatcher<Object, Object> batcher;
+    MicroBatcher<I, O> batcher;
     try {
       metrics = new InferenceMetrics(context.getMetricGroup().addGroup("model", dir.name()), () -> {
         MicroBatcher<?, ?> b = h.batcher;
@@ -63,23 +64,16 @@ final class SqlRuntime implements AutoCloseable {
     }
     LOG.info("subtask {}: {} {} on {} ({}, {}, max-wait={})", subtask, function, spec.task, version,
         options.session(), options.batching(), spec.maxWait);
-    return new SqlRuntime(pipeline, batcher, version, metrics);
+    return new SqlRuntime<>(binding, pipeline, batcher, version, metrics);
   }
 
   private static final class Holder {
     volatile MicroBatcher<?, ?> batcher;
   }
 
-  /** Queues one input; a {@link TextClassificationPipeline.TextPair} is encoded as a sentence pair. */
-  @SuppressWarnings({"unchecked", "rawtypes"})
-  CompletableFuture<Outcome<Object>> submit(Object input) {
-    if (input instanceof TextClassificationPipeline.TextPair) {
-      TextClassificationPipeline.TextPair p = (TextClassificationPipeline.TextPair) input;
-      Pipeline.Prepared prepared = ((TextClassificationPipeline) (Pipeline) pipeline).preparePair(p.text(),
-          p.textPair());
-      return batcher.submitPrepared(prepared);
-    }
-    return batcher.submit(input);
+  /** Queues one input, tokenized as its task says (a text pair as a sentence pair). */
+  CompletableFuture<Outcome<O>> submit(Q input) {
+    return batcher.submitPrepared(binding.prepare(pipeline, input));
   }
 
   @Override

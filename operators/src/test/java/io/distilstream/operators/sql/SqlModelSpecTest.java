@@ -15,6 +15,7 @@ import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
+import io.distilstream.runtime.pipeline.ZeroShotClassificationPipeline;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -72,7 +73,7 @@ class SqlModelSpecTest {
       List<Entity> expected = p.run(text);
       assertThat(expected).isNotEmpty();
       ModelVersion v = ModelVersion.of(ModelDirectory.of(dir));
-      RowData row = s.toRow(Outcome.success((Object) expected), v);
+      RowData row = s.toRow(new TokenClassificationSqlBinding(), Outcome.success(expected), v);
       ArrayData entities = row.getArray(0);
       assertThat(entities.size()).isEqualTo(expected.size());
       for (int i = 0; i < expected.size(); i++) {
@@ -91,20 +92,19 @@ class SqlModelSpecTest {
     ResolvedSchema in = schema("text", DataTypes.STRING());
     ResolvedSchema out = schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE(), "error", DataTypes.STRING());
     ModelVersion v = ModelVersion.of(ModelDirectory.of(dir));
-    Outcome<Object> failed;
+    Outcome<List<io.distilstream.runtime.heads.LabelScore>> failed;
     try (var p = Pipeline.textClassification(dir, PipelineOptions.defaults())) {
-      @SuppressWarnings("unchecked")
-      Outcome<Object> o = (Outcome<Object>) (Outcome<?>) p.runAll(java.util.Arrays.asList((String) null)).get(0);
-      failed = o;
+      failed = p.runAll(java.util.Arrays.asList((String) null)).get(0);
     }
+    TextClassificationSqlBinding b = new TextClassificationSqlBinding();
     assertThat(failed.isSuccess()).isFalse();
-    RowData nulls = spec("text-classification", dir).withSchemas(in, out).toRow(failed, v);
+    RowData nulls = spec("text-classification", dir).withSchemas(in, out).toRow(b, failed, v);
     assertThat(nulls.isNullAt(0)).isTrue();
     assertThat(nulls.isNullAt(1)).isTrue();
     assertThat(nulls.getString(2).toString()).startsWith("INVALID_INPUT");
-    assertThat(spec("text-classification", dir, "on-error", "skip").withSchemas(in, out).toRow(failed, v)).isNull();
+    assertThat(spec("text-classification", dir, "on-error", "skip").withSchemas(in, out).toRow(b, failed, v)).isNull();
     assertThatThrownBy(() -> spec("text-classification", dir, "on-error", "fail").withSchemas(in, out)
-        .toRow(failed, v)).hasMessageContaining("INVALID_INPUT");
+        .toRow(b, failed, v)).hasMessageContaining("INVALID_INPUT");
   }
 
   @Test
@@ -130,11 +130,6 @@ class SqlModelSpecTest {
     assertThat(spec("qa", pointer).modelDir()).isEqualTo(dir.toString());
   }
 
-  @SuppressWarnings("unchecked")
-  static Outcome<Object> outcome(Outcome<?> o) {
-    return (Outcome<Object>) o;
-  }
-
   static ResolvedSchema predictionsOf(boolean perMask) {
     org.apache.flink.table.types.DataType row = DataTypes.ROW(DataTypes.FIELD("mask_index", DataTypes.INT()),
         DataTypes.FIELD("score", DataTypes.DOUBLE()), DataTypes.FIELD("token", DataTypes.BIGINT()),
@@ -154,7 +149,8 @@ class SqlModelSpecTest {
       List<List<FillMaskHead.Prediction>> two = out.get(1).value();
       assertThat(two).hasSize(2);
 
-      RowData flat = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(1)), v);
+      RowData flat = spec("fill-mask", dir).withSchemas(in, predictionsOf(false))
+          .toRow(new FillMaskSqlBinding(), out.get(1), v);
       ArrayData rows = flat.getArray(0);
       assertThat(rows.size()).isEqualTo(6);
       for (int i = 0; i < 6; i++) {
@@ -168,7 +164,8 @@ class SqlModelSpecTest {
       }
       assertThat(flat.isNullAt(1)).isTrue();
 
-      RowData nested = spec("fill-mask", dir).withSchemas(in, predictionsOf(true)).toRow(outcome(out.get(1)), v);
+      RowData nested = spec("fill-mask", dir).withSchemas(in, predictionsOf(true))
+          .toRow(new FillMaskSqlBinding(), out.get(1), v);
       ArrayData masks = nested.getArray(0);
       assertThat(masks.size()).isEqualTo(2);
       for (int m = 0; m < 2; m++) {
@@ -180,21 +177,71 @@ class SqlModelSpecTest {
         }
       }
       // one mask: the single list, as Hugging Face gives it
-      RowData one = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(0)), v);
+      RowData one = spec("fill-mask", dir).withSchemas(in, predictionsOf(false))
+          .toRow(new FillMaskSqlBinding(), out.get(0), v);
       assertThat(one.getArray(0).size()).isEqualTo(3);
       assertThat(one.getArray(0).getRow(0, 5).getString(4).toString())
           .isEqualTo(out.get(0).value().get(0).get(0).sequence());
 
       // a text without a mask: on-error as for any input without a result
       assertThat(out.get(2).isSuccess()).isFalse();
-      RowData nulls = spec("fill-mask", dir).withSchemas(in, predictionsOf(false)).toRow(outcome(out.get(2)), v);
+      RowData nulls = spec("fill-mask", dir).withSchemas(in, predictionsOf(false))
+          .toRow(new FillMaskSqlBinding(), out.get(2), v);
       assertThat(nulls.isNullAt(0)).isTrue();
       assertThat(nulls.getString(1).toString()).startsWith("INVALID_INPUT").contains("no mask token [MASK]");
       assertThat(spec("fill-mask", dir, "on-error", "skip").withSchemas(in, predictionsOf(true))
-          .toRow(outcome(out.get(2)), v)).isNull();
+          .toRow(new FillMaskSqlBinding(), out.get(2), v)).isNull();
       assertThatThrownBy(() -> spec("fill-mask", dir, "on-error", "fail").withSchemas(in, predictionsOf(false))
-          .toRow(outcome(out.get(2)), v)).hasMessageContaining("no mask token");
+          .toRow(new FillMaskSqlBinding(), out.get(2), v)).hasMessageContaining("no mask token");
     }
+  }
+
+  @Test
+  void zeroShotColumnsInputsAndOptions() {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    ResolvedSchema text = schema("text", DataTypes.STRING());
+    ResolvedSchema withLabels = schema("text", DataTypes.STRING(), "candidate_labels",
+        DataTypes.ARRAY(DataTypes.STRING()));
+    SqlModelSpec s = spec("zero-shot-classification", dir, "candidate-labels", "spam;ham", "max-candidate-labels", "3")
+        .withSchemas(withLabels, schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE(),
+            "labels", DataTypes.ARRAY(DataTypes.ROW(DataTypes.FIELD("label", DataTypes.STRING()),
+                DataTypes.FIELD("score", DataTypes.FLOAT())))));
+    assertThat(s.pipelineOptions().candidateLabels()).containsExactly("spam", "ham");
+    ZeroShotClassificationPipeline.Result r = new ZeroShotClassificationPipeline.Result("t",
+        List.of(new io.distilstream.runtime.heads.LabelScore("ham", 0.7f),
+            new io.distilstream.runtime.heads.LabelScore("spam", 0.3f)));
+    RowData row = s.toRow(new ZeroShotSqlBinding(), Outcome.success(r),
+        ModelVersion.of(ModelDirectory.of(dir)));
+    assertThat(row.getString(0).toString()).isEqualTo("ham");
+    assertThat(row.getDouble(1)).isEqualTo(0.7f);
+    assertThat(row.getArray(2).size()).isEqualTo(2);
+    assertThat(row.getArray(2).getRow(1, 2).getString(0).toString()).isEqualTo("spam");
+
+    // the input: the row's labels, or null (the option's) for a NULL column
+    assertThat(s.input(GenericRowData.of(StringData.fromString("t"), new GenericArrayData(new Object[] {
+        StringData.fromString("a"), StringData.fromString("b")}))))
+        .isEqualTo(new ZeroShotClassificationPipeline.Request("t", List.of("a", "b"), null, null));
+    assertThat(s.input(GenericRowData.of(StringData.fromString("t"), null)))
+        .isEqualTo(new ZeroShotClassificationPipeline.Request("t", null, null, null));
+    // over the cap: not copied, the pipeline's count check fails it
+    Object many = s.input(GenericRowData.of(StringData.fromString("t"), new GenericArrayData(new Object[] {
+        StringData.fromString("a"), StringData.fromString("b"), StringData.fromString("c"),
+        StringData.fromString("d")})));
+    assertThat(((ZeroShotClassificationPipeline.Request) many).candidateLabels()).hasSize(4);
+
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir).withSchemas(text,
+        schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE())))
+        .isInstanceOf(ValidationException.class).hasMessageContaining("needs the option 'candidate-labels'");
+    assertThat(spec("zero-shot-classification", dir, "candidate-labels", "a;b").withSchemas(text,
+        schema("label", DataTypes.STRING(), "score", DataTypes.DOUBLE())).task())
+        .isEqualTo(io.distilstream.runtime.pipeline.Task.ZERO_SHOT_CLASSIFICATION);
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir).withSchemas(
+        schema("text", DataTypes.STRING(), "candidate_labels", DataTypes.STRING()), schema("label",
+            DataTypes.STRING())))
+        .hasMessageContaining("takes INPUT (text STRING) with the option 'candidate-labels', or (text STRING,"
+            + " candidate_labels ARRAY<STRING>)");
+    assertThatThrownBy(() -> spec("zero-shot-classification", dir, "hypothesis-template", "none"))
+        .hasMessageContaining("{}");
   }
 
   @Test
@@ -206,7 +253,8 @@ class SqlModelSpecTest {
         "logits", DataTypes.ARRAY(DataTypes.FLOAT())));
     MultipleChoiceHead.Result r = new MultipleChoiceHead().postprocess(List.of("a", "b", "c"),
         new float[] {0.5f, 2f, -1f});
-    RowData row = s.toRow(Outcome.success((Object) r), ModelVersion.of(ModelDirectory.of(dir)));
+    RowData row = s.toRow(new MultipleChoiceSqlBinding(), Outcome.success(r),
+        ModelVersion.of(ModelDirectory.of(dir)));
     assertThat(row.getInt(0)).isEqualTo(1);
     assertThat(row.getString(1).toString()).isEqualTo("b");
     assertThat(row.getFloat(2)).isEqualTo(r.scores()[1]);
@@ -270,6 +318,7 @@ class SqlModelSpecTest {
     assertThat(pairs.input(GenericRowData.of(StringData.fromString("a"), StringData.fromString("b"))))
         .isEqualTo(new TextClassificationPipeline.TextPair("a", "b"));
     assertThat(spec("text-classification", cls).withSchemas(text, labelScore)
-        .input(GenericRowData.of(StringData.fromString("a")))).isEqualTo("a");
+        .input(GenericRowData.of(StringData.fromString("a"))))
+        .isEqualTo(new TextClassificationPipeline.TextPair("a", null));
   }
 }
