@@ -7,7 +7,8 @@ import java.io.Serializable;
 
 /**
  * Which model produced a result: the model's name (its directory's name), its version ({@code config.json}'s
- * {@code version} where the publisher set one, else a content hash of the model files), the content hash itself, and
+ * {@code version} where the publisher set one, else the Hub commit of a model fetched by Hub id, else a content hash
+ * of the model files), the content hash itself, and
  * the runtime (distilstream and ONNX Runtime versions). Carried by every DataStream record ({@link ModelInfo}) and
  * available to SQL as {@code model_name}, {@code model_version}, {@code model_runtime} columns.
  */
@@ -22,7 +23,8 @@ public record ModelVersion(String name, String version, String hash, String runt
   public static ModelVersion of(ModelDirectory dir, String name) {
     String hash = dir.contentHash();
     String v = dir.readConfig().version();
-    return new ModelVersion(name, v != null ? v : hash, hash, currentRuntime());
+    String commit = dir.hubCommit(); // a model fetched by Hub id: the commit it resolved to
+    return new ModelVersion(name, v != null ? v : commit != null ? commit : hash, hash, currentRuntime());
   }
 
   public ModelInfo toModelInfo() {

@@ -9,6 +9,8 @@ import io.distilstream.runtime.graph.PrecisionReport;
 import io.distilstream.runtime.graph.Presets;
 import io.distilstream.runtime.graph.SafeTensors;
 import io.distilstream.runtime.graph.Weights;
+import io.distilstream.runtime.hub.HubOptions;
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelConfig;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
@@ -33,7 +35,9 @@ public final class BuildModelCli {
       "  Builds the ONNX graph of a DistilBERT or BERT model and writes a complete model directory: config.json,",
       "  tokenizer files, model.onnx. Prints one JSON line describing what it wrote.",
       "  --config CONFIG   a Hugging Face config.json, or a preset: distilbert-base, distilbert-small, bert-base,",
-      "                    bert-small",
+      "                    bert-small, or a Hub id ORG/NAME[@REVISION]: its config.json, model.safetensors and",
+      "                    tokenizer files are fetched into the huggingface_hub cache (HF_HOME, HF_TOKEN, HF_ENDPOINT)",
+      "  --revision REV    branch, tag or commit of a Hub id without @REVISION (main)",
       "  --task TASK       text-classification | token-classification | question-answering | fill-mask |",
       "                    multiple-choice | feature-extraction (must agree with config.json's architectures)",
       "  --weights FILE    model.safetensors (default: the one beside the config, if any)",
@@ -93,6 +97,11 @@ public final class BuildModelCli {
   }
 
   public static int run(String[] argv, PrintStream out) throws IOException {
+    return run(argv, out, HubOptions.fromEnvironment());
+  }
+
+  /** {@link #run(String[], PrintStream)} with the Hub settings given. */
+  public static int run(String[] argv, PrintStream out, HubOptions hub) throws IOException {
     Args args = Args.parse(argv, Set.of("quantize-heads", "reduce-range"));
     String configArg = args.required("config");
     String task = args.required("task");
@@ -109,7 +118,13 @@ public final class BuildModelCli {
       throw new Args.UsageException(e.getMessage());
     }
     String reportArg = args.string("report", null);
+    String revision = args.string("revision", null);
     args.rejectUnknown();
+    if (!Presets.isPreset(configArg) && ModelSource.isHubId(configArg)) {
+      // a Hub id: the snapshot's config.json, with its model.safetensors and tokenizer files beside it
+      configArg = ModelSource.resolve(configArg, hub.revision(revision).safetensors(true)).resolve("config.json")
+          .toString();
+    }
     Request request = new Request(configArg, task, outDir, weightsArg == null ? null : Path.of(weightsArg),
         seedArg == null ? null : Long.parseLong(seedArg.trim()), tokenizerArg == null ? null : Path.of(tokenizerArg),
         precision, reportArg == null ? null : Path.of(reportArg));

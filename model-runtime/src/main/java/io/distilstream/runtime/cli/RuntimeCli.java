@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.heads.TokenClassificationHead;
+import io.distilstream.runtime.hub.HubOptions;
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.SessionOptions;
@@ -42,7 +44,10 @@ public final class RuntimeCli {
       "usage: distilstream run --task TASK --model DIR [options] < inputs > results.jsonl",
       "  --task TASK                text-classification | token-classification | question-answering | feature-extraction",
       "                             | fill-mask | multiple-choice | zero-shot-classification",
-      "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx)",
+      "  --model DIR                Hugging Face model directory (config.json, tokenizer.json or vocab.txt, model.onnx),",
+      "                             or a Hub id ORG/NAME[@REVISION], fetched into the huggingface_hub cache (HF_HOME,",
+      "                             HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE); an existing local path wins",
+      "  --revision REV             branch, tag or commit of a Hub id without @REVISION (main)",
       "  --top-k N                  labels (text-classification, 0 = all) or answers (question-answering) per input;",
       "                             fill-mask: tokens per mask (5)",
       "  --threshold LABEL=P        drop LABEL below score P (text-classification; repeatable)",
@@ -73,7 +78,8 @@ public final class RuntimeCli {
       "  --max-padding-ratio R      split batches so padded tokens stay within R x real ones (1.1)",
       "  --threads N                ONNX Runtime intra-op threads (0 = ONNX Runtime's choice)",
       "  --device cpu|cuda          execution provider (cpu)",
-      "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx)",
+      "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx; for a",
+      "                             Hub id, the file fetched, at the top or under onnx/)",
       "  --int8-rewrite             a per-tensor int8 graph (Optimum's model_quantized.onnx): rewrite it to per-row",
       "                             quantization at load, so it batches with results independent of batch neighbours",
       "  --allow-batch-dependent-results  batch a per-tensor int8 graph as it is (faster; results then depend on",
@@ -83,20 +89,28 @@ public final class RuntimeCli {
       "       zero-shot-classification a text, or a JSON object {\"text\":…,\"candidate_labels\":[…]}, per line.");
 
   public static final String TOKENIZE_USAGE = String.join("\n",
-      "usage: distilstream tokenize --model DIR [--pair] [--max-length N] < texts > tokens.jsonl",
+      "usage: distilstream tokenize --model DIR|ORG/NAME[@REV] [--pair] [--max-length N] < texts > tokens.jsonl",
       "  Writes {\"ids\":[…],\"offsets\":[[start,end],…]} per line; offsets are UTF-16 indices into the line.",
       "  --pair    each line is a JSON object {\"text\":…,\"text_pair\":…} (or {\"question\":…,\"context\":…});",
       "            the output adds \"type_ids\", and offsets index into their own sequence",
-      "  --max-length N   truncate to N tokens (default: none)");
+      "  --max-length N   truncate to N tokens (default: none)",
+      "  --revision REV   branch, tag or commit of a Hub id without @REVISION (main)");
 
   private RuntimeCli() {}
 
   /** @return the process exit code */
   public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
+    return run(argv, in, out, err, HubOptions.fromEnvironment());
+  }
+
+  /** {@link #run(String[], InputStream, PrintStream, PrintStream)} with the Hub settings given. */
+  public static int run(String[] argv, InputStream in, PrintStream out, PrintStream err, HubOptions hub)
+      throws IOException {
     Args args = Args.parse(argv, Set.of("handle-impossible-answer", "no-normalize", "pair", "int8-rewrite",
         "allow-batch-dependent-results", "multi-label"));
     Task task = Task.parse(args.required("task"));
-    Path model = Path.of(args.required("model"));
+    String model = args.required("model");
+    String revision = args.string("revision", null);
     String onnx = args.string("onnx", null);
     PipelineOptions options = PipelineOptions.defaults()
         .session(SessionOptions.defaults()
@@ -155,7 +169,9 @@ public final class RuntimeCli {
     }
     args.rejectUnknown();
 
-    ModelDirectory dir = ModelDirectory.of(model, onnx == null ? null : Path.of(onnx));
+    Path local = ModelSource.resolve(model, hub.revision(revision).onnxFile(onnx == null ? null
+        : Path.of(onnx).getFileName().toString()).progress(err, HubOptions.DEFAULT_PROGRESS_MIN_BYTES));
+    ModelDirectory dir = ModelDirectory.of(local, onnx == null ? null : Path.of(onnx));
     int chunk = Math.max(256, options.batching().maxBatchSize() * 8);
     try (Pipeline<?, ?> pipeline = Pipeline.create(task, dir, options);
         BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
@@ -306,11 +322,20 @@ public final class RuntimeCli {
 
   /** @return the process exit code */
   public static int tokenize(String[] argv, InputStream in, PrintStream out, PrintStream err) throws IOException {
+    return tokenize(argv, in, out, err, HubOptions.fromEnvironment());
+  }
+
+  /** {@link #tokenize(String[], InputStream, PrintStream, PrintStream)} with the Hub settings given. */
+  public static int tokenize(String[] argv, InputStream in, PrintStream out, PrintStream err, HubOptions hub)
+      throws IOException {
     Args args = Args.parse(argv, Set.of("pair"));
-    Path model = Path.of(args.required("model"));
+    String modelArg = args.required("model");
+    String revision = args.string("revision", null);
     boolean pair = args.flag("pair");
     int maxLength = args.integer("max-length", 0);
     args.rejectUnknown();
+    Path model = ModelSource.resolve(modelArg,
+        hub.revision(revision).progress(err, HubOptions.DEFAULT_PROGRESS_MIN_BYTES));
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(model);
     try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
       String line;

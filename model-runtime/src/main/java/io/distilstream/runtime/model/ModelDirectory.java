@@ -25,6 +25,8 @@ public final class ModelDirectory implements Serializable {
   /** What Optimum's {@code ORTQuantizer} (and ORT's {@code quantize_dynamic} examples) write. */
   public static final String MODEL_QUANTIZED_ONNX = "model_quantized.onnx";
   public static final String SAFETENSORS = "model.safetensors";
+  /** Where Hub repositories that also hold PyTorch weights keep their ONNX exports. */
+  public static final String ONNX_SUBDIR = "onnx";
 
   private final String dir;
   private final String onnxFile;
@@ -60,8 +62,16 @@ public final class ModelDirectory implements Serializable {
         && Files.isRegularFile(abs.resolve(onnxFile))) {
       onnx = abs.resolve(onnxFile).normalize(); // --onnx model_quantized.onnx names a file inside the directory
     }
-    if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(MODEL_QUANTIZED_ONNX))) {
-      onnx = abs.resolve(MODEL_QUANTIZED_ONNX);
+    if (onnxFile != null && !onnxFile.isAbsolute() && !Files.isRegularFile(onnx)
+        && Files.isRegularFile(abs.resolve(ONNX_SUBDIR).resolve(onnxFile))) {
+      onnx = abs.resolve(ONNX_SUBDIR).resolve(onnxFile).normalize(); // a Hub repository's onnx/ folder
+    }
+    // model.onnx, else the Hub's onnx/model.onnx (Optimum and Xenova repositories), else the quantized forms
+    for (String alt : new String[] {ONNX_SUBDIR + "/" + MODEL_ONNX, MODEL_QUANTIZED_ONNX,
+        ONNX_SUBDIR + "/" + MODEL_QUANTIZED_ONNX}) {
+      if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(alt))) {
+        onnx = abs.resolve(alt);
+      }
     }
     if (onnxFile == null && !Files.isRegularFile(onnx) && Files.isRegularFile(abs.resolve(SAFETENSORS))) {
       return new ModelDirectory(abs, onnx); // the graph is built from model.safetensors when loaded
@@ -82,16 +92,30 @@ public final class ModelDirectory implements Serializable {
   /** True when there is no ONNX file and the graph must be built from {@code model.safetensors}. */
   public boolean needsBuild() { return !Files.isRegularFile(onnxFile()); }
   public Path safetensorsFile() { return path().resolve(SAFETENSORS); }
+  /**
+   * The commit of a Hugging Face Hub snapshot ({@code .../models--ORG--NAME/snapshots/<commit>}), or {@code null}
+   * for any other directory.
+   */
+  public String hubCommit() {
+    Path p = path();
+    Path parent = p.getParent();
+    Path repo = parent == null ? null : parent.getParent();
+    String commit = p.getFileName().toString();
+    return repo != null && parent.getFileName().toString().equals("snapshots")
+        && repo.getFileName().toString().startsWith("models--") && commit.matches("[0-9a-f]{40}") ? commit : null;
+  }
+
   /** The directory name, as models are usually named after their folder. */
   public String name() { return path().getFileName().toString(); }
 
   /**
    * The model's version: {@code config.json}'s {@code version} where the publisher set one, else the first 16 hex
-   * digits of a SHA-256 over the config, tokenizer and ONNX files, so a changed model is a changed version.
+   * digits of a SHA-256 over the config, tokenizer and ONNX files, so a changed model is a changed version. A Hub
+   * snapshot's version is its commit.
    */
   public String version() {
     String v = readConfig().version();
-    return v != null ? v : contentHash();
+    return v != null ? v : hubCommit() != null ? hubCommit() : contentHash();
   }
 
   public String contentHash() {
