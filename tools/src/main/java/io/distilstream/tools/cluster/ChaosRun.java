@@ -353,8 +353,8 @@ public final class ChaosRun {
         lastChange = System.nanoTime();
       } else if (System.nanoTime() - lastChange > o.stallTimeout.toNanos()) {
         throw new IOException("no results for " + o.stallTimeout.toSeconds() + " s while waiting for " + what
-            + " (job " + injector.job() + " " + cluster.jobState(injector.job()).orElse("?") + ", failures "
-            + cluster.failures(injector.job()) + ")");
+            + " (job " + injector.job() + " " + cluster.rest().jobState(injector.job()).orElse("?") + ", failures "
+            + cluster.rest().failures(injector.job()) + ")");
       }
       sleep(200);
     }

@@ -147,11 +147,11 @@ public final class ClusterCli {
     List<ProcessHandle> procs = processes(p);
     // TaskManagers first, then the JobManager
     procs.sort((a, b) -> Boolean.compare(isJobManager(p, a), isJobManager(p, b)));
-    LocalFlinkCluster.stopProcesses(procs);
+    FlinkProcesses.stop(procs);
     // only what up made: a --dir that existed before keeps its own files
-    LocalFlinkCluster.ClusterDir.remove(Paths.get(p.getProperty("dir")), p);
+    ClusterFiles.Claim.remove(Paths.get(p.getProperty("dir")), p);
     if (p.getProperty("kafka.dir") != null) {
-      LocalFlinkCluster.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
+      ClusterFiles.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
     }
     Files.delete(state);
     boolean kept = Files.exists(Paths.get(p.getProperty("dir")));
@@ -186,8 +186,8 @@ public final class ClusterCli {
         out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running"));
       }
     }
-    LocalFlinkCluster view = viewOf(p);
-    Optional<JsonNode> o = view.overview();
+    FlinkRestClient rest = new FlinkRestClient(port);
+    Optional<JsonNode> o = rest.overview();
     if (o.isEmpty()) {
       out.println("REST http://127.0.0.1:" + port + ": not answering");
       return 1;
@@ -198,17 +198,13 @@ public final class ClusterCli {
         + " free of " + v.path("slots-total").asInt() + ", jobs running " + v.path("jobs-running").asInt()
         + ", finished " + v.path("jobs-finished").asInt() + ", cancelled " + v.path("jobs-cancelled").asInt()
         + ", failed " + v.path("jobs-failed").asInt());
-    view.rest("/jobs/overview").ifPresent(j -> {
+    rest.get("/jobs/overview").ifPresent(j -> {
       for (JsonNode job : j.path("jobs")) {
         out.println("  job " + job.path("jid").asText() + " " + job.path("state").asText() + " "
             + job.path("name").asText());
       }
     });
     return alive.size() == p.stringPropertyNames().stream().filter(k -> k.startsWith("pid.")).count() ? 0 : 1;
-  }
-
-  private static LocalFlinkCluster viewOf(Properties p) {
-    return LocalFlinkCluster.attach(Paths.get(p.getProperty("dir")), Integer.parseInt(p.getProperty("rest.port")));
   }
 
   private static int submit(String[] argv, PrintStream out) throws Exception {
@@ -239,7 +235,7 @@ public final class ClusterCli {
       throw new IllegalArgumentException("no cluster is up (" + state + "); run 'distilstream cluster up' first");
     }
     Properties p = load(state);
-    JobID id = LocalFlinkCluster.submit(Paths.get(p.getProperty("dir")),
+    JobID id = FlinkProcesses.submit(new ClusterFiles(Paths.get(p.getProperty("dir"))),
         jar != null ? jar : LocalFlinkCluster.jobJar(), jobArgs, parallelism, savepoint);
     out.println("submitted job " + id + " to http://127.0.0.1:" + p.getProperty("rest.port"));
     return 0;

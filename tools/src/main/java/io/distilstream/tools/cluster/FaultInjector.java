@@ -122,7 +122,7 @@ final class FaultInjector {
 
   /** Restarts of every job so far (the current one's numRestarts metric plus earlier jobs'). */
   long restartsNow() {
-    return restartsOfEarlierJobs + Math.max(0, cluster.restarts(job));
+    return restartsOfEarlierJobs + Math.max(0, cluster.rest().restarts(job));
   }
 
   /** A restart between faults had no injected cause: hostile input or a bug. */
@@ -130,25 +130,25 @@ final class FaultInjector {
     long now = restartsNow();
     if (now > restartsAfterLastFault) {
       unexplainedRestarts += now - restartsAfterLastFault;
-      unexplained.addAll(cluster.failures(job));
+      unexplained.addAll(cluster.rest().failures(job));
       run.say("WARNING: %d restart(s) with no fault injected: %s", now - restartsAfterLastFault,
-          cluster.failures(job));
+          cluster.rest().failures(job));
       restartsAfterLastFault = now;
     }
   }
 
   private void kill() throws Exception {
     // recovery is from a checkpoint: make sure one has completed since the job (re)started
-    long before = cluster.completedCheckpoints(job);
+    long before = cluster.rest().completedCheckpoints(job);
     LocalFlinkCluster.awaitCondition("a completed checkpoint", Duration.ofMinutes(2),
-        () -> cluster.completedCheckpoints(job) > 0 && cluster.completedCheckpoints(job) >= before);
-    List<String> running = cluster.taskManagersOf(job);
+        () -> cluster.rest().completedCheckpoints(job) > 0 && cluster.rest().completedCheckpoints(job) >= before);
+    List<String> running = cluster.rest().taskManagersOf(job);
     running.retainAll(cluster.taskManagerIds());
     List<String> candidates = running.isEmpty() ? cluster.taskManagerIds() : running;
     String tm = candidates.get(new SplittableRandom(o.seed * 31 + faults.size()).nextInt(candidates.size()));
     LocalFlinkCluster.awaitCondition("the job's restart count", Duration.ofMinutes(1),
-        () -> cluster.restarts(job) >= 0);
-    long restartsBefore = cluster.restarts(job);
+        () -> cluster.rest().restarts(job) >= 0);
+    long restartsBefore = cluster.rest().restarts(job);
     long resultsAt = counter.classifications();
     // strike between a transaction's first record and its commit: while an open transaction holds a result
     // partition (written, not yet committed); with events flowing that is almost always at once
@@ -166,7 +166,7 @@ final class FaultInjector {
     String replacement = cluster.startTaskManager(); // as a process supervisor would
     cluster.awaitTaskManagers(o.taskManagers, Duration.ofMinutes(2));
     LocalFlinkCluster.awaitCondition("the job restarted after killing " + tm, Duration.ofMinutes(3),
-        () -> cluster.restarts(job) > restartsBefore && cluster.allTasksRunning(job));
+        () -> cluster.rest().restarts(job) > restartsBefore && cluster.rest().allTasksRunning(job));
     long tasksRunning = System.currentTimeMillis();
     // recovered: running again and a checkpoint completed after the kill (the killed TaskManager could ack none)
     awaitHealthy(t0);
@@ -175,7 +175,7 @@ final class FaultInjector {
     JsonNode[] restoredBox = new JsonNode[1];
     try {
       LocalFlinkCluster.awaitCondition("the restored checkpoint", Duration.ofSeconds(30), () -> {
-        restoredBox[0] = cluster.checkpoints(job).map(c -> c.path("latest").path("restored")).orElse(null);
+        restoredBox[0] = cluster.rest().checkpoints(job).map(c -> c.path("latest").path("restored")).orElse(null);
         return restoredBox[0] != null && restoredBox[0].path("restore_timestamp").asLong() >= t0;
       });
     } catch (IOException e) {
@@ -192,7 +192,7 @@ final class FaultInjector {
     f.put("startedAtMillis", t0);
     f.put("tasksRunningMs", tasksRunning - t0);
     f.put("recoveryMs", recovered - t0);
-    f.put("restarts", cluster.restarts(job) - restartsBefore);
+    f.put("restarts", cluster.rest().restarts(job) - restartsBefore);
     if (restored != null && !restored.isMissingNode() && !restored.isNull()) {
       f.put("restoredCheckpoint", restored.path("id").asLong());
       f.put("restoredFromSavepoint", restored.path("is_savepoint").asBoolean());
@@ -205,7 +205,7 @@ final class FaultInjector {
   /** Waits until every task runs and a checkpoint has completed after {@code sinceMillis}. */
   private void awaitHealthy(long sinceMillis) throws IOException {
     LocalFlinkCluster.awaitCondition("a checkpoint completed after the fault", Duration.ofMinutes(3),
-        () -> cluster.allTasksRunning(job) && cluster.checkpoints(job)
+        () -> cluster.rest().allTasksRunning(job) && cluster.rest().checkpoints(job)
             .map(c -> c.path("latest").path("completed").path("latest_ack_timestamp").asLong() > sinceMillis)
             .orElse(false));
   }
@@ -248,7 +248,7 @@ final class FaultInjector {
     // recovered: all tasks running and new results committed (or none left to produce)
     counter.catchUp(Duration.ofMinutes(2));
     long baseline = counter.classifications();
-    run.awaitOrStall("results after the broker restart", () -> cluster.allTasksRunning(job)
+    run.awaitOrStall("results after the broker restart", () -> cluster.rest().allTasksRunning(job)
         && (counter.classifications() > baseline || counter.classifications() >= o.events));
     awaitHealthy(up);
     long recovered = System.currentTimeMillis();
@@ -281,7 +281,7 @@ final class FaultInjector {
     String savepoint = stopWithSavepoint();
     run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
         resultsAt, before, w / 1000);
-    restartsOfEarlierJobs += Math.max(0, cluster.restarts(job));
+    restartsOfEarlierJobs += Math.max(0, cluster.rest().restarts(job));
     job = cluster.submit(jar, jobArgs(to), to, savepoint);
     jobs.add(job);
     cluster.awaitRunning(job, Duration.ofMinutes(3));

@@ -23,7 +23,7 @@ class ClusterDownTest {
     return buf.toString(StandardCharsets.UTF_8);
   }
 
-  private static Path state(Path file, Path dir, LocalFlinkCluster.ClusterDir claim) throws Exception {
+  private static Path state(Path file, Path dir, ClusterFiles.Claim claim) throws Exception {
     Properties p = new Properties();
     p.setProperty("dir", dir.toString());
     p.setProperty("rest.port", "1");
@@ -52,7 +52,7 @@ class ClusterDownTest {
     Files.createDirectories(dir.resolve("data"));
     Files.writeString(dir.resolve("data/corpus.txt"), "my corpus");
 
-    LocalFlinkCluster.ClusterDir claim = LocalFlinkCluster.ClusterDir.claim(dir);
+    ClusterFiles.Claim claim = ClusterFiles.Claim.take(dir);
     clusterFiles(dir);
     String out = down(state(tmp.resolve("state.properties"), dir, claim));
 
@@ -68,7 +68,7 @@ class ClusterDownTest {
   @Test
   void aDirThatUpCreatedIsDeleted(@TempDir Path tmp) throws Exception {
     Path dir = tmp.resolve("new-cluster");
-    LocalFlinkCluster.ClusterDir claim = LocalFlinkCluster.ClusterDir.claim(dir);
+    ClusterFiles.Claim claim = ClusterFiles.Claim.take(dir);
     assertThat(dir).isDirectory();
     clusterFiles(dir);
     down(state(tmp.resolve("state.properties"), dir, claim));
