@@ -15,8 +15,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.CategoryChart;
-import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -27,7 +25,18 @@ final class BenchReport {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A ratio of two figures of this run, with the target the project aims at (NaN: none). */
-  record Ratio(String name, double value, double target, boolean atMost, String meaning) {
+  record Ratio(String name, double value, double target, boolean atMost, String meaning, Measurement over,
+      Measurement under) {
+    /** A ratio not drawn on the plot. */
+    Ratio(String name, double value, double target, boolean atMost, String meaning) {
+      this(name, value, target, atMost, meaning, null, null);
+    }
+
+    /** {@code over}'s events per second against {@code under}'s, drawn on the plot where it has a target. */
+    static Ratio of(String name, Measurement over, Measurement under, double target, String meaning) {
+      return new Ratio(name, eps(over) / eps(under), target, false, meaning, over, under);
+    }
+
     boolean known() { return !Double.isNaN(value) && !Double.isInfinite(value); }
     String verdict() {
       if (Double.isNaN(target) || !known()) {
@@ -132,12 +141,12 @@ final class BenchReport {
     // end to end against the ceiling of the same layout
     Measurement groupedLikeE2e = e2e != null && !e2e.layout.startsWith("1 slot") ? groupedSlots : grouped;
     List<Ratio> r = new ArrayList<>();
-    r.add(new Ratio("ours_end_to_end_over_grouped_ceiling", eps(e2e) / eps(groupedLikeE2e), 0.9, false,
+    r.add(Ratio.of("ours_end_to_end_over_grouped_ceiling", e2e, groupedLikeE2e, 0.9,
         "the Kafka job (" + layout(e2e) + ") against bare ORT on length-grouped batches (" + layout(groupedLikeE2e)
         + ")"));
     r.add(new Ratio("ours_over_grouped_ceiling", eps(ours) / eps(groupedBest), Double.NaN, false,
         "the operator (" + layout(ours) + ") against the best grouped ceiling (" + layout(groupedBest) + ")"));
-    r.add(new Ratio("ours_over_naive_count_window", eps(ours) / eps(find("naive-window")), 2.3, false,
+    r.add(Ratio.of("ours_over_naive_count_window", ours, find("naive-window"), 2.3,
         "the operator (" + layout(ours) + ") against a Flink count window of 32 padded to its longest member, in"
         + " arrival order (" + layout(find("naive-window")) + ")"));
     r.add(new Ratio("ours_over_naive_count_window_padded_128", eps(ours) / eps(find("naive-window-padded")),
@@ -145,20 +154,20 @@ final class BenchReport {
     Measurement perRecord = find("naive-per-record");
     Measurement perRecordSlots = find("naive-per-record-slots");
     Measurement perRecordLikeOurs = ours == slots && perRecordSlots != null ? perRecordSlots : perRecord;
-    r.add(new Ratio("ours_over_naive_per_record", eps(ours) / eps(perRecordLikeOurs), 1.2, false,
+    r.add(Ratio.of("ours_over_naive_per_record", ours, perRecordLikeOurs, 1.2,
         "the operator against a per-record AsyncFunction, both " + layout(perRecordLikeOurs)
         + " (the operator's best layout)"));
-    r.add(new Ratio("ours_1_slot_over_naive_per_record", eps(one) / eps(perRecord), 1.0, false,
+    r.add(Ratio.of("ours_1_slot_over_naive_per_record", one, perRecord, 1.0,
         "both " + layout(perRecord) + ": never below"));
-    r.add(new Ratio("ours_slots_over_naive_per_record_slots", eps(slots) / eps(perRecordSlots), 1.0, false,
+    r.add(Ratio.of("ours_slots_over_naive_per_record_slots", slots, perRecordSlots, 1.0,
         "both " + layout(perRecordSlots) + ": never below"));
-    r.add(new Ratio("ours_int8_over_naive_per_record_int8", eps(find("ours-int8"))
-        / eps(find("naive-per-record-int8")), 1.2, false, "both on the int8 model, both "
+    r.add(Ratio.of("ours_int8_over_naive_per_record_int8", find("ours-int8"), find("naive-per-record-int8"), 1.2,
+        "both on the int8 model, both "
         + layout(find("naive-per-record-int8"))));
     r.add(new Ratio("ours_int8_over_naive_per_record", eps(find("ours-int8")) / eps(perRecord), Double.NaN,
         false, "the operator on the int8 model (" + layout(find("ours-int8")) + ") against the per-record"
         + " AsyncFunction in float32 (" + layout(perRecord) + "): not like for like, see the row above"));
-    r.add(new Ratio("ours_over_djl", eps(ours) / eps(find("peer-djl")), 1.5, false,
+    r.add(Ratio.of("ours_over_djl", ours, find("peer-djl"), 1.5,
         "the operator (" + layout(ours) + ") against DJL batchPredict with its Hugging Face translator, batches"
         + " of 32 (" + layout(find("peer-djl")) + ")"));
     r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
@@ -351,22 +360,15 @@ final class BenchReport {
     System.setProperty("java.awt.headless", "true");
     List<Measurement> bars = measurements.stream().filter(m -> m.offeredRate == 0 && !m.runs.isEmpty()).toList();
     if (!bars.isEmpty()) {
-      CategoryChart chart = new CategoryChartBuilder().width(1200).height(700)
-          .title("events/s per pattern (median of runs, bars: min-max)").yAxisTitle("events/s").build();
-      chart.getStyler().setLegendVisible(false);
-      chart.getStyler().setXAxisLabelRotation(30);
-      chart.getStyler().setErrorBarsColor(java.awt.Color.DARK_GRAY);
-      List<String> names = new ArrayList<>();
-      List<Double> values = new ArrayList<>();
-      List<Double> errors = new ArrayList<>();
-      for (Measurement m : bars) {
-        names.add(m.group + ": " + m.pattern + " (" + m.layout + ")");
-        values.add(m.eventsPerSecond());
-        errors.add((m.maxEventsPerSecond() - m.minEventsPerSecond()) / 2);
+      List<BarPlot.Target> targets = new ArrayList<>();
+      for (Ratio r : ratios()) {
+        if (r.over() != null && r.under() != null && !Double.isNaN(r.target()) && r.known()) {
+          targets.add(new BarPlot.Target(r.over(), r.under(), r.target(), r.name()));
+        }
       }
-      chart.addSeries("events/s", names, values, errors);
-      BitmapEncoder.saveBitmap(chart, dir.resolve("events-per-second.png").toString(),
-          BitmapEncoder.BitmapFormat.PNG);
+      BarPlot.write(dir.resolve("events-per-second.png"), "events/s per pattern, " + model + " ("
+          + device.name().toLowerCase(Locale.ROOT) + ", " + Runtime.getRuntime().availableProcessors() + " cores)",
+          bars, targets);
     }
     List<Measurement> load = measurements.stream().filter(m -> m.offeredRate > 0 && !m.runs.isEmpty()).toList();
     if (!load.isEmpty()) {
