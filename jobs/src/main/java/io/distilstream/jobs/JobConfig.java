@@ -34,25 +34,43 @@ public final class JobConfig {
   public static final ConfigOption<String> JOB_NAME = ConfigOptions.key("job.name")
       .stringType().defaultValue("distilstream-enrichment").withDescription("Flink job name.");
   public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("kafka.bootstrap.servers")
-      .stringType().noDefaultValue().withDescription("Kafka bootstrap servers (required).");
-  public static final ConfigOption<String> INPUT_TOPIC = topic("input", "text-events", "Input topic of text events.");
+      .stringType().noDefaultValue()
+      .withDescription("Kafka bootstrap servers (required; on the command line also --bootstrap-servers).");
+  /** Read as a raw key ({@link #transactionTimeoutMs}); declared for its key, default and documentation. */
+  public static final ConfigOption<Long> TRANSACTION_TIMEOUT_MS = ConfigOptions.key("kafka.transaction.timeout.ms")
+      .longType().defaultValue(Duration.ofMinutes(15).toMillis())
+      .withDescription("The sinks' Kafka transaction timeout in ms (the producers' transaction.timeout.ms; Flink's"
+          + " own default of 1 h is above the broker's default limit). Must be above the checkpoint interval (a"
+          + " transaction stays open from one checkpoint to the next) and at most the broker's"
+          + " transaction.max.timeout.ms (15 min by default); both are checked at start. It also bounds how long"
+          + " read_committed readers wait behind a transaction that a recovery could not abort.");
+  /** Read as a raw key ({@link #maxRequestSize}); declared for its key, default and documentation. */
+  public static final ConfigOption<Integer> MAX_REQUEST_SIZE = ConfigOptions.key("kafka.max.request.size")
+      .intType().defaultValue(1024 * 1024)
+      .withDescription("The producers' max.request.size (Kafka's default). Unless inference.max-result-bytes is"
+          + " set, a result over this less 1 KiB becomes a RESULT_TOO_LARGE dead letter instead of failing the sink.");
+  public static final ConfigOption<String> INPUT_TOPIC = topic("input", "text-events",
+      "Input topic of text events (TextEvent, JSON or plain text: input.format).");
   public static final ConfigOption<String> CLASSIFICATIONS_TOPIC =
-      topic("classifications", "text-labels", "text-classification results.");
+      topic("classifications", "text-labels", "text-classification results (ClassificationResult).");
   public static final ConfigOption<String> ENTITIES_TOPIC =
-      topic("entities", "text-entities", "token-classification results.");
+      topic("entities", "text-entities", "token-classification results (EntityResult).");
   public static final ConfigOption<String> ANSWERS_TOPIC =
-      topic("answers", "text-answers", "question-answering results.");
+      topic("answers", "text-answers", "question-answering results (AnswerResult).");
   public static final ConfigOption<String> EMBEDDINGS_TOPIC =
-      topic("embeddings", "text-embeddings", "feature-extraction results.");
+      topic("embeddings", "text-embeddings", "feature-extraction results (EmbeddingResult).");
   public static final ConfigOption<String> FILL_MASK_TOPIC =
-      topic("fill-mask", "text-fill-mask", "fill-mask results.");
+      topic("fill-mask", "text-fill-mask", "fill-mask results (FillMaskResult: per mask the candidates with score, token,"
+          + " token_str and sequence).");
   public static final ConfigOption<String> CHOICES_TOPIC =
-      topic("choices", "text-choices", "multiple-choice results.");
+      topic("choices", "text-choices", "multiple-choice results (ChoiceResult: per choice its score and logit; the"
+          + " best).");
   public static final ConfigOption<String> ZERO_SHOT_TOPIC =
       topic("zero-shot", "text-zero-shot", "zero-shot-classification results (ClassificationResult: every candidate"
-          + " label, best first).");
+          + " label, best first). Not part of the derived sink.transactional-id-prefix, so adding zero-shot renames"
+          + " no running deployment's transactions.");
   public static final ConfigOption<String> DEAD_LETTERS_TOPIC =
-      topic("dead-letters", "text-dead-letters", "Events without a result, with the reason.");
+      topic("dead-letters", "text-dead-letters", "Events without a result (DeadLetter: the original bytes, reason, message and stage).");
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
       .stringType().defaultValue("auto")
       .withDescription("auto (Avro single-object, JSON or plain text per record; the Confluent wire format too when"
@@ -100,12 +118,12 @@ public final class JobConfig {
       .withDescription("How the sinks name their Kafka transactions, and so how a recovery finds the ones a lost"
           + " TaskManager left open: 'pooling' (a small pool of ids per subtask; on recovery each subtask lists the"
           + " open transactions on its topics (Kafka Admin listTransactions, broker 3.0+) and aborts its own, so"
-          + " read_committed readers go on at once; needs DESCRIBE on the output topics and on the transactional"
-          + " ids) or 'incrementing' (one id per checkpoint, probed one by one from the restored checkpoint on, as"
+          + " read_committed readers go on at once; with ACLs it needs, besides WRITE, DESCRIBE on the"
+          + " transactional ids and DESCRIBE and READ on the output topics) or 'incrementing' (one id per checkpoint, probed one by one from the restored checkpoint on, as"
           + " connector 3.x did). Switching from pooling back to incrementing is not supported by the connector.");
 
   /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
-  public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = Duration.ofMinutes(15).toMillis();
+  public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = TRANSACTION_TIMEOUT_MS.defaultValue();
   static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(10);
 
   private final Configuration conf;
@@ -196,8 +214,8 @@ public final class JobConfig {
    * whose record would be larger becomes a RESULT_TOO_LARGE dead letter instead of failing the sink.
    */
   public int maxRequestSize() {
-    String v = conf.toMap().get("kafka.max.request.size");
-    return v == null ? 1024 * 1024 : Integer.parseInt(v.trim());
+    String v = conf.toMap().get(MAX_REQUEST_SIZE.key());
+    return v == null ? MAX_REQUEST_SIZE.defaultValue() : Integer.parseInt(v.trim());
   }
   public String groupId() { return conf.getOptional(GROUP_ID).orElse(jobName()); }
   public String transactionalIdPrefix() {
@@ -239,7 +257,7 @@ public final class JobConfig {
   }
 
   public long transactionTimeoutMs() {
-    String v = conf.toMap().get("kafka.transaction.timeout.ms");
+    String v = conf.toMap().get(TRANSACTION_TIMEOUT_MS.key());
     try {
       return v == null ? DEFAULT_TRANSACTION_TIMEOUT_MS : Long.parseLong(v.trim());
     } catch (NumberFormatException e) {

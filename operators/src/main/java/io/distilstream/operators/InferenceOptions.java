@@ -47,11 +47,12 @@ public final class InferenceOptions {
   public static final ConfigOption<Integer> CAPACITY = ConfigOptions.key("inference.capacity")
       .intType().defaultValue(256)
       .withDescription("Requests in flight per subtask; beyond it the operator back-pressures. Must be at least"
-          + " max-batch-size or batches can never fill.");
+          + " max-batch-size or batches can never fill. Also the bound of each task's batcher queue.");
 
   public static final ConfigOption<Duration> TIMEOUT = ConfigOptions.key("inference.timeout")
       .durationType().defaultValue(Duration.ofSeconds(60))
-      .withDescription("A request with no result after this long becomes a TIMEOUT dead letter.");
+      .withDescription("A request with no result after this long becomes a TIMEOUT dead letter, and its"
+          + " model requests that have not run yet are cancelled. Keep it well above max-wait.");
 
   public static final ConfigOption<Boolean> ORDERED = ConfigOptions.key("inference.ordered")
       .booleanType().defaultValue(false)
@@ -59,15 +60,17 @@ public final class InferenceOptions {
 
   public static final ConfigOption<Integer> RETRY_ATTEMPTS = ConfigOptions.key("inference.retry.max-attempts")
       .intType().defaultValue(0)
-      .withDescription("Retries of an event whose inference failed (MODEL_ERROR) before it is dead-lettered.");
+      .withDescription("Retries of an event whose inference failed (MODEL_ERROR) before it is dead-lettered"
+          + " (Flink's AsyncRetryStrategy).");
 
   public static final ConfigOption<Duration> RETRY_DELAY = ConfigOptions.key("inference.retry.delay")
       .durationType().defaultValue(Duration.ofMillis(100))
-      .withDescription("Delay between retries.");
+      .withDescription("Delay between retries (inference.retry.max-attempts).");
 
   public static final ConfigOption<String> DEVICE = ConfigOptions.key("inference.device")
       .stringType().defaultValue("cpu")
-      .withDescription("ONNX Runtime execution provider: cpu or cuda.");
+      .withDescription("ONNX Runtime execution provider: cpu or cuda (cuda needs a build with"
+          + " -Pgpu).");
 
   public static final ConfigOption<Integer> INTRA_OP_THREADS = ConfigOptions.key("inference.intra-op-threads")
       .intType().defaultValue(0)
@@ -86,7 +89,8 @@ public final class InferenceOptions {
 
   public static final ConfigOption<String> WINDOW_POOL = ConfigOptions.key("inference.window-pool")
       .stringType().defaultValue("mean")
-      .withDescription("text-classification with inference.long-text = chunk: mean or max of the windows' scores.");
+      .withDescription("text-classification with inference.long-text = chunk: mean or max of the windows'"
+          + " scores, label by label.");
 
   public static final ConfigOption<Integer> MAX_LENGTH = ConfigOptions.key("inference.max-length")
       .intType().defaultValue(0)
@@ -94,8 +98,9 @@ public final class InferenceOptions {
 
   public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("inference.top-k")
       .intType().defaultValue(-1)
-      .withDescription("text-classification labels per event (0 = all; default 1, all for multi-label);"
-          + " question-answering answers per event (default 1).");
+      .withDescription("text-classification labels per event (0 = all; -1, the default: 1, all for"
+          + " multi-label models); question-answering answers per event (default 1); fill-mask candidates"
+          + " per mask (default 5).");
 
   public static final ConfigOption<String> AGGREGATION = ConfigOptions.key("inference.aggregation")
       .stringType().defaultValue("simple")
@@ -190,6 +195,8 @@ public final class InferenceOptions {
 
   private static ConfigOption<String> model(String task) {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()
-        .withDescription("Model directory for " + task + " (config.json, tokenizer.json or vocab.txt, model.onnx).");
+        .withDescription("Model directory for " + task + (task.startsWith("zero-shot") ? " (an NLI model)" : "")
+            + ": config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors); a symlink or a"
+            + " pointer file for hot reload.");
   }
 }
