@@ -3,6 +3,7 @@ package io.distilstream.operators;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.distilstream.runtime.pipeline.Outcome;
+import io.distilstream.schemas.DeadLetter;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -30,4 +31,11 @@ class DeadLetterReasonTest {
         .containsExactly("decode", "preprocess", "inference", "reload");
   }
 
+  @Test
+  void theRecordCarriesTheCodes() {
+    DeadLetter d = DeadLetters.of("id", new byte[] {1}, DeadLetterReason.TEXT_TOO_LONG, null, Stage.PREPROCESS, "t");
+    assertThat(d.getReason()).isEqualTo("TEXT_TOO_LONG");
+    assertThat(d.getStage()).isEqualTo("preprocess");
+    assertThat(d.getMessage()).isEqualTo("TEXT_TOO_LONG"); // no message: the reason stands in, as before
+  }
 }
