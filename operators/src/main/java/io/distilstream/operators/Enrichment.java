@@ -107,7 +107,7 @@ public final class Enrichment {
   }
 
   private static boolean isModelError(InferenceOutput o) {
-    return o.getDeadLetter() != null && DeadLetters.MODEL_ERROR.equals(o.getDeadLetter().getReason());
+    return o.getDeadLetter() != null && DeadLetterReason.MODEL_ERROR.code().equals(o.getDeadLetter().getReason());
   }
 
   /** Sends each tagged output to its stream. */

@@ -232,8 +232,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     List<InferenceOutput> notices = new ArrayList<>();
     for (ModelReloader.Failure f : reloader.takeFailures()) {
       notices.add(InferenceOutput.newBuilder().setDeadLetter(DeadLetters.of(null,
-          f.path().getBytes(java.nio.charset.StandardCharsets.UTF_8), DeadLetters.MODEL_RELOAD_FAILED, f.message(),
-          DeadLetters.STAGE_RELOAD, f.task().id())).build());
+          f.path().getBytes(java.nio.charset.StandardCharsets.UTF_8), DeadLetterReason.MODEL_RELOAD_FAILED, f.message(),
+          Stage.RELOAD, f.task().id())).build());
       metrics.onDeadLetter();
     }
     return notices;
@@ -271,8 +271,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     try {
       for (Task task : requested.tasks()) {
         parts.add(exceeded != null
-            ? done(DeadLetters.forEncoded(event.getId(), encoded, DeadLetters.LIMIT_EXCEEDED, exceeded,
-                DeadLetters.STAGE_PREPROCESS, task.id()))
+            ? done(DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.LIMIT_EXCEEDED, exceeded,
+                Stage.PREPROCESS, task.id()))
             : submitGuarded(event, task, start));
       }
       if (!requested.unknown().isEmpty()) {
@@ -324,9 +324,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       return o;
     }
     String task = TaskBinding.resultOf(o).task().id();
-    return DeadLetters.forEvent(event, DeadLetters.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
+    return DeadLetters.forEvent(event, DeadLetterReason.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
         + " over " + InferenceOptions.MAX_RESULT_BYTES.key() + " (" + spec.maxResultBytes() + ")",
-        DeadLetters.STAGE_INFERENCE, task);
+        Stage.INFERENCE, task);
   }
 
   /**
@@ -351,7 +351,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           .collect(java.util.stream.Collectors.joining(", "))).append("; a task is served when ")
           .append(InferenceOptions.MODEL_PREFIX).append("<task> is set)");
       String first = unknown.get(0);
-      return DeadLetters.forEvent(event, DeadLetters.UNKNOWN_TASK, sb.toString(), DeadLetters.STAGE_PREPROCESS,
+      return DeadLetters.forEvent(event, DeadLetterReason.UNKNOWN_TASK, sb.toString(), Stage.PREPROCESS,
           first.length() > 64 ? first.substring(0, 64) : first);
     }
   }
@@ -402,8 +402,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     try {
       return submit(event, task, start);
     } catch (RuntimeException | StackOverflowError | LinkageError e) {
-      return done(DeadLetters.forEvent(event, DeadLetters.INVALID_INPUT, "pre-processing failed: " + e,
-          DeadLetters.STAGE_PREPROCESS, task.id()));
+      return done(DeadLetters.forEvent(event, DeadLetterReason.INVALID_INPUT, "pre-processing failed: " + e,
+          Stage.PREPROCESS, task.id()));
     }
   }
 
@@ -457,8 +457,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     Requested requested = requested(event);
     byte[] encoded = DeadLetters.encode(event);
     for (Task task : requested.tasks()) {
-      outputs.add(DeadLetters.forEncoded(event.getId(), encoded, DeadLetters.TIMEOUT, "no result within "
-          + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), DeadLetters.STAGE_INFERENCE, task.id()));
+      outputs.add(DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.TIMEOUT, "no result within "
+          + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), Stage.INFERENCE, task.id()));
       metrics.onDeadLetter();
     }
     if (!requested.unknown().isEmpty()) {

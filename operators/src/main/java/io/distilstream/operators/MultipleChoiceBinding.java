@@ -40,7 +40,7 @@ final class MultipleChoiceBinding
     int maxChoices = spec.pipelineOptions().maxChoices();
     if (choices.size() > maxChoices) {
       // before the copy below: the pipeline checks it too, but only after the list has been copied
-      return Request.failed(dead(event, DeadLetters.LIMIT_EXCEEDED, choices.size() + " choices, over "
+      return Request.failed(dead(event, DeadLetterReason.LIMIT_EXCEEDED, choices.size() + " choices, over "
           + InferenceOptions.MAX_CHOICES.key() + " (" + maxChoices + ")"));
     }
     for (String c : choices) {

@@ -95,9 +95,9 @@ abstract class TaskBinding<I, O, R extends SpecificRecordBase> {
   /** The event's output for an outcome: its record, or a dead letter. */
   final InferenceOutput output(TextEvent event, ModelInfo model, Outcome<O> outcome, long start) {
     if (!outcome.isSuccess()) {
-      String stage = outcome.reason() == Outcome.Reason.MODEL_ERROR
-          ? DeadLetters.STAGE_INFERENCE : DeadLetters.STAGE_PREPROCESS;
-      return DeadLetters.forEvent(event, outcome.reason().name(), outcome.message(), stage, task().id());
+      Stage stage = outcome.reason() == Outcome.Reason.MODEL_ERROR ? Stage.INFERENCE : Stage.PREPROCESS;
+      return DeadLetters.forEvent(event, DeadLetterReason.of(outcome.reason()), outcome.message(), stage,
+          task().id());
     }
     long micros = (System.nanoTime() - start) / 1_000;
     InferenceOutput.Builder out = InferenceOutput.newBuilder();
@@ -111,10 +111,10 @@ abstract class TaskBinding<I, O, R extends SpecificRecordBase> {
   final InferenceOutput badText(TextEvent event) {
     String text = event.getText();
     if (text == null || text.isBlank()) {
-      return dead(event, DeadLetters.INVALID_INPUT, text == null ? "text is missing" : "text is empty");
+      return dead(event, DeadLetterReason.INVALID_INPUT, text == null ? "text is missing" : "text is empty");
     }
     if (!InferenceFunction.printable(text)) {
-      return dead(event, DeadLetters.INVALID_INPUT, "text has only control characters and whitespace");
+      return dead(event, DeadLetterReason.INVALID_INPUT, "text has only control characters and whitespace");
     }
     return null;
   }
@@ -142,11 +142,11 @@ abstract class TaskBinding<I, O, R extends SpecificRecordBase> {
   }
 
   final InferenceOutput tooLong(TextEvent event, InferenceSpec spec, String what) {
-    return dead(event, DeadLetters.TEXT_TOO_LONG, what + " is over " + InferenceOptions.MAX_TEXT_CHARS.key() + " ("
+    return dead(event, DeadLetterReason.TEXT_TOO_LONG, what + " is over " + InferenceOptions.MAX_TEXT_CHARS.key() + " ("
         + spec.maxTextChars() + " chars)");
   }
 
-  final InferenceOutput dead(TextEvent event, String reason, String message) {
-    return DeadLetters.forEvent(event, reason, message, DeadLetters.STAGE_PREPROCESS, task().id());
+  final InferenceOutput dead(TextEvent event, DeadLetterReason reason, String message) {
+    return DeadLetters.forEvent(event, reason, message, Stage.PREPROCESS, task().id());
   }
 }

@@ -42,7 +42,7 @@ final class ZeroShotBinding extends TaskBinding<ZeroShotClassificationPipeline.R
     int max = spec.pipelineOptions().maxCandidateLabels();
     if (labels.size() > max) {
       // before the copy below, as for choices
-      return Request.failed(dead(event, DeadLetters.LIMIT_EXCEEDED, labels.size() + " candidate labels, over "
+      return Request.failed(dead(event, DeadLetterReason.LIMIT_EXCEEDED, labels.size() + " candidate labels, over "
           + InferenceOptions.MAX_CANDIDATE_LABELS.key() + " (" + max + ")"));
     }
     // label and template lengths are bounded by the pipeline (LIMIT_EXCEEDED, INVALID_INPUT)

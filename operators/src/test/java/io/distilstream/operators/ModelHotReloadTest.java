@@ -220,8 +220,8 @@ class ModelHotReloadTest {
     }
     // the corrupt model: reported once, as a dead letter naming the path, and counted
     assertThat(dead).hasSize(1);
-    assertThat(dead.get(0).getReason()).isEqualTo(DeadLetters.MODEL_RELOAD_FAILED);
-    assertThat(dead.get(0).getStage()).isEqualTo(DeadLetters.STAGE_RELOAD);
+    assertThat(dead.get(0).getReason()).isEqualTo("MODEL_RELOAD_FAILED");
+    assertThat(dead.get(0).getStage()).isEqualTo("reload");
     assertThat(dead.get(0).getTask()).isEqualTo("text-classification");
     assertThat(dead.get(0).getMessage()).contains("current").contains("keeps serving").contains(newVersion);
     assertThat(counter("modelReloadFailures", job)).isEqualTo(1);

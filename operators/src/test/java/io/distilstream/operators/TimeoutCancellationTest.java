@@ -162,8 +162,8 @@ class TimeoutCancellationTest {
       dead.add(o.getDeadLetter());
     }
     assertThat(dead).extracting(DeadLetter::getReason)
-        .containsExactlyInAnyOrder("TIMEOUT", DeadLetters.MODEL_RELOAD_FAILED);
-    DeadLetter notice = dead.stream().filter(d -> d.getReason().equals(DeadLetters.MODEL_RELOAD_FAILED))
+        .containsExactlyInAnyOrder("TIMEOUT", "MODEL_RELOAD_FAILED");
+    DeadLetter notice = dead.stream().filter(d -> d.getReason().equals("MODEL_RELOAD_FAILED"))
         .findFirst().orElseThrow();
     assertThat(notice.getTask()).isEqualTo("text-classification");
     assertThat(notice.getMessage()).contains("keeps serving");

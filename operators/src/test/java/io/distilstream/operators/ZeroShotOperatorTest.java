@@ -118,7 +118,7 @@ class ZeroShotOperatorTest {
     }
     assertThat(zeroShot).extracting(ClassificationResult::getId).containsExactly("own", "job", "multi");
     assertThat(dead).extracting(DeadLetter::getId).containsExactly("many", "template");
-    assertThat(dead.get(0).getReason()).isEqualTo(DeadLetters.LIMIT_EXCEEDED);
+    assertThat(dead.get(0).getReason()).isEqualTo("LIMIT_EXCEEDED");
     assertThat(dead.get(0).getMessage()).contains("5 candidate labels", "inference.max-candidate-labels (4)");
     assertThat(dead.get(0).getTask()).isEqualTo("zero-shot-classification");
     assertThat(dead.get(1).getReason()).isEqualTo("INVALID_INPUT");

@@ -2,6 +2,7 @@ package io.distilstream.jobs.kafka;
 
 import io.distilstream.jobs.kafka.EventDecoder.MalformedEvent;
 import io.distilstream.jobs.kafka.SchemaRegistryClient.RegistryException;
+import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.AvroBounds;
 import io.distilstream.schemas.TextEvent;
 import java.io.IOException;
@@ -84,8 +85,8 @@ final class ConfluentEventReader {
       AvroBounds.check(resolved.writer(), v, ConfluentWireFormat.HEADER_BYTES, maxItems);
     } catch (IOException e) {
       String m = e.getMessage();
-      throw new MalformedEvent(m != null && m.startsWith("more than ") ? io.distilstream.operators.DeadLetters
-          .LIMIT_EXCEEDED : io.distilstream.operators.DeadLetters.MALFORMED_EVENT,
+      throw new MalformedEvent(m != null && m.startsWith("more than ") ? DeadLetterReason.LIMIT_EXCEEDED
+          : DeadLetterReason.MALFORMED_EVENT,
           "not a TextEvent of schema id " + id + " in the Confluent wire format: " + m);
     }
     try {

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.operators.DeadLetters;
+import io.distilstream.operators.Stage;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.TextEvent;
@@ -135,15 +137,15 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     } catch (RuntimeException | StackOverflowError | LinkageError e) {
       // whatever one record makes a decoder throw is that record's dead letter, never a task failure and replay.
       // An OutOfMemoryError is not caught: within the bounds no record can cause one, so it is the JVM's state
-      deadLetter(raw, DeadLetters.MALFORMED_EVENT, "decoding failed: " + e, ctx);
+      deadLetter(raw, DeadLetterReason.MALFORMED_EVENT, "decoding failed: " + e, ctx);
       return;
     }
     out.collect(event);
   }
 
-  private static void deadLetter(RawEvent raw, String reason, String message, Context ctx) {
+  private static void deadLetter(RawEvent raw, DeadLetterReason reason, String message, Context ctx) {
     ctx.output(Enrichment.DEAD_LETTERS, DeadLetters.of(null, raw.value, reason,
-        message + " (record " + raw.coordinates() + ")", DeadLetters.STAGE_DECODE, null));
+        message + " (record " + raw.coordinates() + ")", Stage.DECODE, null));
   }
 
   TextEvent decode(RawEvent raw) {
@@ -152,7 +154,7 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
       throw new MalformedEvent("empty record");
     }
     if (v.length > limits.maxRecordBytes()) {
-      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, "record of " + v.length + " bytes is over"
+      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "record of " + v.length + " bytes is over"
           + " input.max-record-bytes (" + limits.maxRecordBytes() + ")");
     }
     if (format == Format.AVRO_CONFLUENT || (format == Format.AUTO && registry != null
@@ -196,7 +198,7 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     try {
       n = json.readTree(s);
     } catch (StreamConstraintsException e) {
-      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, "JSON over a bound: " + firstLine(e.getMessage()));
+      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "JSON over a bound: " + firstLine(e.getMessage()));
     } catch (Exception e) {
       throw new MalformedEvent("invalid JSON: " + firstLine(e.getMessage()));
     }
@@ -205,7 +207,7 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     }
     int items = size(n.get("tasks")) + size(n.get("choices")) + size(n.get("attributes"));
     if (items > maxItems) {
-      throw new MalformedEvent(DeadLetters.LIMIT_EXCEEDED, items + " items in tasks, choices and attributes, over"
+      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, items + " items in tasks, choices and attributes, over"
           + " input.max-collection-items (" + maxItems + ")");
     }
     List<String> tasks = new ArrayList<>();
@@ -303,13 +305,13 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
   static final class MalformedEvent extends RuntimeException {
     private static final long serialVersionUID = 1L;
     /** The dead-letter reason. */
-    final String reason;
+    final DeadLetterReason reason;
 
     MalformedEvent(String message) {
-      this(DeadLetters.MALFORMED_EVENT, message);
+      this(DeadLetterReason.MALFORMED_EVENT, message);
     }
 
-    MalformedEvent(String reason, String message) {
+    MalformedEvent(DeadLetterReason reason, String message) {
       super(message);
       this.reason = reason;
     }

@@ -2,7 +2,7 @@ package io.distilstream.tools.cluster;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.distilstream.operators.DeadLetters;
+import io.distilstream.operators.DeadLetterReason;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.TextEvent;
@@ -45,6 +45,11 @@ public final class HostileCorpus {
       this(kind, id, value, reason, List.of());
     }
 
+    /** A record of the built-in corpus: its dead-letter reason's code. */
+    public Hostile(String kind, String id, byte[] value, DeadLetterReason reason) {
+      this(kind, id, value, reason.code());
+    }
+
     public boolean ok() {
       return OK.equals(reason);
     }
@@ -73,7 +78,7 @@ public final class HostileCorpus {
       case "avro-string-length-2^31": {
         // 16 bytes: TextEvent's single-object header, then an id whose length is 2^31 - 16 (zigzag varint)
         return new Hostile(kind, null, avro(new byte[] {(byte) 0xE0, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x0F,
-            'x'}), DeadLetters.MALFORMED_EVENT);
+            'x'}), DeadLetterReason.MALFORMED_EVENT);
       }
       case "avro-array-count-2^30": {
         // an id, four null unions (key, text, question, context), then a tasks array block of 2^30 items
@@ -85,7 +90,7 @@ public final class HostileCorpus {
         for (byte b : new byte[] {(byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x08, 2, 'x', 2, 'y'}) {
           body[k++] = b;
         }
-        return new Hostile(kind, null, avro(body), DeadLetters.MALFORMED_EVENT);
+        return new Hostile(kind, null, avro(body), DeadLetterReason.MALFORMED_EVENT);
       }
       case "same-task-1000-times":
         return new Hostile(kind, id, json(id, "the same task, listed a thousand times",
@@ -95,11 +100,11 @@ public final class HostileCorpus {
         for (int i = 0; i < 60_000; i++) {
           names.add("x" + Integer.toString(i, 36)); // short names: 60k of them in ~420 KB, under 1 MiB records
         }
-        return new Hostile(kind, id, json(id, "which task?", names), DeadLetters.UNKNOWN_TASK);
+        return new Hostile(kind, id, json(id, "which task?", names), DeadLetterReason.UNKNOWN_TASK);
       }
       case "fill-mask-510-masks":
         return new Hostile(kind, id, json(id, "[MASK]".repeat(510), List.of("fill-mask")),
-            tasks.contains("fill-mask") ? DeadLetters.LIMIT_EXCEEDED : DeadLetters.UNKNOWN_TASK);
+            tasks.contains("fill-mask") ? DeadLetterReason.LIMIT_EXCEEDED : DeadLetterReason.UNKNOWN_TASK);
       case "multiple-choice-10k-choices": {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", id);
@@ -111,13 +116,13 @@ public final class HostileCorpus {
         m.put("choices", choices);
         m.put("tasks", List.of("multiple-choice"));
         return new Hostile(kind, id, bytes(m),
-            tasks.contains("multiple-choice") ? DeadLetters.LIMIT_EXCEEDED : DeadLetters.UNKNOWN_TASK);
+            tasks.contains("multiple-choice") ? DeadLetterReason.LIMIT_EXCEEDED : DeadLetterReason.UNKNOWN_TASK);
       }
       case "deeply-nested-json": {
         // over input.max-json-depth, so not decoded and matched by its bytes; the id makes them unique
         String head = "{\"id\":\"" + id + "\",\"text\":\"deep\",\"tasks\":[\"text-classification\"],\"x\":";
         return new Hostile(kind, null, (head + "[".repeat(100_000) + "]".repeat(100_000) + "}")
-            .getBytes(StandardCharsets.UTF_8), DeadLetters.LIMIT_EXCEEDED);
+            .getBytes(StandardCharsets.UTF_8), DeadLetterReason.LIMIT_EXCEEDED);
       }
       case "lone-surrogate-escapes":
         // JSON escapes of unpaired surrogates: the text becomes U+FFFD there, as UTF-8 decoding does, and is enriched
@@ -147,7 +152,7 @@ public final class HostileCorpus {
           v[i] = (byte) (0x5A ^ i ^ n);
         }
         System.arraycopy(tail, 0, v, 10, tail.length);
-        return new Hostile(kind, null, v, DeadLetters.MALFORMED_EVENT);
+        return new Hostile(kind, null, v, DeadLetterReason.MALFORMED_EVENT);
       }
       case "invalid-utf8": {
         byte[] head = ("{\"id\":\"" + id + "\",\"text\":\"").getBytes(StandardCharsets.US_ASCII);
@@ -157,15 +162,15 @@ public final class HostileCorpus {
         v[head.length + 1] = (byte) 0xAF;
         v[head.length + 2] = (byte) 0xFF;
         v[head.length + 3] = '"';
-        return new Hostile(kind, null, v, DeadLetters.MALFORMED_EVENT);
+        return new Hostile(kind, null, v, DeadLetterReason.MALFORMED_EVENT);
       }
       case "empty-record":
-        return new Hostile(kind, null, new byte[0], DeadLetters.MALFORMED_EVENT);
+        return new Hostile(kind, null, new byte[0], DeadLetterReason.MALFORMED_EVENT);
       case "empty-text":
-        return json(kind, id, "", List.of("text-classification"), null, DeadLetters.INVALID_INPUT);
+        return json(kind, id, "", List.of("text-classification"), null, DeadLetterReason.INVALID_INPUT);
       case "1mb-text":
         return json(kind, id, "lorem ".repeat(1_000_000 / 6), List.of("text-classification"), null,
-            DeadLetters.TEXT_TOO_LONG);
+            DeadLetterReason.TEXT_TOO_LONG);
       case "control-characters": {
         StringBuilder s = new StringBuilder();
         for (char c = 0; c < 0x20; c++) {
@@ -173,15 +178,15 @@ public final class HostileCorpus {
         }
         s.append('\u007f').append('\u0085').append('\u009f').append("\u200b\u00a0");
         return json(kind, id, s.toString().repeat(4), List.of("text-classification"), null,
-            DeadLetters.INVALID_INPUT);
+            DeadLetterReason.INVALID_INPUT);
       }
       case "10k-token-text":
         return json(kind, id, "word ".repeat(10_000), List.of("text-classification"), null,
-            DeadLetters.TEXT_TOO_LONG);
+            DeadLetterReason.TEXT_TOO_LONG);
       case "unknown-task":
-        return json(kind, id, "summarize this please", List.of("summarization"), null, DeadLetters.UNKNOWN_TASK);
+        return json(kind, id, "summarize this please", List.of("summarization"), null, DeadLetterReason.UNKNOWN_TASK);
       case "qa-without-context":
-        return json(kind, id, null, List.of("question-answering"), "Who wrote this?", DeadLetters.INVALID_INPUT);
+        return json(kind, id, null, List.of("question-answering"), "Who wrote this?", DeadLetterReason.INVALID_INPUT);
       default:
         throw new IllegalStateException(kind);
     }
@@ -334,7 +339,7 @@ public final class HostileCorpus {
   }
 
   private static Hostile json(String kind, String id, String text, List<String> tasks, String question,
-      String reason) {
+      DeadLetterReason reason) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", id);
     if (text != null) {

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.tools.local.LocalSchemaRegistry;
-import io.distilstream.operators.DeadLetters;
+import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.Label;
@@ -156,7 +156,7 @@ class ConfluentFormatTest {
     int id = client.register("no-id-value", noId);
     GenericRecord r = new GenericData.Record(noId);
     r.put("text", "no id, and id has no default");
-    assertRefused(decoder(EventDecoder.Format.AVRO_CONFLUENT), wire(id, r), DeadLetters.MALFORMED_EVENT,
+    assertRefused(decoder(EventDecoder.Format.AVRO_CONFLUENT), wire(id, r), DeadLetterReason.MALFORMED_EVENT,
         "schema id " + id + " (io.distilstream.schemas.TextEvent) cannot be read as a TextEvent");
   }
 
@@ -165,10 +165,10 @@ class ConfluentFormatTest {
     EventDecoder d = decoder(EventDecoder.Format.AVRO_CONFLUENT);
     byte[] v = new byte[] {0, 0, 0x0F, 0x42, 0x3F, 2, 'x', 0, 0, 0, 0, 0};
     long before = d.confluent().registry().requests();
-    assertRefused(d, v, DeadLetters.MALFORMED_EVENT, "schema id 999999 is unknown to the schema registry");
+    assertRefused(d, v, DeadLetterReason.MALFORMED_EVENT, "schema id 999999 is unknown to the schema registry");
     assertThat(d.confluent().registry().requests() - before).isEqualTo(ConfluentEventReader.UNKNOWN_ID_LOOKUPS);
     for (int i = 0; i < 100; i++) {
-      assertRefused(d, v, DeadLetters.MALFORMED_EVENT, "schema id 999999");
+      assertRefused(d, v, DeadLetterReason.MALFORMED_EVENT, "schema id 999999");
     }
     assertThat(d.confluent().registry().requests() - before).as("later records of the id cost no lookups")
         .isEqualTo(ConfluentEventReader.UNKNOWN_ID_LOOKUPS);
@@ -182,21 +182,21 @@ class ConfluentFormatTest {
     EventDecoder d = decoder(EventDecoder.Format.AVRO_CONFLUENT);
     assertThat(d.decode(raw(whole))).isEqualTo(ev);
     for (int cut = 5; cut < whole.length; cut++) {
-      assertRefused(d, Arrays.copyOf(whole, cut), DeadLetters.MALFORMED_EVENT, "schema id " + id);
+      assertRefused(d, Arrays.copyOf(whole, cut), DeadLetterReason.MALFORMED_EVENT, "schema id " + id);
     }
     byte[] trailing = Arrays.copyOf(whole, whole.length + 3);
-    assertRefused(d, trailing, DeadLetters.MALFORMED_EVENT, "bytes after the end");
-    assertRefused(d, new byte[] {0, 0, 0}, DeadLetters.MALFORMED_EVENT, "shorter than its 5-byte header");
+    assertRefused(d, trailing, DeadLetterReason.MALFORMED_EVENT, "bytes after the end");
+    assertRefused(d, new byte[] {0, 0, 0}, DeadLetterReason.MALFORMED_EVENT, "shorter than its 5-byte header");
     long before = d.confluent().registry().requests();
-    assertRefused(d, new byte[] {0, (byte) 0xFF, (byte) 0xFE, 'g', 'a', 'r', 'b'}, DeadLetters.MALFORMED_EVENT,
+    assertRefused(d, new byte[] {0, (byte) 0xFF, (byte) 0xFE, 'g', 'a', 'r', 'b'}, DeadLetterReason.MALFORMED_EVENT,
         "not an id a registry hands out");
     assertThat(d.confluent().registry().requests()).as("no lookup for a negative id").isEqualTo(before);
     // a 2^31-long string after a valid header: refused by the bounds walk, nothing allocated for it
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     b.writeBytes(Arrays.copyOf(whole, 5));
     b.writeBytes(new byte[] {(byte) 0xFE, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x0F, 'a'});
-    assertRefused(d, b.toByteArray(), DeadLetters.MALFORMED_EVENT, "past the end of the record");
-    assertRefused(d, "plain text".getBytes(StandardCharsets.UTF_8), DeadLetters.MALFORMED_EVENT,
+    assertRefused(d, b.toByteArray(), DeadLetterReason.MALFORMED_EVENT, "past the end of the record");
+    assertRefused(d, "plain text".getBytes(StandardCharsets.UTF_8), DeadLetterReason.MALFORMED_EVENT,
         "first byte is 0x70, not the magic byte 0");
   }
 
@@ -211,7 +211,7 @@ class ConfluentFormatTest {
     // without a registry a leading NUL is text, as before the Confluent format existed
     byte[] nul = "\0text after a NUL".getBytes(StandardCharsets.UTF_8);
     assertThat(new EventDecoder(EventDecoder.Format.AUTO).decode(raw(nul)).getText()).isEqualTo("\0text after a NUL");
-    assertRefused(auto, nul, DeadLetters.MALFORMED_EVENT, "schema id"); // with one, it is the Confluent format
+    assertRefused(auto, nul, DeadLetterReason.MALFORMED_EVENT, "schema id"); // with one, it is the Confluent format
   }
 
   @Test
@@ -377,7 +377,7 @@ class ConfluentFormatTest {
     };
   }
 
-  static void assertRefused(EventDecoder d, byte[] record, String reason, String messagePart) {
+  static void assertRefused(EventDecoder d, byte[] record, DeadLetterReason reason, String messagePart) {
     assertThatThrownBy(() -> d.decode(raw(record)))
         .isInstanceOf(EventDecoder.MalformedEvent.class)
         .hasMessageContaining(messagePart)

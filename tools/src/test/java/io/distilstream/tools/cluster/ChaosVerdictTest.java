@@ -3,7 +3,6 @@ package io.distilstream.tools.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.distilstream.operators.DeadLetters;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
 import java.nio.ByteBuffer;
@@ -30,11 +29,11 @@ class ChaosVerdictTest {
     Map<String, HostileCorpus.Hostile> byKind = new HashMap<>();
     withFillMask.forEach(h -> byKind.put(h.kind(), h));
     assertThat(byKind.get("avro-string-length-2^31").value()).hasSize(16);
-    assertThat(byKind.get("avro-string-length-2^31").reason()).isEqualTo(DeadLetters.MALFORMED_EVENT);
-    assertThat(byKind.get("60k-unknown-tasks").reason()).isEqualTo(DeadLetters.UNKNOWN_TASK);
-    assertThat(byKind.get("fill-mask-510-masks").reason()).isEqualTo(DeadLetters.LIMIT_EXCEEDED);
+    assertThat(byKind.get("avro-string-length-2^31").reason()).isEqualTo("MALFORMED_EVENT");
+    assertThat(byKind.get("60k-unknown-tasks").reason()).isEqualTo("UNKNOWN_TASK");
+    assertThat(byKind.get("fill-mask-510-masks").reason()).isEqualTo("LIMIT_EXCEEDED");
     // no multiple-choice model in this job: the task is unknown to it
-    assertThat(byKind.get("multiple-choice-10k-choices").reason()).isEqualTo(DeadLetters.UNKNOWN_TASK);
+    assertThat(byKind.get("multiple-choice-10k-choices").reason()).isEqualTo("UNKNOWN_TASK");
     assertThat(byKind.get("same-task-1000-times").ok()).isTrue();
     assertThat(byKind.get("same-task-1000-times").tasks()).containsExactly("text-classification");
     assertThat(byKind.get("lone-surrogate-escapes").ok()).isTrue();
@@ -74,18 +73,18 @@ class ChaosVerdictTest {
   void verdictCountsEachHostileRecordOnce() {
     byte[] garbage = {(byte) 0xC3, 0x01, 1, 2, 3};
     List<HostileCorpus.Hostile> hostile = List.of(
-        new HostileCorpus.Hostile("unknown", "u1", new byte[] {1}, DeadLetters.UNKNOWN_TASK),
-        new HostileCorpus.Hostile("garbage", null, garbage, DeadLetters.MALFORMED_EVENT),
-        new HostileCorpus.Hostile("garbage", null, garbage.clone(), DeadLetters.MALFORMED_EVENT),
-        new HostileCorpus.Hostile("plain", null, "  ".getBytes(StandardCharsets.UTF_8), DeadLetters.INVALID_INPUT),
+        new HostileCorpus.Hostile("unknown", "u1", new byte[] {1}, "UNKNOWN_TASK"),
+        new HostileCorpus.Hostile("garbage", null, garbage, "MALFORMED_EVENT"),
+        new HostileCorpus.Hostile("garbage", null, garbage.clone(), "MALFORMED_EVENT"),
+        new HostileCorpus.Hostile("plain", null, "  ".getBytes(StandardCharsets.UTF_8), "INVALID_INPUT"),
         new HostileCorpus.Hostile("dupes", "ok1", new byte[] {2}, HostileCorpus.OK,
             List.of("text-classification", "token-classification")));
     Map<Integer, String> coordinates = Map.of(3, "text-events-0-7");
     List<ResultCounter.Dead> dead = new ArrayList<>(List.of(
-        dead("u1", DeadLetters.UNKNOWN_TASK, null),
-        dead(null, DeadLetters.MALFORMED_EVENT, garbage),
-        dead(null, DeadLetters.MALFORMED_EVENT, garbage),
-        dead("text-events-0-7", DeadLetters.INVALID_INPUT, null)));
+        dead("u1", "UNKNOWN_TASK", null),
+        dead(null, "MALFORMED_EVENT", garbage),
+        dead(null, "MALFORMED_EVENT", garbage),
+        dead("text-events-0-7", "INVALID_INPUT", null)));
     Map<String, Map<String, Integer>> counts = new HashMap<>();
     counts.put("text-classification", new HashMap<>(Map.of("ok1", 1)));
     counts.put("token-classification", new HashMap<>(Map.of("ok1", 1)));
@@ -98,9 +97,9 @@ class ChaosVerdictTest {
     assertThat(v.okTasksById()).containsOnlyKeys("ok1");
 
     // one dead letter per unknown task name, a result missing, one doubled, an enriched record dead-lettered
-    dead.add(dead("u1", DeadLetters.UNKNOWN_TASK, null));
-    dead.add(dead("ok1", DeadLetters.TEXT_TOO_LONG, null));
-    dead.add(dead("stranger", DeadLetters.MODEL_ERROR, null));
+    dead.add(dead("u1", "UNKNOWN_TASK", null));
+    dead.add(dead("ok1", "TEXT_TOO_LONG", null));
+    dead.add(dead("stranger", "MODEL_ERROR", null));
     counts.get("text-classification").put("ok1", 2);
     counts.get("token-classification").remove("ok1");
     v = ChaosVerifier.judgeHostile(hostile, coordinates, dead, counts);
@@ -110,8 +109,8 @@ class ChaosVerdictTest {
         .anyMatch(w -> w.startsWith("not hostile: id=stranger"));
 
     // a garbage copy never dead-lettered, and the id-less text not yet produced
-    v = ChaosVerifier.judgeHostile(hostile, Map.of(), List.of(dead("u1", DeadLetters.UNKNOWN_TASK, null),
-        dead(null, DeadLetters.MALFORMED_EVENT, garbage)), counts);
+    v = ChaosVerifier.judgeHostile(hostile, Map.of(), List.of(dead("u1", "UNKNOWN_TASK", null),
+        dead(null, "MALFORMED_EVENT", garbage)), counts);
     assertThat(v.lost()).isEqualTo(1 + 1 + 1); // garbage copy, the text, token-classification of ok1
   }
 
