@@ -24,8 +24,8 @@ class ModelReloaderCloseTest {
   @Test
   @SuppressWarnings("unchecked")
   void aLoadThatFinishesAfterCloseClosesWhatItLoaded(@TempDir Path tmp) throws Exception {
-    Path v1 = ModelHotReloadTest.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
-    Path v2 = ModelHotReloadTest.copy(TestModels.model("tiny-distilbert-multi-label"), tmp.resolve("v2"));
+    Path v1 = ModelHotReloadITCase.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
+    Path v2 = ModelHotReloadITCase.copy(TestModels.model("tiny-distilbert-multi-label"), tmp.resolve("v2"));
     Path current = tmp.resolve("current");
     Files.createSymbolicLink(current, v1);
     String threadName = "reload-close-test";
@@ -48,7 +48,7 @@ class ModelReloaderCloseTest {
     ModelReloader reloader = new ModelReloader(Map.of(Task.TEXT_CLASSIFICATION, current.toString()),
         Map.of(Task.TEXT_CLASSIFICATION, serving), loader, Duration.ofMillis(10), new UnregisteredMetricsGroup(),
         threadName);
-    ModelHotReloadTest.pointTo(current, v2);
+    ModelHotReloadITCase.pointTo(current, v2);
     loadStarted.join();
 
     // the operator closes while the load runs, and its thread is interrupted while close waits for the load

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * that matter for these images, each against what the build really produces.
  */
 class DockerfileTest {
-  /** The image's start command; the compose file, the K8s manifest and DockerJobTest all use exactly this. */
+  /** The image's start command; the compose file, the K8s manifest and DockerJobITCase all use exactly this. */
   static final String JOB_CLASS = "io.distilstream.jobs.JobCli";
 
   static Path jobJar() {
@@ -127,7 +127,7 @@ class DockerfileTest {
    * The start command: {@code standalone-job --job-classname io.distilstream.jobs.JobCli -- --config FILE}. The
    * {@code --} matters: Flink's entrypoint parses its options with commons-cli, which takes a prefix of a long
    * option for the option, so a bare {@code --config FILE} would be read as {@code --configDir FILE} and the job
-   * would get no arguments (DockerJobTest runs the entrypoint with exactly these words).
+   * would get no arguments (DockerJobITCase runs the entrypoint with exactly these words).
    */
   @Test
   void theStartCommandPassesTheJobArgumentsAfterADoubleDash() throws IOException {

@@ -53,7 +53,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code ML_PREDICT}, one statement per task (fill-mask, multiple choice and sentence pairs included), on a MiniCluster: every row's prediction equals model-runtime's on the
  * same input, and the operator's metrics show batches of more than one row.
  */
-class SqlModelEndToEndTest {
+class SqlModelITCase {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension

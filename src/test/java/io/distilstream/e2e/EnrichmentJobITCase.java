@@ -47,7 +47,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * TaskManagers, the tiny models from ../shared. Every event's results are counted on the output topics as a
  * read_committed consumer sees them: exactly one per requested task, across failures.
  */
-class EnrichmentJobEndToEndTest {
+class EnrichmentJobITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder()

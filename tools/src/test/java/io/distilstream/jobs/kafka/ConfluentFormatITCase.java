@@ -46,7 +46,7 @@ import org.junit.jupiter.api.Test;
  * an unknown id, a truncated body and garbage after the magic byte are dead letters with their reason; a registry
  * that is down holds the record (no dead letter) until it answers.
  */
-class ConfluentFormatTest {
+class ConfluentFormatITCase {
   private static LocalSchemaRegistry registry;
   private static SchemaRegistryClient client;
 

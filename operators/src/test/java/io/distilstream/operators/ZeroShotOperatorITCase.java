@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * zero-shot-classification through the operator (labels per event and per job, caps as dead letters, its own
  * stream) and SQL (model option or column), over a seeded NLI model: every result equals the pipeline's own.
  */
-class ZeroShotOperatorTest {
+class ZeroShotOperatorITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(1)

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>{@code -Drecovery.transaction-naming=incrementing} runs it with the sinks as they were before
  * {@code sink.transaction-naming} (connector 3.x's probing recovery).
  */
-class RecoveryStallTest {
+class RecoveryStallITCase {
   @Test
   void readersSeeResultsAgainSoonAfterATaskManagerIsKilledMidTransaction(@TempDir Path out) throws Exception {
     ChaosOptions o = new ChaosOptions();

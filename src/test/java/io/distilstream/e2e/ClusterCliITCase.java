@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * outlive the command, found again through the state file, the job jar submitted with {@code flink run} and
  * running, and everything gone after {@code down}.
  */
-class ClusterCliTest {
+class ClusterCliITCase {
   private record Run(int code, String out) {}
 
   private static Run cli(String... args) throws Exception {

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The async micro-batching operator on a real MiniCluster (two slots), real ONNX models, real outputs. */
-class InferenceOperatorTest {
+class InferenceOperatorITCase {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension

@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (TextEvent.text_pair) and chunked long-text classification, configured as a job configures them, each result equal
  * to the pipeline's own, and inputs without a mask or without choices dead-lettered with INVALID_INPUT.
  */
-class FamilyOperatorTest {
+class FamilyOperatorITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());

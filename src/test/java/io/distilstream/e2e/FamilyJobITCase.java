@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * fill-mask, multiple-choice and BERT sentence pairs through the enrichment job: events on a real Kafka broker (Avro
  * with the new TextEvent fields, and JSON), results on their own topics as a read_committed consumer sees them.
  */
-class FamilyJobEndToEndTest {
+class FamilyJobITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2)

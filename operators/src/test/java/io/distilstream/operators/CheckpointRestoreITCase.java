@@ -37,7 +37,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * results out before it), then a failure, then a restore from it: every event's result comes out exactly once (the
  * collect sink is exactly-once with checkpointing on).
  */
-class CheckpointRestoreTest {
+class CheckpointRestoreITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder()

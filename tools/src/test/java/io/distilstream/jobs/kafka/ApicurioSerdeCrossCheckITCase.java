@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * API, ids written as the Confluent header: byte 0 and the 4-byte content id) on the same registry as our client
  * (its Confluent-compatible API).
  */
-class ApicurioSerdeCrossCheckTest {
+class ApicurioSerdeCrossCheckITCase {
   private static LocalSchemaRegistry registry;
 
   @BeforeAll
@@ -54,7 +54,7 @@ class ApicurioSerdeCrossCheckTest {
 
   @Test
   void whatApicuriosSerializerWritesOurDecoderReads() throws Exception {
-    Schema v2 = ConfluentFormatTest.history("v2");
+    Schema v2 = ConfluentFormatITCase.history("v2");
     GenericRecord r = new GenericData.Record(v2);
     r.put("id", "apicurio-1");
     r.put("key", "k");
@@ -75,7 +75,7 @@ class ApicurioSerdeCrossCheckTest {
     assertThat(registered.getFields()).extracting(Schema.Field::name)
         .containsExactlyElementsOf(v2.getFields().stream().map(Schema.Field::name).toList());
     TextEvent e = new EventDecoder(EventDecoder.Format.AVRO_CONFLUENT, EventDecoder.Limits.DEFAULTS, ours())
-        .decode(ConfluentFormatTest.raw(theirs));
+        .decode(ConfluentFormatITCase.raw(theirs));
     assertThat(e.getId()).isEqualTo("apicurio-1");
     assertThat(e.getKey()).isEqualTo("k");
     assertThat(e.getAttributes()).containsEntry("by", "apicurio");

@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * new model directory, and later to a corrupt one. Every event gets exactly one result; the ones before the switch
  * carry the old version, the ones after it the new one; the corrupt model is reported and the new one keeps serving.
  */
-class ModelHotReloadTest {
+class ModelHotReloadITCase {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
@@ -178,7 +178,7 @@ class ModelHotReloadTest {
     Map<String, String> textById = new HashMap<>();
     for (int i = 0; i < n; i++) {
       String text = "event " + i + " was " + (i % 3 == 0 ? "great" : "terrible") + " in Paris".repeat(i % 4);
-      events.add(InferenceOperatorTest.event("e" + i, text, "text-classification"));
+      events.add(InferenceOperatorITCase.event("e" + i, text, "text-classification"));
       textById.put("e" + i, text);
     }
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * from the batcher (never run, counted in {@code cancelledRequests}), and a reload notice riding on a timed-out event
  * still comes out.
  */
-class TimeoutCancellationTest {
+class TimeoutCancellationITCase {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
@@ -120,7 +120,7 @@ class TimeoutCancellationTest {
 
     @Override
     public TextEvent map(TextEvent e) throws Exception {
-      ModelHotReloadTest.pointTo(Path.of(link), Path.of(corrupt));
+      ModelHotReloadITCase.pointTo(Path.of(link), Path.of(corrupt));
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
       while (counter("modelReloadFailures", job) < 1) {
         if (System.nanoTime() > deadline) {
@@ -134,8 +134,8 @@ class TimeoutCancellationTest {
 
   @Test
   void aReloadNoticeOnAnEventThatTimesOutIsNotLost(@TempDir Path tmp) throws Exception {
-    Path v1 = ModelHotReloadTest.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
-    Path broken = ModelHotReloadTest.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v2-broken"));
+    Path v1 = ModelHotReloadITCase.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v1"));
+    Path broken = ModelHotReloadITCase.copy(TestModels.model(TestModels.SEQ_CLS), tmp.resolve("v2-broken"));
     Files.write(broken.resolve("model.onnx"), "not an ONNX model".getBytes(StandardCharsets.UTF_8));
     Path current = tmp.resolve("current");
     Files.createSymbolicLink(current, v1);

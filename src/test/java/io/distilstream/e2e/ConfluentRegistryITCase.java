@@ -45,7 +45,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * TextEvent schema versions write in the Confluent format; every result and dead letter is written in it too, and a
  * registry-aware consumer reads each one back.
  */
-class ConfluentRegistryEndToEndTest {
+class ConfluentRegistryITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());

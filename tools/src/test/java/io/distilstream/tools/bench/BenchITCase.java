@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The bench end to end on a small seeded model and one short run per pattern: figures, report and plots. */
-class BenchTest {
+class BenchITCase {
   @TempDir Path out;
 
   @Test

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * (no crash of the JVM that hosts the test), the job recovers on a replacement TaskManager from its checkpoint, and
  * every event's result comes out exactly once.
  */
-class TaskManagerLossMidBatchTest {
+class TaskManagerLossMidBatchITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder()

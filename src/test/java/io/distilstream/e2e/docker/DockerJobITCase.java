@@ -58,7 +58,7 @@ import tools.jackson.databind.JsonNode;
  * in ../shared, passed as {@code --set inference.model.TASK=...} overrides; the broker's address and a short
  * checkpoint interval are the only other overrides. The results must reach the output topics, read_committed.
  */
-class DockerJobTest {
+class DockerJobITCase {
   private static final String ENTRYPOINT_CLASS =
       "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint";
   private static final String TASKMANAGER_CLASS = "org.apache.flink.runtime.taskexecutor.TaskManagerRunner";
@@ -345,7 +345,7 @@ class DockerJobTest {
     if (t0 == 0) {
       t0 = now;
     }
-    System.out.printf("DockerJobTest: %6.1f s  %s%n", (now - t0) / 1e9, what);
+    System.out.printf("DockerJobITCase: %6.1f s  %s%n", (now - t0) / 1e9, what);
   }
 
   private static List<String> words(String s) {

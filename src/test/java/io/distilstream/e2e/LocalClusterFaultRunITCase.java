@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * TaskManager is SIGKILLed (recovery from a checkpoint) and the job is rescaled from 2 to 3 through a savepoint.
  * A read_committed consumer finds every result exactly once.
  */
-class LocalClusterFaultRunTest {
+class LocalClusterFaultRunITCase {
   @Test
   void shortFaultRunLosesAndDuplicatesNothing(@TempDir Path out) throws Exception {
     ChaosOptions o = new ChaosOptions();

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * exactly one outcome per distinct task it asks for (a result or a dead letter with its reason), never more, and
  * the job goes on.
  */
-class HostileInputTest {
+class HostileInputITCase {
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(1).build());
@@ -44,7 +44,7 @@ class HostileInputTest {
 
   @BeforeAll
   static void run() throws Exception {
-    Path mc = FamilyOperatorTest.seeded(tmp.resolve("mc"), TestModels.SEQ_CLS, "DistilBertForMultipleChoice",
+    Path mc = FamilyOperatorITCase.seeded(tmp.resolve("mc"), TestModels.SEQ_CLS, "DistilBertForMultipleChoice",
         List.of("LABEL_0"), GraphBuilder.Head.MULTIPLE_CHOICE, 7);
     Configuration conf = new Configuration();
     conf.setString("inference.model.text-classification", TestModels.model(TestModels.SEQ_CLS).toString());
