@@ -6,16 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.tools.local.LocalKafka;
-import io.distilstream.tools.local.TopicReader;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.tools.local.LocalKafka;
-import io.distilstream.tools.local.TopicReader;
 import io.distilstream.runtime.graph.GraphBuilder;
 import io.distilstream.schemas.ChoiceResult;
 import io.distilstream.schemas.ClassificationResult;
@@ -15,6 +13,8 @@ import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;

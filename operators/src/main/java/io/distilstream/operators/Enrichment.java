@@ -2,11 +2,11 @@ package io.distilstream.operators;
 
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ChoiceResult;
-import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
+import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.InferenceOutput;
 import io.distilstream.schemas.TextEvent;
 import java.util.concurrent.TimeUnit;
@@ -16,9 +16,9 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.api.functions.async.AsyncRetryStrategy;
+import org.apache.flink.streaming.util.retryable.AsyncRetryStrategies;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
-import org.apache.flink.streaming.util.retryable.AsyncRetryStrategies;
 
 /**
  * Applies the inference operator to a stream of text events and splits its tagged output into one stream per

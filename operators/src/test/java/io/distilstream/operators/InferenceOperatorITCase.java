@@ -11,7 +11,6 @@ import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
-import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EntityResult;

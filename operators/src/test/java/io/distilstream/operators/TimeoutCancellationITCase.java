@@ -2,8 +2,6 @@ package io.distilstream.operators;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.distilstream.runtime.batch.BatchingOptions;
-import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.InferenceOutput;

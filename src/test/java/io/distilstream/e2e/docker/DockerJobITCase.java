@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.fail;
 
 import io.distilstream.e2e.docker.DockerFiles.Dockerfile;
 import io.distilstream.e2e.docker.DockerFiles.Instruction;
-import io.distilstream.tools.local.LocalKafka;
-import io.distilstream.tools.local.TopicReader;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.EntityResult;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.ServerSocket;

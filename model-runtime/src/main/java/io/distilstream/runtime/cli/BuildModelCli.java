@@ -1,8 +1,8 @@
 package io.distilstream.runtime.cli;
 
+import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import ai.onnxruntime.OrtException;
 import io.distilstream.runtime.graph.GraphBuilder;
 import io.distilstream.runtime.graph.Precision;
 import io.distilstream.runtime.graph.PrecisionReport;

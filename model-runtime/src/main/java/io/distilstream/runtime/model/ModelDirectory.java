@@ -4,11 +4,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * A model directory as Hugging Face publishes it: {@code config.json}, the tokenizer ({@code tokenizer.json}, or

@@ -13,10 +13,10 @@ import io.distilstream.runtime.tokenizer.Encoding;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** Graphs built in Java from config.json + model.safetensors reproduce the PyTorch golden logits. */
 class GraphBuilderTest {

@@ -1,20 +1,20 @@
 package io.distilstream.tools.bench;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
+import io.distilstream.runtime.graph.Int8Quantizer;
 import io.distilstream.runtime.graph.Precision;
 import io.distilstream.runtime.model.Device;
 import io.distilstream.runtime.model.ModelConfig;
-import io.distilstream.runtime.graph.Int8Quantizer;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
+import io.distilstream.tools.local.LocalKafka;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,8 +2,6 @@ package io.distilstream.tools.bench;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.tools.local.LocalKafka;
-import io.distilstream.tools.local.TopicReader;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceSpec;
 import io.distilstream.runtime.batch.BatchingOptions;
@@ -19,6 +17,8 @@ import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.InferenceOutput;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.TopicReader;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package io.distilstream.tools.cluster;
 
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LocalKafka;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,8 +1,8 @@
 package io.distilstream.tools.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.runtime.cli.Args;
+import io.distilstream.tools.local.LocalKafka;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package io.distilstream.tools.cluster;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.distilstream.operators.DeadLetterReason;
-import com.fasterxml.jackson.databind.JsonNode;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;

@@ -3,7 +3,6 @@ package io.distilstream.jobs.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.distilstream.tools.local.LocalSchemaRegistry;
 import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
@@ -11,6 +10,7 @@ import io.distilstream.schemas.Label;
 import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LocalSchemaRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
