@@ -162,12 +162,11 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   public void open(OpenContext openContext) throws Exception {
     int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int parallelism = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-    PipelineOptions options = spec.pipelineOptions();
-    if (options.session().intraOpThreads() == 0) {
-      // One thread per slot beats one slot of several threads on a CPU: give each subtask its share of the cores.
-      int cores = Runtime.getRuntime().availableProcessors();
-      options.session(options.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
-    }
+    PipelineOptions configured = spec.pipelineOptions();
+    // One thread per slot beats one slot of several threads on a CPU: give each subtask its share of the cores.
+    int cores = Runtime.getRuntime().availableProcessors();
+    PipelineOptions options = configured.session().intraOpThreads() != 0 ? configured : configured.session(
+        configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());

@@ -113,7 +113,8 @@ public final class InferenceSpec implements Serializable {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("inference." + e.getMessage(), e);
     }
-    InferenceOptions.PIPELINE_KEYS.applyTo(b.pipelineOptions, conf).longText(longText).windowPool(windowPool);
+    b.pipelineOptions = InferenceOptions.PIPELINE_KEYS.applyTo(b.pipelineOptions, conf).longText(longText)
+        .windowPool(windowPool);
     return b.maxWait(conf.get(InferenceOptions.MAX_WAIT))
         .capacity(conf.get(InferenceOptions.CAPACITY))
         .timeout(conf.get(InferenceOptions.TIMEOUT))

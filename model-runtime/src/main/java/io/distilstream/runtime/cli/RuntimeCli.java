@@ -130,21 +130,21 @@ public final class RuntimeCli {
         .maxAnswerLength(args.integer("max-answer-len", 15))
         .maxQuestionLength(args.integer("max-question-len", 64))
         .handleImpossibleAnswer(args.flag("handle-impossible-answer"))
-        .pooling(args.string("pooling", "mean"))
+        .pooling(PipelineOptions.Pooling.parse(args.string("pooling", "mean")))
         .normalize(!args.flag("no-normalize"))
         .windowPool(PipelineOptions.WindowPool.parse(args.string("window-pool", "mean")));
     String longText = args.string("long-text", null);
     if (longText != null) {
-      options.longText(PipelineOptions.LongText.parse(longText));
+      options = options.longText(PipelineOptions.LongText.parse(longText));
     }
     String labels = args.string("candidate-labels", null);
     if (labels != null) {
-      options.candidateLabels(splitLabels(labels));
+      options = options.candidateLabels(splitLabels(labels));
     }
-    options.maxCandidateLabels(args.integer("max-candidate-labels", PipelineOptions.DEFAULT_MAX_CANDIDATE_LABELS))
+    options = options.maxCandidateLabels(args.integer("max-candidate-labels", PipelineOptions.DEFAULT_MAX_CANDIDATE_LABELS))
         .multiLabel(args.flag("multi-label"));
     try {
-      options.hypothesisTemplate(args.string("hypothesis-template", PipelineOptions.DEFAULT_HYPOTHESIS_TEMPLATE));
+      options = options.hypothesisTemplate(args.string("hypothesis-template", PipelineOptions.DEFAULT_HYPOTHESIS_TEMPLATE));
     } catch (IllegalArgumentException e) {
       throw new Args.UsageException("--hypothesis-template: " + e.getMessage());
     }
@@ -162,7 +162,7 @@ public final class RuntimeCli {
         throw new Args.UsageException("--threshold takes LABEL=P, got '" + t + "'");
       }
       try {
-        options.threshold(t.substring(0, eq), Float.parseFloat(t.substring(eq + 1)));
+        options = options.threshold(t.substring(0, eq), Float.parseFloat(t.substring(eq + 1)));
       } catch (NumberFormatException e) {
         throw new Args.UsageException("--threshold takes LABEL=P with P a number, got '" + t + "'");
       }

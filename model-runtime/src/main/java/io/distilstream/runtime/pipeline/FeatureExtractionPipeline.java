@@ -38,7 +38,7 @@ public final class FeatureExtractionPipeline extends Pipeline<String, float[]> {
   protected float[] postprocess(String text, List<Encoding> windows, float[][][] outputs) {
     float[] h = outputs[0][hidden];
     int len = windows.get(0).length();
-    float[] v = options.pooling().equals("cls")
+    float[] v = options.pooling() == PipelineOptions.Pooling.CLS
         ? FeatureExtractionHead.clsPool(h, len, dim)
         : FeatureExtractionHead.meanPool(h, len, dim);
     if (options.normalize()) {

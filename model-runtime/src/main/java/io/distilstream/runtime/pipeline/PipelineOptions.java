@@ -10,6 +10,9 @@ import java.util.Map;
 /**
  * Everything a pipeline needs besides the model directory, with Hugging Face's pipeline defaults. Serializable: it
  * is the small description of work that a Flink operator ships and turns into a pipeline in {@code open()}.
+ *
+ * <p>Immutable: every setter checks its value and returns a changed copy ({@code defaults().topK(3).maxLength(256)}),
+ * so one instance can be shared by subtasks, specs and pipelines without one of them changing another's options.
  */
 public final class PipelineOptions implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -27,7 +30,7 @@ public final class PipelineOptions implements Serializable {
   private WindowPool windowPool = WindowPool.MEAN;
   /** Text classification: how many labels; -1 = the default (1 single-label, all multi-label), 0 = all. */
   private int topK = -1;
-  private Map<String, Float> thresholds = new LinkedHashMap<>();
+  private Map<String, Float> thresholds = Map.of();
   private TokenClassificationHead.Aggregation aggregation = TokenClassificationHead.Aggregation.SIMPLE;
   /** Token classification over texts longer than one window: tokens shared by consecutive windows. */
   private int stride = 16;
@@ -36,7 +39,7 @@ public final class PipelineOptions implements Serializable {
   private int maxAnswerLength = 15;
   private boolean handleImpossibleAnswer = false;
   private boolean normalize = true;
-  private String pooling = "mean";
+  private Pooling pooling = Pooling.MEAN;
   /** fill-mask: most {@code [MASK]}s in one text; each costs a softmax over the vocabulary and top-k sequences. */
   private int maxMasks = DEFAULT_MAX_MASKS;
   /** multiple-choice: most choices in one question; each is a sequence through the model. */
@@ -82,7 +85,7 @@ public final class PipelineOptions implements Serializable {
   public int maxAnswerLength() { return maxAnswerLength; }
   public boolean handleImpossibleAnswer() { return handleImpossibleAnswer; }
   public boolean normalize() { return normalize; }
-  public String pooling() { return pooling; }
+  public Pooling pooling() { return pooling; }
   public int maxMasks() { return maxMasks; }
   public int maxChoices() { return maxChoices; }
   public int maxCandidateLabels() { return maxCandidateLabels; }
@@ -90,49 +93,73 @@ public final class PipelineOptions implements Serializable {
   public String hypothesisTemplate() { return hypothesisTemplate; }
   public boolean multiLabel() { return multiLabel; }
 
-  public PipelineOptions session(SessionOptions s) { this.session = s; return this; }
-  public PipelineOptions batching(BatchingOptions b) { this.batching = b; return this; }
-  public PipelineOptions maxLength(int n) { this.maxLength = nonNegative("max-length", n); return this; }
+  public PipelineOptions session(SessionOptions s) { return with(c -> c.session = s); }
+  public PipelineOptions batching(BatchingOptions b) { return with(c -> c.batching = b); }
+  public PipelineOptions maxLength(int n) { return with(c -> c.maxLength = nonNegative("max-length", n)); }
   /** {@code true}: the task's default policy (truncate classification, chunk NER); {@code false}: reject. */
-  public PipelineOptions truncate(boolean b) { this.longText = b ? null : LongText.REJECT; return this; }
-  public PipelineOptions longText(LongText p) { this.longText = p; return this; }
-  public PipelineOptions windowPool(WindowPool p) { this.windowPool = java.util.Objects.requireNonNull(p); return this; }
+  public PipelineOptions truncate(boolean b) { return with(c -> c.longText = b ? null : LongText.REJECT); }
+  public PipelineOptions longText(LongText p) { return with(c -> c.longText = p); }
+  public PipelineOptions windowPool(WindowPool p) { return with(c -> c.windowPool = java.util.Objects.requireNonNull(p)); }
   public PipelineOptions topK(int k) {
     if (k < -1) throw new IllegalArgumentException("top-k must be >= 0 (0 = all), got " + k);
-    this.topK = k;
-    return this;
+    return with(c -> c.topK = k);
   }
-  public PipelineOptions threshold(String label, float t) { thresholds.put(label, t); return this; }
-  public PipelineOptions aggregation(TokenClassificationHead.Aggregation a) { this.aggregation = a; return this; }
-  public PipelineOptions stride(int n) { this.stride = nonNegative("stride", n); return this; }
-  public PipelineOptions docStride(int n) { this.docStride = nonNegative("doc-stride", n); return this; }
-  public PipelineOptions maxQuestionLength(int n) { this.maxQuestionLength = positive("max-question-len", n); return this; }
-  public PipelineOptions maxAnswerLength(int n) { this.maxAnswerLength = positive("max-answer-len", n); return this; }
-  public PipelineOptions handleImpossibleAnswer(boolean b) { this.handleImpossibleAnswer = b; return this; }
-  public PipelineOptions normalize(boolean b) { this.normalize = b; return this; }
-  public PipelineOptions maxMasks(int n) { this.maxMasks = positive("max-masks", n); return this; }
-  public PipelineOptions maxChoices(int n) { this.maxChoices = positive("max-choices", n); return this; }
+  public PipelineOptions threshold(String label, float t) {
+    Map<String, Float> m = new LinkedHashMap<>(thresholds);
+    m.put(label, t);
+    return with(c -> c.thresholds = java.util.Collections.unmodifiableMap(m));
+  }
+  public PipelineOptions aggregation(TokenClassificationHead.Aggregation a) { return with(c -> c.aggregation = a); }
+  public PipelineOptions stride(int n) { return with(c -> c.stride = nonNegative("stride", n)); }
+  public PipelineOptions docStride(int n) { return with(c -> c.docStride = nonNegative("doc-stride", n)); }
+  public PipelineOptions maxQuestionLength(int n) { return with(c -> c.maxQuestionLength = positive("max-question-len", n)); }
+  public PipelineOptions maxAnswerLength(int n) { return with(c -> c.maxAnswerLength = positive("max-answer-len", n)); }
+  public PipelineOptions handleImpossibleAnswer(boolean b) { return with(c -> c.handleImpossibleAnswer = b); }
+  public PipelineOptions normalize(boolean b) { return with(c -> c.normalize = b); }
+  public PipelineOptions maxMasks(int n) { return with(c -> c.maxMasks = positive("max-masks", n)); }
+  public PipelineOptions maxChoices(int n) { return with(c -> c.maxChoices = positive("max-choices", n)); }
   public PipelineOptions maxCandidateLabels(int n) {
-    this.maxCandidateLabels = positive("max-candidate-labels", n);
-    return this;
+    int checked = positive("max-candidate-labels", n);
+    return with(c -> c.maxCandidateLabels = checked);
   }
   public PipelineOptions candidateLabels(java.util.List<String> labels) {
-    this.candidateLabels = java.util.List.copyOf(labels);
-    return this;
+    java.util.List<String> copy = java.util.List.copyOf(labels);
+    return with(c -> c.candidateLabels = copy);
   }
   /** Must contain {@code {}}, as Hugging Face requires. */
   public PipelineOptions hypothesisTemplate(String t) {
-    this.hypothesisTemplate = ZeroShotClassificationPipeline.checkTemplate(t);
-    return this;
+    String checked = ZeroShotClassificationPipeline.checkTemplate(t);
+    return with(c -> c.hypothesisTemplate = checked);
   }
-  public PipelineOptions multiLabel(boolean b) { this.multiLabel = b; return this; }
-  /** {@code mean} or {@code cls}. */
-  public PipelineOptions pooling(String p) {
-    if (!p.equals("mean") && !p.equals("cls")) {
-      throw new IllegalArgumentException("pooling must be mean or cls, got '" + p + "'");
-    }
-    this.pooling = p;
-    return this;
+  public PipelineOptions multiLabel(boolean b) { return with(c -> c.multiLabel = b); }
+  public PipelineOptions pooling(Pooling p) { return with(c -> c.pooling = java.util.Objects.requireNonNull(p)); }
+
+  /** A copy with {@code change} applied: the only way a field changes, so no instance ever changes once shared. */
+  private PipelineOptions with(java.util.function.Consumer<PipelineOptions> change) {
+    PipelineOptions c = new PipelineOptions();
+    c.session = session;
+    c.batching = batching;
+    c.maxLength = maxLength;
+    c.longText = longText;
+    c.windowPool = windowPool;
+    c.topK = topK;
+    c.thresholds = thresholds;
+    c.aggregation = aggregation;
+    c.stride = stride;
+    c.docStride = docStride;
+    c.maxQuestionLength = maxQuestionLength;
+    c.maxAnswerLength = maxAnswerLength;
+    c.handleImpossibleAnswer = handleImpossibleAnswer;
+    c.normalize = normalize;
+    c.pooling = pooling;
+    c.maxMasks = maxMasks;
+    c.maxChoices = maxChoices;
+    c.maxCandidateLabels = maxCandidateLabels;
+    c.candidateLabels = candidateLabels;
+    c.hypothesisTemplate = hypothesisTemplate;
+    c.multiLabel = multiLabel;
+    change.accept(c);
+    return c;
   }
 
   /** What happens to a text longer than the model's window. */
@@ -152,6 +179,24 @@ public final class PipelineOptions implements Serializable {
         return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("long-text must be truncate, reject or chunk, got '" + s + "'");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** Feature extraction: one vector per text from the mean of its token vectors, or the {@code [CLS]} vector. */
+  public enum Pooling {
+    MEAN, CLS;
+
+    public static Pooling parse(String s) {
+      try {
+        return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("pooling must be mean or cls, got '" + s + "'");
       }
     }
 

@@ -42,7 +42,7 @@ final class SqlRuntime<Q, I, O> implements AutoCloseable {
     PipelineOptions options = spec.pipelineOptions;
     if (options.session().intraOpThreads() == 0) {
       int cores = Runtime.getRuntime().availableProcessors();
-      options.session(options.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
+      options = options.session(options.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
     ModelDirectory dir = ModelDirectory.of(Path.of(spec.modelDir));
     ModelVersion version = ModelVersion.of(dir);

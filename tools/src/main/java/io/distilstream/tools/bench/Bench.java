@@ -71,7 +71,7 @@ public final class Bench {
     Set<String> patterns = new LinkedHashSet<>(Arrays.asList(args.string("patterns", String.join(",",
         ALL_PATTERNS)).split(",")));
     Path outDir = Path.of(args.string("out", "bench-out"));
-    FlinkPatterns.maxPaddingRatio = Double.parseDouble(args.string("max-padding-ratio",
+    double maxPaddingRatio = Double.parseDouble(args.string("max-padding-ratio",
         Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)));
     args.rejectUnknown();
     for (String p : patterns) {
@@ -227,9 +227,9 @@ public final class Bench {
       Measurement many = threads > 1 ? report.add(new Measurement("ours-slots", "ours", "micro-batching operator",
           threads + " slots x 1 thr")) : null;
       Measurement.RunOnce oursOne = r -> FlinkPatterns.ours(dir.path(), oneSession, 1,
-          events(texts, encodings, n, "o"));
+          events(texts, encodings, n, "o"), maxPaddingRatio);
       Measurement.RunOnce oursMany = r -> FlinkPatterns.ours(dir.path(), oneThread, threads,
-          events(texts, encodings, n, "s"));
+          events(texts, encodings, n, "s"), maxPaddingRatio);
       for (int r = 0; r < runs; r++) {
         one.runs.add(oursOne.run(r));
         if (many != null) {
@@ -254,7 +254,7 @@ public final class Bench {
       SessionOptions bestSession = bestSlots > 1 ? oneThread : oneSession;
       Path int8Dir = int8.getParent();
       Measurement.RunOnce oursInt8 = r -> FlinkPatterns.ours(int8Dir, bestSession, bestSlots,
-          events(texts, encodings, n, "q"));
+          events(texts, encodings, n, "q"), maxPaddingRatio);
       for (int r = 0; r < runs; r++) {
         q.runs.add(oursInt8.run(r));
       }
@@ -281,7 +281,7 @@ public final class Bench {
       try (LocalKafka kafka = LocalKafka.start(Map.of())) {
         int[] topics = {0}; // each run writes to topics of its own
         Measurement.RunOnce endToEnd = r -> FlinkPatterns.endToEnd(kafka, dir.path(), slots, threads / slots,
-            events(texts, encodings, n, "k"), topics[0]++);
+            events(texts, encodings, n, "k"), topics[0]++, maxPaddingRatio);
         for (int r = 0; r < runs; r++) {
           e2e.runs.add(endToEnd.run(r));
         }
@@ -299,7 +299,7 @@ public final class Bench {
             best.layout));
         m.offeredRate = step * max;
         m.runs.add(FlinkPatterns.underLoad(dir.path(), session, bestSlots, texts, encodings, step * max,
-            loadSeconds));
+            loadSeconds, maxPaddingRatio));
         out.println(report.line(m));
       }
     }

@@ -282,10 +282,8 @@ final class FlinkPatterns {
         Rss.peakMb(), null, null);
   }
 
-  /** The operator's padding bound in this bench (bench --max-padding-ratio); the operator's default otherwise. */
-  static double maxPaddingRatio = BatchingOptions.DEFAULT_MAX_PADDING_RATIO;
-
-  static InferenceSpec spec(Path dir, SessionOptions session) {
+  /** The operator's spec in this bench; {@code maxPaddingRatio} is bench --max-padding-ratio (the default otherwise). */
+  static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio) {
     return InferenceSpec.builder()
         .model(Task.TEXT_CLASSIFICATION, dir)
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
@@ -297,10 +295,11 @@ final class FlinkPatterns {
   }
 
   /** The micro-batching operator alone: events from memory, results discarded. */
-  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in) throws Exception {
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio)
+      throws Exception {
     StreamExecutionEnvironment env = env(slots);
     Rss.reset();
-    DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()), spec(dir, session));
+    DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()), spec(dir, session, maxPaddingRatio));
     out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-ours");
     return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
@@ -314,7 +313,8 @@ final class FlinkPatterns {
    * operator to the last result's Kafka timestamp
    * to the last. Fails if a result is missing or duplicated.
    */
-  static Measurement.Run endToEnd(LocalKafka kafka, Path dir, int slots, int threads, Events in, int run)
+  static Measurement.Run endToEnd(LocalKafka kafka, Path dir, int slots, int threads, Events in, int run,
+      double maxPaddingRatio)
       throws Exception {
     String suffix = "-" + run;
     String inputTopic = "bench-events" + suffix;
@@ -476,7 +476,7 @@ final class FlinkPatterns {
 
   /** Our operator fed by an open-loop generator at {@code rate} events/s for {@code seconds}. */
   static Measurement.Run underLoad(Path dir, SessionOptions session, int slots, List<String> texts,
-      List<Encoding> encodings, double rate, int seconds) throws Exception {
+      List<Encoding> encodings, double rate, int seconds, double maxPaddingRatio) throws Exception {
     StreamExecutionEnvironment env = env(slots);
     synchronized (LATENCIES) {
       LATENCIES.clear();
@@ -487,7 +487,7 @@ final class FlinkPatterns {
     Rss.reset();
     // one reader per slot, chained with the operator, as the Kafka job's source is: no network hop before it
     DataStream<TextEvent> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "open-loop generator");
-    Enrichment.inference(events, spec(dir, session)).map(new Latency())
+    Enrichment.inference(events, spec(dir, session, maxPaddingRatio)).map(new Latency())
         .returns(new AvroTypeInfo<>(InferenceOutput.class)).map(new Clock<>())
         .returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-under-load");
