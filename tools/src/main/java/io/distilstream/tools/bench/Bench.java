@@ -217,8 +217,12 @@ public final class Bench {
     if (patterns.contains("peer")) {
       Measurement djl = report.add(new Measurement("peer-djl", "peer", "DJL batchPredict, batches of 32",
           "1 x " + threads + " thr"));
-      DjlPeer.measure(djl, dir, texts, encodings, threads, runs, seconds);
+      DjlPeer.measure(djl, dir, texts, encodings, threads, runs, seconds, false);
       out.println(report.line(djl));
+      Measurement djlSorted = report.add(new Measurement("peer-djl-sorted", "peer",
+          "DJL batchPredict, batches of 32 sorted by length", "1 x " + threads + " thr"));
+      DjlPeer.measure(djlSorted, dir, texts, encodings, threads, runs, seconds, true);
+      out.println(report.line(djlSorted));
     }
     Measurement best = null;
     if (patterns.contains("ours") || patterns.contains("load")) {

@@ -170,6 +170,9 @@ final class BenchReport {
     r.add(Ratio.of("ours_over_djl", ours, find("peer-djl"), 1.5,
         "the operator (" + layout(ours) + ") against DJL batchPredict with its Hugging Face translator, batches"
         + " of 32 (" + layout(find("peer-djl")) + ")"));
+    r.add(new Ratio("ours_over_djl_sorted", eps(ours) / eps(find("peer-djl-sorted")), Double.NaN, false,
+        "the operator (" + layout(ours) + ") against DJL batchPredict on texts sorted by length first, the best a"
+        + " DJL user could do (" + layout(find("peer-djl-sorted")) + ")"));
     r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
         "N slots x 1 thread against 1 slot x N threads"));
     r.add(new Ratio("ceiling_grouped_over_arrival_order", eps(grouped) / eps(find("ceiling-arrival")), Double.NaN,

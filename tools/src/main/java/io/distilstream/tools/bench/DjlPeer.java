@@ -46,8 +46,38 @@ final class DjlPeer {
     }
   }
 
+  /**
+   * {@code runs} timed runs of batchPredict over batches of 32 texts; with {@code sortedByLength} the texts are first
+   * sorted by their token count and cut into batches of 32 (the grouped ceiling's global sort, the best a DJL user
+   * could do), else taken in arrival order.
+   */
   static void measure(Measurement m, ModelDirectory dir, List<String> texts, List<Encoding> encodings, int threads,
-      int runs, int seconds) throws Exception {
+      int runs, int seconds, boolean sortedByLength) throws Exception {
+    if (sortedByLength) {
+      Integer[] order = new Integer[texts.size()];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      List<Encoding> arrival = encodings;
+      java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
+      // batches of near-equal length, taken in a seeded random order: a run of a few seconds then samples every
+      // length, where the sorted order itself would time only the shortest texts
+      List<Integer> batches = new java.util.ArrayList<>();
+      for (int b = 0; b + 32 <= order.length; b += 32) {
+        batches.add(b);
+      }
+      java.util.Collections.shuffle(batches, new java.util.Random(42));
+      List<String> t = new java.util.ArrayList<>(order.length);
+      List<Encoding> e = new java.util.ArrayList<>(order.length);
+      for (int b : batches) {
+        for (int k = b; k < b + 32; k++) {
+          t.add(texts.get(order[k]));
+          e.add(encodings.get(order[k]));
+        }
+      }
+      texts = t;
+      encodings = e;
+    }
     Path tokenizerJson = dir.path().resolve(ModelDirectory.TOKENIZER_JSON);
     if (!Files.isRegularFile(tokenizerJson)) {
       tokenizerJson = Files.createTempFile("distilstream-bench-tokenizer", ".json");
