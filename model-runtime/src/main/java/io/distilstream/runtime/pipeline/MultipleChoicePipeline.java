@@ -4,6 +4,7 @@ import io.distilstream.runtime.heads.MultipleChoiceHead;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,7 +51,8 @@ public final class MultipleChoicePipeline
     for (String choice : q.choices()) {
       requireText(choice, "a choice");
     }
-    List<Encoding> out = tokenizer.encodePairs(q.prompt(), q.choices(), options.truncate() ? maxLength : 0);
+    List<Encoding> out = tokenizer.encodePairs(q.prompt(), q.choices(), options.truncate() ? maxLength : 0,
+        WordPieceTokenizer.Truncation.LONGEST_FIRST);
     for (Encoding e : out) {
       if (e.length() > maxLength) {
         throw new InferenceException(Outcome.Reason.TEXT_TOO_LONG, "prompt and choice have " + e.length()

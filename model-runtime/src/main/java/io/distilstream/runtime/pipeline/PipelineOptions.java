@@ -14,7 +14,7 @@ import java.util.Map;
  * <p>Immutable: every setter checks its value and returns a changed copy ({@code defaults().topK(3).maxLength(256)}),
  * so one instance can be shared by subtasks, specs and pipelines without one of them changing another's options.
  */
-public final class PipelineOptions implements Serializable {
+public final class PipelineOptions implements Serializable, Cloneable {
   private static final long serialVersionUID = 1L;
 
   private SessionOptions session = SessionOptions.defaults();
@@ -134,33 +134,20 @@ public final class PipelineOptions implements Serializable {
   public PipelineOptions multiLabel(boolean b) { return with(c -> c.multiLabel = b); }
   public PipelineOptions pooling(Pooling p) { return with(c -> c.pooling = java.util.Objects.requireNonNull(p)); }
 
-  /** A copy with {@code change} applied: the only way a field changes, so no instance ever changes once shared. */
+  /**
+   * A copy with {@code change} applied: the only way a field changes, so no instance ever changes once shared. A
+   * field-by-field copy (every field is immutable or replaced whole), so a field added later is copied too.
+   */
   private PipelineOptions with(java.util.function.Consumer<PipelineOptions> change) {
-    PipelineOptions c = new PipelineOptions();
-    c.session = session;
-    c.batching = batching;
-    c.maxLength = maxLength;
-    c.longText = longText;
-    c.windowPool = windowPool;
-    c.topK = topK;
-    c.thresholds = thresholds;
-    c.aggregation = aggregation;
-    c.stride = stride;
-    c.docStride = docStride;
-    c.maxQuestionLength = maxQuestionLength;
-    c.maxAnswerLength = maxAnswerLength;
-    c.handleImpossibleAnswer = handleImpossibleAnswer;
-    c.normalize = normalize;
-    c.pooling = pooling;
-    c.maxMasks = maxMasks;
-    c.maxChoices = maxChoices;
-    c.maxCandidateLabels = maxCandidateLabels;
-    c.candidateLabels = candidateLabels;
-    c.hypothesisTemplate = hypothesisTemplate;
-    c.multiLabel = multiLabel;
-    change.accept(c);
-    return c;
+    try {
+      PipelineOptions c = (PipelineOptions) super.clone();
+      change.accept(c);
+      return c;
+    } catch (CloneNotSupportedException e) {
+      throw new AssertionError(e);
+    }
   }
+
 
   /** What happens to a text longer than the model's window. */
   public enum LongText {

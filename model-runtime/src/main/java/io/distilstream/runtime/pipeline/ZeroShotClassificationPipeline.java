@@ -5,6 +5,7 @@ import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.tokenizer.Encoding;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -133,7 +134,8 @@ public final class ZeroShotClassificationPipeline
     }
     List<Encoding> pairs;
     try {
-      pairs = tokenizer.encodePairsOnlyFirst(r.text(), hypotheses, options.truncate() ? maxLength : 0);
+      pairs = tokenizer.encodePairs(r.text(), hypotheses, options.truncate() ? maxLength : 0,
+          WordPieceTokenizer.Truncation.ONLY_FIRST);
     } catch (IllegalArgumentException e) {
       throw new InferenceException(Outcome.Reason.TEXT_TOO_LONG, "a hypothesis leaves no room for the text: "
           + e.getMessage());

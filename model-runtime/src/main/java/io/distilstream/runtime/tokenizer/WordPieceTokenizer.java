@@ -211,15 +211,26 @@ public final class WordPieceTokenizer {
     return pair(tokenize(first), tokenize(second), maxLength);
   }
 
+  /** How a pair longer than the window is cut, as Hugging Face's {@code truncation} argument names it. */
+  public enum Truncation {
+    /** Cut the longer sequence first ({@link #encodePair}; multiple-choice). */
+    LONGEST_FIRST,
+    /** Cut only the first sequence (the zero-shot pipeline's premise); a second that leaves it no room is an error. */
+    ONLY_FIRST
+  }
+
   /**
-   * {@link #encodePair} of {@code first} with each of {@code seconds}, tokenizing {@code first} once: a prompt paired
-   * with N choices (or a premise with N hypotheses) costs its own length once, not N times.
+   * {@code [CLS] first [SEP] second [SEP]} for each of {@code seconds}, tokenizing {@code first} once: a prompt with N
+   * choices (or a premise with N hypotheses) costs its own length once, not N times. Pairs over {@code maxLength}
+   * (0 = no limit) are cut as {@code truncation} says; with {@link Truncation#ONLY_FIRST}, a second that leaves no
+   * room for one token of the first is an {@link IllegalArgumentException}, as the Rust library's error for it.
    */
-  public List<Encoding> encodePairs(String first, List<String> seconds, int maxLength) {
+  public List<Encoding> encodePairs(String first, List<String> seconds, int maxLength, Truncation truncation) {
     Tokens a = tokenize(first);
     List<Encoding> out = new ArrayList<>(seconds.size());
     for (String second : seconds) {
-      out.add(pair(a, tokenize(second), maxLength));
+      Tokens b = tokenize(second);
+      out.add(truncation == Truncation.LONGEST_FIRST ? pair(a, b, maxLength) : template(onlyFirst(a, b, maxLength), b));
     }
     return out;
   }
@@ -242,29 +253,17 @@ public final class WordPieceTokenizer {
     return template(a, b);
   }
 
-  /**
-   * {@code [CLS] first [SEP] second [SEP]} for each of {@code seconds}, the first text tokenized once; truncation
-   * {@code only_first} (Hugging Face's zero-shot pipeline): the first text is cut to what each second leaves of
-   * {@code maxLength} (0 = no limit). A second that leaves no room for one token of the first is an
-   * {@link IllegalArgumentException}, as the Rust library's error for it.
-   */
-  public List<Encoding> encodePairsOnlyFirst(String first, List<String> seconds, int maxLength) {
-    Tokens a = tokenize(first);
-    List<Encoding> out = new ArrayList<>(seconds.size());
-    for (String second : seconds) {
-      Tokens b = tokenize(second);
-      Tokens head = a;
-      if (maxLength > 0 && a.size() + b.size() + 3 > maxLength) {
-        int room = maxLength - b.size() - 3;
-        if (room < 1) {
-          throw new IllegalArgumentException("the second sequence has " + b.size() + " tokens, leaving no room for"
-              + " the first in a window of " + maxLength);
-        }
-        head = a.head(room);
-      }
-      out.add(template(head, b));
+  /** {@code a} cut to what {@code b} leaves of {@code maxLength}. */
+  private static Tokens onlyFirst(Tokens a, Tokens b, int maxLength) {
+    if (maxLength <= 0 || a.size() + b.size() + 3 <= maxLength) {
+      return a;
     }
-    return out;
+    int room = maxLength - b.size() - 3;
+    if (room < 1) {
+      throw new IllegalArgumentException("the second sequence has " + b.size() + " tokens, leaving no room for"
+          + " the first in a window of " + maxLength);
+    }
+    return a.head(room);
   }
 
   /**
