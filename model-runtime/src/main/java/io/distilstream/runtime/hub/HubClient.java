@@ -117,11 +117,7 @@ public final class HubClient {
    * too, saying so on the progress stream.
    */
   public Path snapshot(HubId id) {
-    String revision = id.revision() != null ? id.revision()
-        : options.revision() != null ? options.revision() : "main";
-    if (!HubId.validRevision(revision)) {
-      throw new HubException(id.repo() + ": '" + revision + "' is not a revision name (branch, tag or commit)");
-    }
+    String revision = revision(id);
     Path repoDir = options.cacheDir().resolve(id.cacheFolder());
     if (options.offline()) {
       return cached(id, repoDir, revision, "HF_HUB_OFFLINE is set");
@@ -130,15 +126,7 @@ public final class HubClient {
     try {
       info = repoInfo(id, revision);
     } catch (Unreachable e) {
-      Path cached = cachedOrNull(repoDir, revision);
-      if (cached != null) {
-        note("distilstream: cannot reach " + options.endpoint() + " (" + e.getMessage() + "); using the cached "
-            + id.repo() + "@" + revision + " (" + cached.getFileName() + ")");
-        return cached;
-      }
-      throw new HubException(id.repo() + "@" + revision + ": cannot reach " + options.endpoint() + " ("
-          + e.getMessage() + ") and it is not in the cache " + repoDir + "; check the network, or set HF_ENDPOINT"
-          + " to a mirror", e.getCause());
+      return cachedWhenUnreachable(id, repoDir, revision, e);
     }
     List<String> files = choose(id, revision, info.files());
     Path snapshot = repoDir.resolve("snapshots").resolve(info.commit());
@@ -162,6 +150,49 @@ public final class HubClient {
       }
     }
     return snapshot;
+  }
+
+  /**
+   * {@code id} at the commit its revision names now, checked (as {@link #snapshot} would) to exist and to hold what a
+   * pipeline needs, fetching nothing: one API request. A job pins its Hub ids with it when it is submitted, so a
+   * wrong id fails there, and every TaskManager, and every restart, opens the same commit even when the branch
+   * moves. Offline, or with the endpoint unreachable, the commit the cache holds for the revision.
+   */
+  public HubId pin(HubId id) {
+    String revision = revision(id);
+    Path repoDir = options.cacheDir().resolve(id.cacheFolder());
+    if (options.offline()) {
+      return id.at(cached(id, repoDir, revision, "HF_HUB_OFFLINE is set").getFileName().toString());
+    }
+    RepoInfo info;
+    try {
+      info = repoInfo(id, revision);
+    } catch (Unreachable e) {
+      return id.at(cachedWhenUnreachable(id, repoDir, revision, e).getFileName().toString());
+    }
+    choose(id, revision, info.files());
+    return id.at(info.commit());
+  }
+
+  private String revision(HubId id) {
+    String revision = id.revision() != null ? id.revision()
+        : options.revision() != null ? options.revision() : "main";
+    if (!HubId.validRevision(revision)) {
+      throw new HubException(id.repo() + ": '" + revision + "' is not a revision name (branch, tag or commit)");
+    }
+    return revision;
+  }
+
+  private Path cachedWhenUnreachable(HubId id, Path repoDir, String revision, Unreachable e) {
+    Path cached = cachedOrNull(repoDir, revision);
+    if (cached != null) {
+      note("distilstream: cannot reach " + options.endpoint() + " (" + e.getMessage() + "); using the cached "
+          + id.repo() + "@" + revision + " (" + cached.getFileName() + ")");
+      return cached;
+    }
+    throw new HubException(id.repo() + "@" + revision + ": cannot reach " + options.endpoint() + " ("
+        + e.getMessage() + ") and it is not in the cache " + repoDir + "; check the network, or set HF_ENDPOINT"
+        + " to a mirror", e.getCause());
   }
 
   /**

@@ -39,6 +39,43 @@ public record HubId(String org, String name, String revision) {
     return new HubId(org, name, revision);
   }
 
+  /**
+   * Why {@code text} is not a Hub id, for an error message; {@code null} where it is one. Says which part breaks
+   * which of the Hub's rules.
+   */
+  public static String whyNot(String text) {
+    if (text == null || text.isEmpty()) {
+      return "it is empty";
+    }
+    if (parse(text) != null) {
+      return null;
+    }
+    if (text.length() > 400) {
+      return "it is over 400 characters";
+    }
+    int at = text.indexOf('@');
+    String id = at >= 0 ? text.substring(0, at) : text;
+    if (at >= 0 && !validRevision(text.substring(at + 1))) {
+      return "'" + text.substring(at + 1) + "' is not a revision name (a branch, tag or commit)";
+    }
+    String[] parts = id.split("/", -1);
+    if (parts.length != 2) {
+      return "a Hub id is ORG/NAME[@REVISION], with one '/'";
+    }
+    for (String part : parts) {
+      if (!validPart(part)) {
+        return "'" + part + "' is not a Hub name (letters, digits, '-', '_', '.', at most 96 characters, not"
+            + " starting or ending with '-' or '.', no '--' or '..')";
+      }
+    }
+    return "it is not in the form ORG/NAME[@REVISION]";
+  }
+
+  /** The same repository at another revision. */
+  public HubId at(String rev) {
+    return new HubId(org, name, rev);
+  }
+
   static boolean validPart(String s) {
     return PART.matcher(s).matches() && !s.contains("--") && !s.contains("..");
   }

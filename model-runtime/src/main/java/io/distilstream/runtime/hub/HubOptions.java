@@ -5,6 +5,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -40,9 +42,24 @@ public final class HubOptions {
 
   private HubOptions() {}
 
-  /** The settings of this process's environment. */
+  /** The variables read, under huggingface_hub's names (and ours for the file size limit). */
+  static final List<String> VARIABLES = List.of("HF_HOME", "XDG_CACHE_HOME", "HF_HUB_CACHE", "HF_ENDPOINT",
+      "HF_TOKEN", "HF_HUB_OFFLINE", "DISTILSTREAM_HUB_MAX_FILE_BYTES");
+
+  /**
+   * The settings of this process's environment. A Java system property of the same name ({@code -DHF_HOME=…}) takes
+   * precedence over the variable: a process cannot change its own environment, and an embedded job (a MiniCluster,
+   * a test serving models from a local hub) runs its TaskManagers in this JVM.
+   */
   public static HubOptions fromEnvironment() {
-    return fromEnvironment(System.getenv(), Path.of(System.getProperty("user.home", ".")));
+    Map<String, String> env = new HashMap<>(System.getenv());
+    for (String name : VARIABLES) {
+      String p = System.getProperty(name);
+      if (p != null) {
+        env.put(name, p);
+      }
+    }
+    return fromEnvironment(env, Path.of(System.getProperty("user.home", ".")));
   }
 
   /**

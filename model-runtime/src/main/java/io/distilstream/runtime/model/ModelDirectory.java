@@ -105,8 +105,20 @@ public final class ModelDirectory implements Serializable {
         && repo.getFileName().toString().startsWith("models--") && commit.matches("[0-9a-f]{40}") ? commit : null;
   }
 
-  /** The directory name, as models are usually named after their folder. */
-  public String name() { return path().getFileName().toString(); }
+  /**
+   * The directory name, as models are usually named after their folder; a Hub snapshot's {@code ORG/NAME} (from
+   * its cache folder {@code models--ORG--NAME}: Hub names hold no {@code --}), not its commit.
+   */
+  public String name() {
+    if (hubCommit() != null) {
+      String folder = path().getParent().getParent().getFileName().toString();
+      String[] parts = folder.substring("models--".length()).split("--");
+      if (parts.length == 2) {
+        return parts[0] + "/" + parts[1];
+      }
+    }
+    return path().getFileName().toString();
+  }
 
   /**
    * The model's version: {@code config.json}'s {@code version} where the publisher set one, else the first 16 hex

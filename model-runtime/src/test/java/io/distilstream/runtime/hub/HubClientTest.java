@@ -225,6 +225,54 @@ class HubClientTest {
   }
 
   @Test
+  void pinningChecksTheIdAgainstTheHubAndNamesItsCommitWithoutDownloading() throws Exception {
+    assertThat(ModelSource.pin(SST2, options())).isEqualTo(SST2 + "@" + sst2.commit());
+    assertThat(ModelSource.pin(SST2 + "@" + sst2.commit(), options())).isEqualTo(SST2 + "@" + sst2.commit());
+    assertThat(hub.requests).allMatch(r -> r.startsWith("GET /api/models/"), "only the API was asked");
+    assertThat(cache.resolve("models--distilstream-test--tiny-sst2")).doesNotExist();
+    assertThatThrownBy(() -> ModelSource.pin(SST2 + "@v9", options()))
+        .isInstanceOf(HubException.class).hasMessageContaining("no revision 'v9'");
+    assertThatThrownBy(() -> ModelSource.pin("distilstream-test/nope", options()))
+        .isInstanceOf(HubException.class).hasMessageContaining("repository not found");
+    // neither a local path nor a Hub id: the error says why it is not an id, before any request
+    int asked = hub.requests.size();
+    assertThatThrownBy(() -> ModelSource.pin("distilstream-test/na me", options()))
+        .hasMessageContaining("neither a local path").hasMessageContaining("'na me' is not a Hub name");
+    assertThatThrownBy(() -> ModelSource.pin("org/name@", options()))
+        .hasMessageContaining("'' is not a revision name");
+    assertThatThrownBy(() -> ModelSource.resolve("a/b/c", options()))
+        .hasMessageContaining("ORG/NAME[@REVISION], with one '/'");
+    assertThat(hub.requests).hasSize(asked);
+    assertThat(ModelSource.pin("src/test", options())).isEqualTo("src/test"); // a local path is left as it is
+
+    // offline, the cache's commit; a snapshot names itself ORG/NAME, its version is the commit
+    assertThatThrownBy(() -> ModelSource.pin(SST2, options().offline(true)))
+        .isInstanceOf(HubException.class).hasMessageContaining("HF_HUB_OFFLINE is set");
+    ModelDirectory dir = ModelDirectory.of(ModelSource.resolve(SST2, options()));
+    assertThat(dir.name()).isEqualTo(SST2);
+    assertThat(dir.version()).isEqualTo(sst2.commit());
+    assertThat(ModelSource.pin(SST2, options().offline(true))).isEqualTo(SST2 + "@" + sst2.commit());
+    assertThat(ModelSource.displayName(SST2 + "@" + sst2.commit())).isEqualTo(SST2);
+    assertThat(ModelSource.absolute(SST2)).isEqualTo(SST2);
+    assertThat(ModelSource.absolute("src/test")).isEqualTo(Path.of("src/test").toAbsolutePath().toString());
+  }
+
+  @Test
+  void javaSystemPropertiesOfTheSameNamesOverTheEnvironment() {
+    System.setProperty("HF_HUB_CACHE", cache.toString());
+    System.setProperty("HF_ENDPOINT", hub.endpoint());
+    try {
+      HubOptions o = HubOptions.fromEnvironment();
+      assertThat(o.cacheDir()).isEqualTo(cache);
+      assertThat(o.endpoint()).isEqualTo(hub.endpoint());
+      assertThat(ModelSource.pin(SST2)).isEqualTo(SST2 + "@" + sst2.commit());
+    } finally {
+      System.clearProperty("HF_HUB_CACHE");
+      System.clearProperty("HF_ENDPOINT");
+    }
+  }
+
+  @Test
   void idsAreTheHubsAndAnExistingLocalPathWins() {
     assertThat(HubId.parse("distilbert/distilbert-base-uncased-finetuned-sst-2-english"))
         .isEqualTo(new HubId("distilbert", "distilbert-base-uncased-finetuned-sst-2-english", null));

@@ -32,17 +32,18 @@ import java.util.regex.Pattern;
  * ({@code .onnx}, {@code .safetensors}, other weights) with {@code X-Linked-Etag} (sha256) and {@code
  * X-Linked-Size} to {@code /cdn/<sha256>}, which honours {@code Range}. Like the Hub, an unknown repository is 401
  * {@code RepoNotFound} without a token and 404 with one; a gated one lists its files but answers 401 (no token) or 403
- * (wrong token) {@code GatedRepo} on resolve. {@link #dropNext} cuts a CDN download mid-file.
+ * (wrong token) {@code GatedRepo} on resolve. {@link #dropNext} cuts a CDN download mid-file. Public, in the test-jar,
+ * so the operator tests open models by Hub id from it too.
  */
-final class LocalHub implements AutoCloseable {
-  static final String TOKEN = "hf_localhub_read_token";
+public final class LocalHub implements AutoCloseable {
+  public static final String TOKEN = "hf_localhub_read_token";
   private static final Pattern API = Pattern.compile("/api/models/([^/]+/[^/]+)/revision/([^/]+)");
   private static final Pattern RESOLVE = Pattern.compile("/([^/]+/[^/]+)/resolve/([^/]+)/(.+)");
   private static final Pattern CDN = Pattern.compile("/cdn/([0-9a-f]{64})");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One repository: its commit, files in order, and whether it is gated. */
-  record Repo(String id, String commit, Map<String, byte[]> files, boolean gated) {}
+  public record Repo(String id, String commit, Map<String, byte[]> files, boolean gated) {}
 
   private final HttpServer server;
   private final ExecutorService executor = Executors.newFixedThreadPool(4);
@@ -50,21 +51,21 @@ final class LocalHub implements AutoCloseable {
   private final Map<String, byte[]> lfs = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> drops = new ConcurrentHashMap<>();
   /** "METHOD path [Range]" of every request, in arrival order. */
-  final List<String> requests = Collections.synchronizedList(new ArrayList<>());
+  public final List<String> requests = Collections.synchronizedList(new ArrayList<>());
 
-  LocalHub() throws IOException {
+  public LocalHub() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.createContext("/", this::handle);
     server.setExecutor(executor);
     server.start();
   }
 
-  String endpoint() {
+  public String endpoint() {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
   /** Serves the files of {@code dir} (plus {@code extra} made-up files) as repository {@code id}. */
-  Repo add(String id, Path dir, boolean gated, Map<String, byte[]> extra) throws IOException {
+  public Repo add(String id, Path dir, boolean gated, Map<String, byte[]> extra) throws IOException {
     Map<String, byte[]> files = new LinkedHashMap<>();
     try (var list = Files.list(dir)) {
       for (Path f : list.sorted().toList()) {
@@ -84,7 +85,7 @@ final class LocalHub implements AutoCloseable {
   }
 
   /** The next {@code times} CDN downloads of {@code file} stop after half of what they announce. */
-  void dropNext(Repo repo, String file, int times) {
+  public void dropNext(Repo repo, String file, int times) {
     drops.put(hex("SHA-256", repo.files().get(file)), new AtomicInteger(times));
   }
 
@@ -101,7 +102,7 @@ final class LocalHub implements AutoCloseable {
     return hex("SHA-1", all);
   }
 
-  static String hex(String algorithm, byte[] bytes) {
+  public static String hex(String algorithm, byte[] bytes) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance(algorithm).digest(bytes));
     } catch (Exception e) {
