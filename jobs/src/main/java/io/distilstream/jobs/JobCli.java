@@ -1,10 +1,10 @@
 package io.distilstream.jobs;
 
 import io.distilstream.runtime.cli.Args;
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -18,7 +18,8 @@ public final class JobCli {
       "  --config FILE              a properties file of job options (see docs/job.md: job options)",
       "  --set KEY=VALUE            any option, overriding the file (repeatable), e.g. --set kafka.security.protocol=SSL",
       "  --bootstrap-servers S      = --set kafka.bootstrap.servers=S",
-      "  --model TASK=DIR           = --set inference.model.TASK=DIR (repeatable)",
+      "  --model TASK=DIR|ORG/NAME[@REV]  = --set inference.model.TASK=… (repeatable): a model directory, or a",
+      "                             Hugging Face Hub id (an existing local path wins), pinned to its commit now",
       "  --parallelism N            = --set parallelism.default=N",
       "  --checkpoint-interval D    = --set execution.checkpointing.interval=D (e.g. '10 s')",
       "  --dry-run                  validate the options and print them (secrets masked); start nothing");
@@ -37,8 +38,7 @@ public final class JobCli {
       if (eq <= 0) {
         throw new Args.UsageException("--model takes TASK=DIR, got '" + m + "'");
       }
-      overrides.put("inference.model." + Task.parse(m.substring(0, eq)).id(),
-          Paths.get(m.substring(eq + 1)).toAbsolutePath().toString());
+      overrides.put("inference.model." + Task.parse(m.substring(0, eq)).id(), ModelSource.absolute(m.substring(eq + 1)));
     }
     String p = args.string("parallelism", null);
     if (p != null) {

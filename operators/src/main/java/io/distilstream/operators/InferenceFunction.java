@@ -1,5 +1,6 @@
 package io.distilstream.operators;
 
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
@@ -9,7 +10,6 @@ import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.InferenceOutput;
 import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.TextEvent;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
@@ -174,10 +174,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     try {
       Map<Task, String> versions = new EnumMap<>(Task.class);
       for (var e : spec.models().entrySet()) {
-        Path path = Path.of(e.getValue());
-        ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path));
-        TaskRuntime<?, ?> runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir, path.getFileName().toString()),
-            options, subtask);
+        ModelDirectory dir = ModelPaths.open(e.getValue());
+        TaskRuntime<?, ?> runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir,
+            ModelSource.displayName(e.getValue())), options, subtask);
         runtimes.put(e.getKey(), runtime);
         versions.put(e.getKey(), runtime.model.getVersion());
       }

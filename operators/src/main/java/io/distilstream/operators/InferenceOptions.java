@@ -197,6 +197,8 @@ public final class InferenceOptions {
     return ConfigOptions.key(MODEL_PREFIX + task).stringType().noDefaultValue()
         .withDescription("Model directory for " + task + (task.startsWith("zero-shot") ? " (an NLI model)" : "")
             + ": config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors); a symlink or a"
-            + " pointer file for hot reload.");
+            + " pointer file for hot reload. Or a Hugging Face Hub id, ORG/NAME[@REVISION] (an existing local path"
+            + " wins): checked and pinned to its commit when the job is submitted, fetched by each TaskManager into"
+            + " its Hugging Face cache (HF_HOME).");
   }
 }

@@ -1,5 +1,6 @@
 package io.distilstream.operators;
 
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
@@ -89,7 +90,12 @@ public final class InferenceSpec implements Serializable {
           + maxResultBytes);
     }
     for (Map.Entry<Task, String> e : models.entrySet()) {
-      ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
+      if (ModelSource.isHubId(e.getValue())) {
+        // checked against the Hub now and pinned to its commit: the same model on every TaskManager and restart
+        e.setValue(ModelSource.pin(e.getValue()));
+      } else {
+        ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
+      }
     }
   }
 
@@ -98,7 +104,7 @@ public final class InferenceSpec implements Serializable {
     Builder b = builder();
     for (Task t : Task.values()) {
       conf.getOptional(org.apache.flink.configuration.ConfigOptions.key(InferenceOptions.MODEL_PREFIX + t.id())
-          .stringType().noDefaultValue()).ifPresent(dir -> b.model(t, Path.of(dir)));
+          .stringType().noDefaultValue()).ifPresent(model -> b.model(t, model));
     }
     conf.getOptional(InferenceOptions.DEFAULT_TASKS).ifPresent(list -> {
       for (String s : list) {
@@ -164,6 +170,14 @@ public final class InferenceSpec implements Serializable {
     private Duration reloadInterval;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
+    /**
+     * A model directory, pointer file or Hugging Face Hub id ({@code ORG/NAME[@REVISION]}; an existing local path
+     * wins), as {@code inference.model.<task>} takes it. Where a Hub id, {@link #build} pins it to its commit.
+     */
+    public Builder model(Task task, String pathOrHubId) {
+      models.put(task, ModelSource.absolute(pathOrHubId));
+      return this;
+    }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
     public Builder pipelineOptions(PipelineOptions o) { this.pipelineOptions = o; return this; }
     public Builder maxWait(Duration d) { this.maxWait = d; return this; }

@@ -1,5 +1,6 @@
 package io.distilstream.operators;
 
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.IOException;
@@ -60,6 +61,8 @@ final class ModelReloader implements AutoCloseable {
   ModelReloader(Map<Task, String> paths, Map<Task, String> servingVersions, Loader loader, Duration interval,
       MetricGroup metrics, String threadName) {
     this.paths = new EnumMap<>(paths);
+    // a Hub id was pinned to a commit at submission (ModelSource.pin): its files never change, nothing to watch
+    this.paths.values().removeIf(ModelSource::isHubId);
     this.serving.putAll(servingVersions);
     this.loader = loader;
     MetricGroup g = metrics.addGroup(InferenceMetrics.GROUP);

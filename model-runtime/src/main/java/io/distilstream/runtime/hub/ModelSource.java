@@ -49,10 +49,10 @@ public final class ModelSource {
 
   /**
    * A configured model as a configuration carries it to other processes, whose working directories differ: a Hub id
-   * as given, a local path made absolute.
+   * as given, a local path made absolute. Text that is neither fails here, as in {@link #resolve}.
    */
   public static String absolute(String pathOrHubId) {
-    return isHubId(pathOrHubId) ? pathOrHubId : Path.of(pathOrHubId).toAbsolutePath().toString();
+    return isHubId(pathOrHubId) ? pathOrHubId : local(pathOrHubId).toAbsolutePath().toString();
   }
 
   /**

@@ -19,7 +19,10 @@ public final class DistilBertOptions {
           + " fill-mask, multiple-choice or zero-shot-classification (aliases: sentiment-analysis, ner, qa, embeddings).");
 
   public static final ConfigOption<String> MODEL_DIR = ConfigOptions.key("model-dir").stringType().noDefaultValue()
-      .withDescription("Model directory: config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors).");
+      .withDescription("Model directory: config.json, tokenizer.json or vocab.txt, model.onnx (or model.safetensors)."
+          + " Or a Hugging Face Hub id, ORG/NAME[@REVISION] (an existing local path wins): checked and pinned to its"
+          + " commit when the statement is planned, fetched by each TaskManager into its Hugging Face cache"
+          + " (HF_HOME).");
 
   public static final ConfigOption<Integer> MAX_BATCH_SIZE = ConfigOptions.key("max-batch-size").intType()
       .defaultValue(InferenceOptions.MAX_BATCH_SIZE.defaultValue())

@@ -1,6 +1,7 @@
 package io.distilstream.operators.sql;
 
 import io.distilstream.operators.ModelVersion;
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.PipelineOptions;
@@ -95,9 +96,11 @@ public final class SqlModelSpec implements Serializable {
     }
     String dir = o.getOptional(DistilBertOptions.MODEL_DIR).orElseThrow(() -> new ValidationException(
         "option 'model-dir' is required: a directory with config.json, tokenizer.json or vocab.txt, model.onnx"));
-    ModelDirectory model;
+    String model;
     try {
-      model = ModelDirectory.of(io.distilstream.operators.ModelPaths.resolve(Path.of(dir)));
+      // a Hub id is checked against the Hub and pinned to its commit now; each subtask fetches it when it opens
+      model = ModelSource.isHubId(dir) ? ModelSource.pin(dir)
+          : ModelDirectory.of(io.distilstream.operators.ModelPaths.resolve(Path.of(dir))).path().toString();
     } catch (RuntimeException e) {
       throw new ValidationException("option 'model-dir': " + e.getMessage(), e);
     }
@@ -122,7 +125,7 @@ public final class SqlModelSpec implements Serializable {
     } catch (IllegalArgumentException e) {
       throw new ValidationException("distilbert model options: " + e.getMessage(), e);
     }
-    return new SqlModelSpec(task, model.path().toString(), p, maxWait, onError, List.of(), false);
+    return new SqlModelSpec(task, model, p, maxWait, onError, List.of(), false);
   }
 
   /** The same spec with its input and output schemas checked against the task. */

@@ -1,13 +1,13 @@
 package io.distilstream.operators.sql;
 
 import io.distilstream.operators.InferenceMetrics;
+import io.distilstream.operators.ModelPaths;
 import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
-import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import org.apache.flink.table.functions.FunctionContext;
 import org.slf4j.Logger;
@@ -44,7 +44,7 @@ final class SqlRuntime<Q, I, O> implements AutoCloseable {
       int cores = Runtime.getRuntime().availableProcessors();
       options = options.session(options.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
-    ModelDirectory dir = ModelDirectory.of(Path.of(spec.modelDir));
+    ModelDirectory dir = ModelPaths.open(spec.modelDir); // a Hub id is fetched here, into this process's HF cache
     ModelVersion version = ModelVersion.of(dir);
     Pipeline<I, O> pipeline = binding.open(dir, options);
     Holder h = new Holder();

@@ -8,6 +8,7 @@ import io.distilstream.jobs.kafka.ConfluentWireFormat;
 import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.cli.BuildModelCli;
+import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
@@ -47,11 +48,14 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 public final class Demo {
   public static final String USAGE = String.join("\n",
-      "usage: distilstream demo [--model TASK=DIR]... [--model-dir DIR] [--parallelism N] [--schema-registry]",
+      "usage: distilstream demo [--model TASK=DIR|ORG/NAME[@REV]]... [--model-dir DIR] [--parallelism N]",
+      "                         [--schema-registry]",
       "  Starts a Kafka broker (KRaft, 127.0.0.1, temp dir) and a local Flink cluster, produces sample events,",
       "  runs the enrichment job for text-classification, token-classification and question-answering, and",
       "  prints the results. Exits 0 when every event got its results or a dead letter.",
-      "  --model TASK=DIR   the model for a task (repeatable)",
+      "  --model TASK=DIR|ORG/NAME[@REV]   the model for a task (repeatable): a model directory, or a Hugging",
+      "                     Face Hub id fetched into the HF cache (an existing local path wins), e.g.",
+      "                     text-classification=distilbert/distilbert-base-uncased-finetuned-sst-2-english",
       "  --model-dir DIR    a directory with one model directory per task, named after the task",
       "  --parallelism N    Flink parallelism (2)",
       "  --schema-registry  also start a schema registry (Apicurio, Confluent-compatible API; needs a Java 21+",
@@ -64,7 +68,7 @@ public final class Demo {
 
   public static int run(String[] argv, PrintStream out) throws Exception {
     Args args = Args.parse(argv, Set.of("schema-registry"));
-    Map<Task, Path> models = models(args);
+    Map<Task, String> models = models(args);
     int parallelism = args.integer("parallelism", 2);
     boolean withRegistry = args.flag("schema-registry");
     args.rejectUnknown();
@@ -72,13 +76,14 @@ public final class Demo {
     out.println("distilstream demo");
     out.println("models:");
     boolean seeded = args.all("model").isEmpty() && args.string("model-dir", null) == null;
-    for (Map.Entry<Task, Path> e : models.entrySet()) {
+    for (Map.Entry<Task, String> e : models.entrySet()) {
       out.printf("  %-22s %s%n", e.getKey(), e.getValue());
     }
     if (seeded) {
       out.println("NOTE: no models given, so these are small DistilBERT models with seeded random weights, built in"
           + " Java just now:\n      their labels, entities and answers are not meaningful. Point the demo at real"
-          + " models with\n      --model TASK=DIR (a Hugging Face export, or a directory with model.safetensors).");
+          + " models with\n      --model TASK=DIR (a Hugging Face export, or a directory with model.safetensors) or a Hub id:\n"
+          + "      --model text-classification=distilbert/distilbert-base-uncased-finetuned-sst-2-english");
     }
 
     try (LocalSchemaRegistry registry = withRegistry ? LocalSchemaRegistry.start() : null;
@@ -94,7 +99,7 @@ public final class Demo {
       conf.put("source.starting-offsets", "earliest");
       conf.put("execution.checkpointing.interval", "1 s");
       conf.put("inference.max-wait", "20 ms");
-      models.forEach((task, dir) -> conf.put("inference.model." + task.id(), dir.toString()));
+      models.forEach((task, model) -> conf.put("inference.model." + task.id(), model));
       if (registry != null) {
         conf.put("schema.registry.url", registry.url());
         conf.put("output.format", "avro-confluent");
@@ -129,14 +134,15 @@ public final class Demo {
     return 0;
   }
 
-  static Map<Task, Path> models(Args args) throws java.io.IOException {
-    Map<Task, Path> models = new EnumMap<>(Task.class);
+  /** Each task's model: an absolute directory, or a Hub id as given (the job pins and fetches it). */
+  static Map<Task, String> models(Args args) throws java.io.IOException {
+    Map<Task, String> models = new EnumMap<>(Task.class);
     String dir = args.string("model-dir", null);
     if (dir != null) {
       for (Task t : List.of(Task.TEXT_CLASSIFICATION, Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
         Path p = Paths.get(dir, t.id());
         if (Files.isDirectory(p)) {
-          models.put(t, p.toAbsolutePath());
+          models.put(t, p.toAbsolutePath().toString());
         }
       }
       if (models.isEmpty()) {
@@ -147,12 +153,12 @@ public final class Demo {
     for (String m : args.all("model")) {
       int eq = m.indexOf('=');
       if (eq <= 0) {
-        throw new Args.UsageException("--model takes TASK=DIR, got '" + m + "'");
+        throw new Args.UsageException("--model takes TASK=DIR or TASK=ORG/NAME[@REVISION], got '" + m + "'");
       }
-      models.put(Task.parse(m.substring(0, eq)), Paths.get(m.substring(eq + 1)).toAbsolutePath());
+      models.put(Task.parse(m.substring(0, eq)), ModelSource.absolute(m.substring(eq + 1)));
     }
     if (models.isEmpty()) {
-      models.putAll(seededModels());
+      seededModels().forEach((t, seeded) -> models.put(t, seeded.toString()));
     }
     return models;
   }
