@@ -80,6 +80,8 @@ public final class RuntimeCli {
       "  --device cpu|cuda          execution provider (cpu)",
       "  --onnx FILE                ONNX file other than DIR/model.onnx (a name inside DIR: model_quantized.onnx; for a",
       "                             Hub id, the file fetched, at the top or under onnx/)",
+      "  --quantize int8            run the int8 graph model_quantized.onnx (Optimum's name; top or onnx/): for a Hub",
+      "                             id the file fetched instead of model.onnx; = --onnx model_quantized.onnx",
       "  --int8-rewrite             a per-tensor int8 graph (Optimum's model_quantized.onnx): rewrite it to per-row",
       "                             quantization at load, so it batches with results independent of batch neighbours",
       "  --allow-batch-dependent-results  batch a per-tensor int8 graph as it is (faster; results then depend on",
@@ -112,6 +114,17 @@ public final class RuntimeCli {
     String model = args.required("model");
     String revision = args.string("revision", null);
     String onnx = args.string("onnx", null);
+    String quantize = args.string("quantize", null);
+    if (quantize != null) {
+      if (!quantize.equals("int8")) {
+        throw new Args.UsageException("--quantize takes int8 (a graph built here: build-model --quantize int8), got '"
+            + quantize + "'");
+      }
+      if (onnx != null) {
+        throw new Args.UsageException("--quantize int8 names the ONNX file (model_quantized.onnx): drop --onnx");
+      }
+      onnx = ModelDirectory.MODEL_QUANTIZED_ONNX; // Optimum's int8 file, as the Hub's onnx/ folders hold it
+    }
     PipelineOptions options = PipelineOptions.defaults()
         .session(SessionOptions.defaults()
             .device(Device.parse(args.string("device", "cpu")))

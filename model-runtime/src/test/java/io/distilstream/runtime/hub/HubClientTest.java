@@ -190,6 +190,33 @@ class HubClientTest {
   }
 
   @Test
+  void runWithQuantizeInt8FetchesAndRunsTheQuantizedGraph() throws Exception {
+    Path seq = SharedModels.model(SharedModels.SEQ_CLS);
+    byte[] onnx = Files.readAllBytes(seq.resolve("model.onnx"));
+    byte[] quantized = java.util.Arrays.copyOf(onnx, onnx.length); // the same graph: which file came is what counts
+    Map<String, byte[]> layout = new HashMap<>();
+    layout.put("model.onnx", null);
+    layout.put("onnx/model.onnx", onnx);
+    layout.put("onnx/model_quantized.onnx", quantized);
+    hub.add("distilstream-test/optimum-int8", seq, false, layout);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = io.distilstream.runtime.cli.RuntimeCli.run(new String[] {"--task", "text-classification", "--model",
+        "distilstream-test/optimum-int8", "--quantize", "int8"},
+        new java.io.ByteArrayInputStream("a wonderful little film\n".getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(progress, true, StandardCharsets.UTF_8),
+        options());
+    assertThat(rc).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("\"label\"");
+    assertThat(hub.requests).anyMatch(r -> r.startsWith("HEAD /distilstream-test/optimum-int8/resolve/")
+        && r.endsWith("/onnx/model_quantized.onnx"));
+    assertThat(hub.requests).noneMatch(r -> r.contains("/resolve/") && r.endsWith("/onnx/model.onnx"));
+    assertThatThrownBy(() -> io.distilstream.runtime.cli.RuntimeCli.run(new String[] {"--task",
+        "text-classification", "--model", "distilstream-test/optimum-int8", "--quantize", "int4"},
+        new java.io.ByteArrayInputStream(new byte[0]), new PrintStream(out), new PrintStream(progress), options()))
+        .hasMessageContaining("--quantize takes int8");
+  }
+
+  @Test
   void gatedRepositoriesNeedHfToken() throws Exception {
     hub.add("distilstream-test/gated", SharedModels.model(SharedModels.SEQ_CLS), true, Map.of());
     assertThatThrownBy(() -> ModelSource.resolve("distilstream-test/gated", options()))
