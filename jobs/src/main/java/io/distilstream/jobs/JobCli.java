@@ -36,7 +36,7 @@ public final class JobCli {
     for (String m : args.all("model")) {
       int eq = m.indexOf('=');
       if (eq <= 0) {
-        throw new Args.UsageException("--model takes TASK=DIR, got '" + m + "'");
+        throw new Args.UsageException("--model takes TASK=DIR or TASK=ORG/NAME[@REVISION], got '" + m + "'");
       }
       overrides.put("inference.model." + Task.parse(m.substring(0, eq)).id(), ModelSource.absolute(m.substring(eq + 1)));
     }

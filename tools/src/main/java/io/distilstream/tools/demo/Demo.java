@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -261,20 +262,24 @@ public final class Demo {
       Results read) throws Exception {
     out.println("== text-classification (" + records.size() + ") ==");
     out.printf("%-28s %-12s %8s %10s%n", "id", "label", "score", "latency");
+    Set<String> models = new TreeSet<>();
     for (ConsumerRecord<byte[], byte[]> r : records) {
       ClassificationResult c = read.read(r.value(), ClassificationResult.class, ClassificationResult.getDecoder());
       out.printf("%-28s %-12s %8.4f %8.1fms%n", clip(c.getId(), 28), c.getLabels().get(0).getLabel(),
           c.getLabels().get(0).getScore(), c.getLatencyMicros() / 1000.0);
+      models.add(c.getModel().getName() + "@" + c.getModel().getVersion());
     }
-    out.println();
+    printModels(out, models);
   }
 
   private static void printEntities(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records, Results read)
       throws Exception {
     out.println("== token-classification (" + records.size() + ") ==");
     out.printf("%-28s %s%n", "id", "entities (label word [start,end) score)");
+    Set<String> models = new TreeSet<>();
     for (ConsumerRecord<byte[], byte[]> r : records) {
       EntityResult e = read.read(r.value(), EntityResult.class, EntityResult.getDecoder());
+      models.add(e.getModel().getName() + "@" + e.getModel().getVersion());
       StringBuilder sb = new StringBuilder();
       e.getEntities().stream().limit(6).forEach(s -> sb.append(String.format(Locale.ROOT, "%s '%s' [%d,%d) %.2f; ",
           s.getLabel(), s.getWord(), s.getStart(), s.getEnd(), s.getScore())));
@@ -283,17 +288,27 @@ public final class Demo {
       }
       out.printf("%-28s %s%n", clip(e.getId(), 28), sb.length() == 0 ? "(none)" : sb);
     }
-    out.println();
+    printModels(out, models);
   }
 
   private static void printAnswers(PrintStream out, List<ConsumerRecord<byte[], byte[]>> records, Results read)
       throws Exception {
     out.println("== question-answering (" + records.size() + ") ==");
     out.printf("%-28s %-40s %8s%n", "id", "answer", "score");
+    Set<String> models = new TreeSet<>();
     for (ConsumerRecord<byte[], byte[]> r : records) {
       AnswerResult a = read.read(r.value(), AnswerResult.class, AnswerResult.getDecoder());
+      models.add(a.getModel().getName() + "@" + a.getModel().getVersion());
       out.printf("%-28s %-40s %8.4f%n", clip(a.getId(), 28), "'" + clip(a.getAnswers().get(0).getAnswer(), 38) + "'",
           a.getAnswers().get(0).getScore());
+    }
+    printModels(out, models);
+  }
+
+  /** Which model (name@version: a Hub id's commit, else config.json's version or a content hash) made the rows. */
+  private static void printModels(PrintStream out, Set<String> models) {
+    if (!models.isEmpty()) {
+      out.println("made by " + String.join(", ", models));
     }
     out.println();
   }
