@@ -156,7 +156,8 @@ public final class HubClient {
    * {@code id} at the commit its revision names now, checked (as {@link #snapshot} would) to exist and to hold what a
    * pipeline needs, fetching nothing: one API request. A job pins its Hub ids with it when it is submitted, so a
    * wrong id fails there, and every TaskManager, and every restart, opens the same commit even when the branch
-   * moves. Offline, or with the endpoint unreachable, the commit the cache holds for the revision.
+   * moves. Offline, or with the endpoint unreachable, the commit the cache holds for the revision. Writes only the
+   * cache's {@code refs/<revision>}.
    */
   public HubId pin(HubId id) {
     String revision = revision(id);
@@ -171,6 +172,14 @@ public final class HubClient {
       return id.at(cachedWhenUnreachable(id, repoDir, revision, e).getFileName().toString());
     }
     choose(id, revision, info.files());
+    if (!revision.equals(info.commit())) {
+      try {
+        // as huggingface_hub does on resolving: a cache the TaskManagers share then answers offline runs of the branch
+        writeRef(repoDir, revision, info.commit());
+      } catch (IOException e) {
+        note("distilstream: " + id + ": cannot record refs/" + revision + " in " + repoDir + ": " + e.getMessage());
+      }
+    }
     return id.at(info.commit());
   }
 

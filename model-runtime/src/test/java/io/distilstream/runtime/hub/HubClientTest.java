@@ -256,7 +256,9 @@ class HubClientTest {
     assertThat(ModelSource.pin(SST2, options())).isEqualTo(SST2 + "@" + sst2.commit());
     assertThat(ModelSource.pin(SST2 + "@" + sst2.commit(), options())).isEqualTo(SST2 + "@" + sst2.commit());
     assertThat(hub.requests).allMatch(r -> r.startsWith("GET /api/models/"), "only the API was asked");
-    assertThat(cache.resolve("models--distilstream-test--tiny-sst2")).doesNotExist();
+    Path repoDir = cache.resolve("models--distilstream-test--tiny-sst2");
+    assertThat(repoDir.resolve("snapshots")).doesNotExist();
+    assertThat(Files.readString(repoDir.resolve("refs/main"))).isEqualTo(sst2.commit());
     assertThatThrownBy(() -> ModelSource.pin(SST2 + "@v9", options()))
         .isInstanceOf(HubException.class).hasMessageContaining("no revision 'v9'");
     assertThatThrownBy(() -> ModelSource.pin("distilstream-test/nope", options()))
