@@ -15,7 +15,7 @@ public final class ModelSource {
 
   /** {@link #resolve(String, HubOptions)} with the process environment's settings. */
   public static Path resolve(String pathOrHubId) {
-    return isHubId(pathOrHubId) ? resolve(pathOrHubId, HubOptions.fromEnvironment()) : Path.of(pathOrHubId);
+    return isHubId(pathOrHubId) ? resolve(pathOrHubId, HubOptions.fromEnvironment()) : local(pathOrHubId);
   }
 
   /**

@@ -98,8 +98,10 @@ public final class SqlModelSpec implements Serializable {
         "option 'model-dir' is required: a directory with config.json, tokenizer.json or vocab.txt, model.onnx"));
     String model;
     try {
-      // a Hub id is checked against the Hub and pinned to its commit now; each subtask fetches it when it opens
-      model = ModelSource.isHubId(dir) ? ModelSource.pin(dir)
+      // a Hub id is checked against the Hub and pinned to its commit now (each subtask fetches it when it opens);
+      // text that is neither a path nor a Hub id fails here, saying why it is not an id
+      String pinned = ModelSource.pin(dir);
+      model = ModelSource.isHubId(dir) ? pinned
           : ModelDirectory.of(io.distilstream.operators.ModelPaths.resolve(Path.of(dir))).path().toString();
     } catch (RuntimeException e) {
       throw new ValidationException("option 'model-dir': " + e.getMessage(), e);

@@ -128,6 +128,9 @@ class SqlModelSpecTest {
     Path pointer = tmp.resolve("CURRENT");
     Files.writeString(pointer, dir + "\n");
     assertThat(spec("qa", pointer).modelDir()).isEqualTo(dir.toString());
+    // neither a local path nor a Hub id (ORG/NAME[@REVISION]): says why, before any request
+    assertThatThrownBy(() -> spec("qa", Path.of("org/na me"))).isInstanceOf(ValidationException.class)
+        .hasMessageContaining("option 'model-dir'").hasMessageContaining("'na me' is not a Hub name");
   }
 
   static ResolvedSchema predictionsOf(boolean perMask) {
