@@ -346,7 +346,7 @@ class ConfluentFormatITCase {
     assertThat(dead).isEmpty();
   }
 
-  private static EventDecoder.Context context(EventDecoder d, List<DeadLetter> dead) {
+  static EventDecoder.Context context(EventDecoder d, List<DeadLetter> dead) {
     return d.new Context() {
       @Override
       public Long timestamp() {
@@ -365,7 +365,7 @@ class ConfluentFormatITCase {
     };
   }
 
-  private static Collector<TextEvent> collector(List<TextEvent> out) {
+  static Collector<TextEvent> collector(List<TextEvent> out) {
     return new Collector<>() {
       @Override
       public void collect(TextEvent e) {
