@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
@@ -112,6 +113,49 @@ public final class SchemaRegistryClient {
   /** The id of {@code schema} as registered under {@code subject}; {@code NOT_FOUND} when it is not. */
   public int lookup(String subject, Schema schema) {
     return call("POST", "/subjects/" + encode(subject), body(schema)).path("id").asInt(-1);
+  }
+
+  /** The id of {@code schema} under {@code subject}, or empty when it is not registered there; registers nothing. */
+  public OptionalInt find(String subject, Schema schema) {
+    try {
+      int id = lookup(subject, schema);
+      return id < 0 ? OptionalInt.empty() : OptionalInt.of(id);
+    } catch (RegistryException e) {
+      if (e.kind() == RegistryException.Kind.NOT_FOUND) {
+        return OptionalInt.empty();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Why registering {@code schema} under {@code subject} would be refused under the subject's compatibility level
+   * ({@code POST /compatibility/subjects/{s}/versions/latest}): empty when it would be accepted, or when the subject
+   * has no version yet; the registry's messages when not (one line saying it gave none when it gave none).
+   */
+  public List<String> incompatibilities(String subject, Schema schema) {
+    JsonNode n;
+    try {
+      n = call("POST", "/compatibility/subjects/" + encode(subject) + "/versions/latest?verbose=true", body(schema));
+    } catch (RegistryException e) {
+      if (e.kind() == RegistryException.Kind.NOT_FOUND) {
+        return List.of();
+      }
+      throw e;
+    }
+    if (n.path("is_compatible").asBoolean(true)) {
+      return List.of();
+    }
+    List<String> messages = new ArrayList<>();
+    n.path("messages").forEach(m -> messages.add(clip(m.asText())));
+    return messages.isEmpty() ? List.of("the registry gave no reason") : messages;
+  }
+
+  /** The registry's subjects ({@code GET /subjects}). */
+  public List<String> subjects() {
+    List<String> out = new ArrayList<>();
+    call("GET", "/subjects", null).forEach(n -> out.add(n.asText()));
+    return out;
   }
 
   /** Registers or, with {@code auto.register.schemas=false}, looks up. */
