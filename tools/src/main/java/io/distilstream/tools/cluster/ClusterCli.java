@@ -80,9 +80,10 @@ public final class ClusterCli {
     if (Files.exists(state) && alive(load(state))) {
       throw new IllegalArgumentException("a cluster is already up (" + state + "); run 'distilstream cluster down'");
     }
-    if (withRegistry && LocalSchemaRegistry.unavailableReason() != null) {
+    String noRegistry = withRegistry ? LocalSchemaRegistry.unavailableReason() : null;
+    if (noRegistry != null) {
       // before anything starts: nothing to clean up
-      throw new IllegalArgumentException("--schema-registry: " + LocalSchemaRegistry.unavailableReason());
+      throw new IllegalArgumentException("--schema-registry: " + noRegistry);
     }
     LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
     c.writeState(state);
