@@ -67,7 +67,10 @@ public final class SchemaRegistryClient {
     HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(settings.requestTimeout())
         .followRedirects(HttpClient.Redirect.NEVER);
-    if (settings.urls().stream().anyMatch(u -> u.startsWith("https:"))) {
+    // without schema.registry.ssl.* options but with the JVM's javax.net.ssl.keyStore, the JDK's default context
+    // (which presents that key store's certificate) stays in charge, as before
+    boolean jvmKeyStore = !settings.hasTls() && System.getProperty("javax.net.ssl.keyStore") != null;
+    if (settings.urls().stream().anyMatch(u -> u.startsWith("https:")) && !jvmKeyStore) {
       b.sslContext(sslContext(settings, certificateRequests));
     }
     this.http = b.build();
