@@ -4,8 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.distilstream.tools.cluster.ClusterCli;
+import io.distilstream.tools.local.LocalSchemaRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,9 +22,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code distilstream cluster up --kafka|submit|status|down}: real JobManager, TaskManager and broker processes that
- * outlive the command, found again through the state file, the job jar submitted with {@code flink run} and
- * running, and everything gone after {@code down}.
+ * {@code distilstream cluster up --kafka --schema-registry|submit|status|down}: real JobManager, TaskManager, broker
+ * and schema registry processes that outlive the command, found again through the state file, the job jar submitted
+ * with {@code flink run} (writing {@code avro-confluent} through the cluster's registry) and running, and everything
+ * gone after {@code down}. Without a Java 21+ runtime for the registry the same runs without it.
  */
 class ClusterCliITCase {
   private record Run(int code, String out) {}
@@ -31,14 +37,33 @@ class ClusterCliITCase {
     return new Run(code, buf.toString(StandardCharsets.UTF_8));
   }
 
+  /** The registry's subjects, as its JSON array. */
+  private static String subjects(String registryUrl) throws Exception {
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(registryUrl + "/subjects")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return r.body().replace(" ", "");
+  }
+
   @Test
   void upStatusDown(@TempDir Path tmp) throws Exception {
     String state = tmp.resolve("state.properties").toString();
     Path dir = tmp.resolve("cluster");
     List<ProcessHandle> processes = new ArrayList<>();
+    String noRegistry = LocalSchemaRegistry.unavailableReason();
+    if (noRegistry != null) {
+      System.err.println("ClusterCliITCase runs without --schema-registry: " + noRegistry);
+    }
+    boolean withRegistry = noRegistry == null;
+    Path registryDir = null;
     try {
-      Run up = cli("up", "--state", state, "--dir", dir.toString(), "--taskmanagers", "1", "--slots", "1",
-          "--kafka");
+      List<String> upArgs = new ArrayList<>(List.of("up", "--state", state, "--dir", dir.toString(),
+          "--taskmanagers", "1", "--slots", "1", "--kafka"));
+      if (withRegistry) {
+        upArgs.add("--schema-registry");
+      }
+      Run up = cli(upArgs.toArray(String[]::new));
       assertThat(up.code()).as(up.out()).isZero();
       assertThat(up.out()).contains("Kafka broker at 127.0.0.1:");
       assertThat(dir.resolve("conf/config.yaml")).content().contains("taskmanager.numberOfTaskSlots: '1'");
@@ -51,19 +76,38 @@ class ClusterCliITCase {
           processes.add(ProcessHandle.of(Long.parseLong(p.getProperty(k))).orElseThrow());
         }
       }
-      assertThat(processes).hasSize(3).allMatch(ProcessHandle::isAlive);
+      assertThat(processes).hasSize(withRegistry ? 4 : 3).allMatch(ProcessHandle::isAlive);
+      String registryUrl = p.getProperty("registry.url");
+      if (withRegistry) {
+        registryDir = Path.of(p.getProperty("registry.dir"));
+        assertThat(up.out()).contains("schema registry at " + registryUrl);
+        assertThat(subjects(registryUrl)).isEqualTo("[]");
+      }
 
       Run status = cli("status", "--state", state);
       assertThat(status.code()).as(status.out()).isZero();
       assertThat(status.out()).contains("jobmanager pid", "tm-1 pid", "kafka pid", "Flink 2.2", "taskmanagers 1",
           "slots 1 free of 1", "jobs running 0");
+      if (withRegistry) {
+        assertThat(status.out()).contains("schema registry: " + registryUrl, "registry pid");
+      }
 
       Path model = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models",
           "tiny-distilbert-sequence-classification").toAbsolutePath();
-      Run submit = cli("submit", "--state", state, "--bootstrap-servers", p.getProperty("kafka.bootstrap.servers"),
-          "--model", "text-classification=" + model, "--parallelism", "1");
+      List<String> submitArgs = new ArrayList<>(List.of("submit", "--state", state, "--bootstrap-servers",
+          p.getProperty("kafka.bootstrap.servers"), "--model", "text-classification=" + model, "--parallelism", "1"));
+      if (withRegistry) {
+        // no schema.registry.url: submit passes the cluster's
+        submitArgs.addAll(List.of("--set", "output.format=avro-confluent"));
+      }
+      Run submit = cli(submitArgs.toArray(String[]::new));
       assertThat(submit.code()).as(submit.out()).isZero();
       assertThat(submit.out()).containsPattern("submitted job [0-9a-f]{32}");
+      if (withRegistry) {
+        // the job registered its output schemas while `flink run` built it, in the cluster's registry
+        assertThat(submit.out()).contains("schema.registry.url=" + registryUrl);
+        assertThat(subjects(registryUrl)).contains("\"text-labels-value\"", "\"text-dead-letters-value\"");
+      }
       // a job is RUNNING before its tasks hold their slots: poll the status until the slot is taken
       Run running = cli("status", "--state", state);
       long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
@@ -80,6 +124,9 @@ class ClusterCliITCase {
     }
     assertThat(processes).noneMatch(ProcessHandle::isAlive);
     assertThat(dir).doesNotExist();
+    if (registryDir != null) {
+      assertThat(registryDir).doesNotExist();
+    }
     assertThat(cli("status", "--state", state).code()).isEqualTo(3);
   }
 }

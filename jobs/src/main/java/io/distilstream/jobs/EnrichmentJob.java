@@ -17,6 +17,7 @@ import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.TextEvent;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -78,6 +79,46 @@ public final class EnrichmentJob {
    */
   public static void build(StreamExecutionEnvironment env, JobConfig cfg,
       UnaryOperator<DataStream<TextEvent>> beforeInference) {
+    // avro-confluent: every output schema is registered (or looked up) now, before the job runs
+    SchemaRegistryClient registry = cfg.outputFormat() == AvroRecordSerializer.Format.AVRO_CONFLUENT
+        ? new SchemaRegistryClient(cfg.registrySettings()) : null;
+    build(env, cfg, beforeInference, new Serializers() {
+      @Override
+      public <T extends SpecificRecordBase> AvroRecordSerializer<T> of(String topic, Class<T> type,
+          SerializableFunction<T, String> key) {
+        return AvroRecordSerializer.of(cfg.outputFormat(), registry, topic, type, key);
+      }
+    });
+  }
+
+  /** One topic the job writes, and the type of its records. */
+  public record OutputTopic(String topic, Class<? extends SpecificRecordBase> type) {}
+
+  /**
+   * Builds the job as {@link #build(StreamExecutionEnvironment, JobConfig)} does, but without calling the schema
+   * registry (for {@code --dry-run}), and returns the topics its sinks write, in order.
+   */
+  public static List<OutputTopic> buildWithoutRegistry(StreamExecutionEnvironment env, JobConfig cfg) {
+    List<OutputTopic> topics = new ArrayList<>();
+    build(env, cfg, UnaryOperator.identity(), new Serializers() {
+      @Override
+      public <T extends SpecificRecordBase> AvroRecordSerializer<T> of(String topic, Class<T> type,
+          SerializableFunction<T, String> key) {
+        topics.add(new OutputTopic(topic, type));
+        return AvroRecordSerializer.of(AvroRecordSerializer.Format.AVRO, null, topic, type, key);
+      }
+    });
+    return topics;
+  }
+
+  /** Makes each sink's value serializer: the job's registers its schema; the dry run's only notes the topic. */
+  private interface Serializers {
+    <T extends SpecificRecordBase> AvroRecordSerializer<T> of(String topic, Class<T> type,
+        SerializableFunction<T, String> key);
+  }
+
+  private static void build(StreamExecutionEnvironment env, JobConfig cfg,
+      UnaryOperator<DataStream<TextEvent>> beforeInference, Serializers registry) {
     InferenceSpec spec = InferenceSpec.fromConfiguration(inferenceConfiguration(cfg));
     // Flink options in the job's configuration (parallelism.default, restart strategy, ...) apply to this job
     env.configure(cfg.flink(), EnrichmentJob.class.getClassLoader());
@@ -107,9 +148,6 @@ public final class EnrichmentJob {
 
     Enrichment.Streams out = Enrichment.apply(beforeInference.apply(events), spec);
     String prefix = cfg.transactionalIdPrefix();
-    // avro-confluent: every output schema is registered (or looked up) now, before the job runs
-    SchemaRegistryClient registry = cfg.outputFormat() == AvroRecordSerializer.Format.AVRO_CONFLUENT
-        ? new SchemaRegistryClient(cfg.registrySettings()) : null;
     Map<Task, String> models = spec.models();
     if (models.containsKey(Task.TEXT_CLASSIFICATION)) {
       sink(out.classifications(), cfg, kafka, JobConfig.CLASSIFICATIONS_TOPIC.key(),
@@ -160,13 +198,13 @@ public final class EnrichmentJob {
 
   private static <T extends SpecificRecordBase> void sink(DataStream<T> stream, JobConfig cfg, Properties kafka,
       String name, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix,
-      SchemaRegistryClient registry) {
+      Serializers registry) {
     String kind = name.substring("topics.".length());
     KafkaSink<T> sink = KafkaSink.<T>builder()
         .setBootstrapServers(cfg.bootstrapServers())
         .setKafkaProducerConfig(producerProperties(kafka))
         .setRecordSerializer(new TopicSerializer<>(
-            AvroRecordSerializer.of(cfg.outputFormat(), registry, topic, type, key), topic))
+            registry.of(topic, type, key), topic))
         .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .setTransactionalIdPrefix(prefix + "-" + kind)
         // pooling: a recovery lists the open transactions on the sink's topic and aborts those of its prefix, so

@@ -1,13 +1,19 @@
 package io.distilstream.jobs;
 
+import io.distilstream.jobs.kafka.AvroRecordSerializer;
+import io.distilstream.jobs.kafka.EventDecoder;
+import io.distilstream.jobs.kafka.SchemaPlan;
+import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.avro.specific.SpecificData;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /** {@code distilstream job}: the enrichment job against an existing Kafka, on the cluster Flink gives it. */
@@ -22,7 +28,9 @@ public final class JobCli {
       "                             Hugging Face Hub id (an existing local path wins), pinned to its commit now",
       "  --parallelism N            = --set parallelism.default=N",
       "  --checkpoint-interval D    = --set execution.checkpointing.interval=D (e.g. '10 s')",
-      "  --dry-run                  validate the options and print them (secrets masked); start nothing");
+      "  --dry-run                  validate the options and print them (secrets masked); start nothing. With",
+      "                             avro-confluent, also what starting would do with each output topic's schema",
+      "                             (asks the registry, registers nothing); exit 1 when starting would fail there");
 
   private JobCli() {}
 
@@ -62,12 +70,52 @@ public final class JobCli {
     JobConfig cfg = JobConfig.load(config == null ? null : Path.of(config), overrides);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(cfg.flink());
     if (dryRun) {
-      EnrichmentJob.build(env, cfg);
+      List<EnrichmentJob.OutputTopic> outputs = EnrichmentJob.buildWithoutRegistry(env, cfg);
       out.println("configuration is valid:\n" + cfg.describe());
-      return 0;
+      return checkRegistry(cfg, outputs, out) ? 0 : 1;
     }
     EnrichmentJob.run(env, cfg);
     return 0;
+  }
+
+  /**
+   * The dry run's look at the schema registry, when a format uses one: per output topic (avro-confluent output), its
+   * subject and what starting the job would do with its schema ({@link SchemaPlan}); for avro-confluent input, that
+   * the registry answers. Registers nothing. False when starting the job would fail there.
+   */
+  static boolean checkRegistry(JobConfig cfg, List<EnrichmentJob.OutputTopic> outputs, PrintStream out) {
+    boolean confluentOut = cfg.outputFormat() == AvroRecordSerializer.Format.AVRO_CONFLUENT;
+    if (!confluentOut && cfg.inputFormat() != EventDecoder.Format.AVRO_CONFLUENT) {
+      return true;
+    }
+    SchemaRegistryClient registry = new SchemaRegistryClient(cfg.registrySettings());
+    String where = String.join(",", registry.settings().urls());
+    boolean ok = true;
+    if (confluentOut) {
+      out.println("schema registry " + where + " (auto.register.schemas=" + registry.settings().autoRegister()
+          + "); starting the job would, per output topic:");
+      for (EnrichmentJob.OutputTopic o : outputs) {
+        SchemaPlan plan = SchemaPlan.of(registry, o.topic(), SpecificData.get().getSchema(o.type()));
+        out.println("  " + plan.describe());
+        ok &= !plan.startFails();
+        if (plan.outcome() == SchemaPlan.Outcome.UNREACHABLE) {
+          // one wait for the request timeout, not one per topic
+          out.println("  (the other topics were not asked)");
+          break;
+        }
+      }
+    } else {
+      try {
+        out.println("schema registry " + where + ": answers (" + registry.subjects().size() + " subjects)");
+      } catch (SchemaRegistryClient.RegistryException e) {
+        out.println("schema registry " + where + ": " + e.getMessage());
+        ok = false;
+      }
+    }
+    if (!ok) {
+      out.println("starting the job would fail at the schema registry (see above)");
+    }
+    return ok;
   }
 
   /**

@@ -76,7 +76,10 @@ public final class AvroRecordSerializer<T extends SpecificRecordBase> implements
         if (e.kind() != SchemaRegistryClient.RegistryException.Kind.UNAVAILABLE) {
           String why = e.kind() == SchemaRegistryClient.RegistryException.Kind.NOT_FOUND
               ? "is not registered there and auto.register.schemas is false"
-              : e.status() == 409 ? "is incompatible with the versions registered there" : "was refused";
+              : e.status() == 409 ? "is incompatible with the versions registered there"
+              : e.kind() == SchemaRegistryClient.RegistryException.Kind.REFUSED_ACCESS
+              ? "could not be registered or looked up: the registry refused this client's TLS or credentials"
+              : "was refused";
           throw new IllegalStateException("the schema registry refused " + schema.getFullName() + " for topic '"
               + topic + "': the schema under subject '" + subject + "' " + why + ". The job did not start. ("
               + e.getMessage() + ")", e);

@@ -144,6 +144,9 @@ final class ConfluentEventReader {
             }
             break;
           case UNAVAILABLE:
+          case REFUSED_ACCESS:
+            // refused TLS or credentials say nothing about the record: held like an outage (until the registry or
+            // the job's settings are fixed), never a dead letter per record
             unavailable++;
             if (unavailable == 1 || unavailable % 10 == 0) {
               LOG.warn("schema registry unavailable (attempt {}), holding the input until it answers: {}",

@@ -22,10 +22,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedKeyManager;
+import javax.net.ssl.X509KeyManager;
 import org.apache.avro.Schema;
 
 /**
@@ -49,6 +54,12 @@ public final class SchemaRegistryClient {
   private final String authorization;
   private final Map<Integer, Schema> byId;
   private final AtomicLong requests = new AtomicLong();
+  /**
+   * TLS handshakes in which the registry asked for a client certificate: a TLS 1.3 server that refuses the
+   * certificate (or its absence) only closes the connection after the handshake, so this is how a failed request
+   * can say that the key store is the setting to look at.
+   */
+  private final AtomicLong certificateRequests = new AtomicLong();
 
   public SchemaRegistryClient(Settings settings) {
     this.settings = settings;
@@ -56,8 +67,11 @@ public final class SchemaRegistryClient {
     HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(settings.requestTimeout())
         .followRedirects(HttpClient.Redirect.NEVER);
-    if (settings.hasTls()) {
-      b.sslContext(sslContext(settings));
+    // without schema.registry.ssl.* options but with the JVM's javax.net.ssl.keyStore, the JDK's default context
+    // (which presents that key store's certificate) stays in charge, as before
+    boolean jvmKeyStore = !settings.hasTls() && System.getProperty("javax.net.ssl.keyStore") != null;
+    if (settings.urls().stream().anyMatch(u -> u.startsWith("https:")) && !jvmKeyStore) {
+      b.sslContext(sslContext(settings, certificateRequests));
     }
     this.http = b.build();
     this.authorization = authorization(settings);
@@ -102,6 +116,49 @@ public final class SchemaRegistryClient {
   /** The id of {@code schema} as registered under {@code subject}; {@code NOT_FOUND} when it is not. */
   public int lookup(String subject, Schema schema) {
     return call("POST", "/subjects/" + encode(subject), body(schema)).path("id").asInt(-1);
+  }
+
+  /** The id of {@code schema} under {@code subject}, or empty when it is not registered there; registers nothing. */
+  public OptionalInt find(String subject, Schema schema) {
+    try {
+      int id = lookup(subject, schema);
+      return id < 0 ? OptionalInt.empty() : OptionalInt.of(id);
+    } catch (RegistryException e) {
+      if (e.kind() == RegistryException.Kind.NOT_FOUND) {
+        return OptionalInt.empty();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Why registering {@code schema} under {@code subject} would be refused under the subject's compatibility level
+   * ({@code POST /compatibility/subjects/{s}/versions/latest}): empty when it would be accepted, or when the subject
+   * has no version yet; the registry's messages when not (one line saying it gave none when it gave none).
+   */
+  public List<String> incompatibilities(String subject, Schema schema) {
+    JsonNode n;
+    try {
+      n = call("POST", "/compatibility/subjects/" + encode(subject) + "/versions/latest?verbose=true", body(schema));
+    } catch (RegistryException e) {
+      if (e.kind() == RegistryException.Kind.NOT_FOUND) {
+        return List.of();
+      }
+      throw e;
+    }
+    if (n.path("is_compatible").asBoolean(true)) {
+      return List.of();
+    }
+    List<String> messages = new ArrayList<>();
+    n.path("messages").forEach(m -> messages.add(clip(m.asText())));
+    return messages.isEmpty() ? List.of("the registry gave no reason") : messages;
+  }
+
+  /** The registry's subjects ({@code GET /subjects}). */
+  public List<String> subjects() {
+    List<String> out = new ArrayList<>();
+    call("GET", "/subjects", null).forEach(n -> out.add(n.asText()));
+    return out;
   }
 
   /** Registers or, with {@code auto.register.schemas=false}, looks up. */
@@ -158,10 +215,17 @@ public final class SchemaRegistryClient {
         r.header("Content-Type", CONTENT_TYPE);
       }
       requests.incrementAndGet();
+      long asked = certificateRequests.get();
       HttpResponse<InputStream> response;
       try {
         response = http.send(r.build(), HttpResponse.BodyHandlers.ofInputStream());
       } catch (IOException e) {
+        String tls = tlsRefusal(e, certificateRequests.get() > asked, settings.keystoreLocation() != null);
+        if (tls != null) {
+          // a certificate either side refuses is a setting to change, not an outage to wait out
+          throw new RegistryException(RegistryException.Kind.REFUSED_ACCESS, 0, 0,
+              "TLS with the schema registry at " + url + " failed: " + tls);
+        }
         last = new RegistryException(RegistryException.Kind.UNAVAILABLE, 0, 0,
             "the schema registry at " + url + " did not answer " + method + " " + path + ": " + e);
         continue;
@@ -204,14 +268,55 @@ public final class SchemaRegistryClient {
       }
       String what = "the schema registry at " + url + " answered " + method + " " + path + " with " + status
           + (code != 0 ? " (error " + code + ")" : "") + ": " + clip(message);
+      if (status == 401 || status == 403) {
+        // names the options, never their values
+        what += status == 401
+            ? " (credentials: " + (authorization == null ? "none configured; set basic.auth.user.info or"
+                + " bearer.auth.token" : "check " + (settings.bearerToken() != null ? "bearer.auth.token"
+                : "basic.auth.user.info")) + ")"
+            : " (the credentials are valid but not allowed this request)";
+      }
       if (status >= 500 || status == 408 || status == 429) {
         last = new RegistryException(RegistryException.Kind.UNAVAILABLE, status, code, what);
         continue;
       }
-      throw new RegistryException(status == 404 ? RegistryException.Kind.NOT_FOUND : RegistryException.Kind.REJECTED,
+      throw new RegistryException(status == 404 ? RegistryException.Kind.NOT_FOUND
+          : status == 401 || status == 403 ? RegistryException.Kind.REFUSED_ACCESS : RegistryException.Kind.REJECTED,
           status, code, what);
     }
     throw last;
+  }
+
+  /**
+   * What a TLS failure that configuration must fix says, naming the option to set, or null for any other I/O
+   * failure: a server certificate the trust store does not hold, or a server that wants a client certificate.
+   */
+  static String tlsRefusal(IOException e, boolean certificateRequested, boolean haveCertificate) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.security.cert.CertificateException
+          || t instanceof java.security.cert.CertPathBuilderException
+          || t instanceof java.security.cert.CertPathValidatorException) {
+        return "the registry's certificate is not trusted (" + t.getMessage() + "): set"
+            + " schema.registry.ssl.truststore.location (and .password, .type) to a trust store that holds it or"
+            + " its CA";
+      }
+      String m = String.valueOf(t.getMessage());
+      // the JDK's HTTP client passes a TLS alert on as a plain IOException with the alert's text
+      if (m.contains("certificate_required") || m.contains("bad_certificate")) {
+        return keyStoreHint("the registry refused this client's certificate or wants one (" + m + ")");
+      }
+    }
+    if (certificateRequested) {
+      return keyStoreHint("the registry asked for a client certificate, " + (haveCertificate
+          ? "was given the key store's, and closed the connection (" : "none is configured, and it closed the"
+          + " connection (") + e.getMessage() + ")");
+    }
+    return null;
+  }
+
+  private static String keyStoreHint(String what) {
+    return what + ": set schema.registry.ssl.keystore.location (and .password, .type, schema.registry.ssl.key.password)"
+        + " to a key store with a certificate the registry trusts";
   }
 
   private static String clip(String s) {
@@ -228,7 +333,8 @@ public final class SchemaRegistryClient {
     return null;
   }
 
-  private static SSLContext sslContext(Settings s) {
+  /** TLS with the configured stores (the JDK's trust store when none is), counting certificate requests. */
+  private static SSLContext sslContext(Settings s, AtomicLong certificateRequests) {
     try {
       TrustManagerFactory tmf = null;
       if (s.truststoreLocation() != null) {
@@ -242,12 +348,72 @@ public final class SchemaRegistryClient {
         kmf.init(keyStore(s.keystoreLocation(), s.keystoreType(), s.keystorePassword()),
             keyPassword == null ? new char[0] : keyPassword.toCharArray());
       }
+      X509KeyManager keys = null;
+      if (kmf != null) {
+        for (KeyManager k : kmf.getKeyManagers()) {
+          if (k instanceof X509KeyManager x) {
+            keys = x;
+          }
+        }
+      }
       SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
+      ctx.init(new KeyManager[] {new CountingKeyManager(keys, certificateRequests)},
+          tmf == null ? null : tmf.getTrustManagers(), null);
       return ctx;
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalArgumentException("the schema registry's TLS settings (schema.registry.ssl.*) cannot be"
           + " used: " + e, e);
+    }
+  }
+
+  /** The key store's key manager (or none), noting each time a server asks for a client certificate. */
+  private static final class CountingKeyManager extends X509ExtendedKeyManager {
+    private final X509KeyManager keys;
+    private final AtomicLong requests;
+
+    CountingKeyManager(X509KeyManager keys, AtomicLong requests) {
+      this.keys = keys;
+      this.requests = requests;
+    }
+
+    @Override
+    public String chooseEngineClientAlias(String[] keyType, java.security.Principal[] issuers, SSLEngine engine) {
+      requests.incrementAndGet();
+      if (keys instanceof X509ExtendedKeyManager x) {
+        return x.chooseEngineClientAlias(keyType, issuers, engine);
+      }
+      return keys == null ? null : keys.chooseClientAlias(keyType, issuers, null);
+    }
+
+    @Override
+    public String chooseClientAlias(String[] keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+      requests.incrementAndGet();
+      return keys == null ? null : keys.chooseClientAlias(keyType, issuers, socket);
+    }
+
+    @Override
+    public String[] getClientAliases(String keyType, java.security.Principal[] issuers) {
+      return keys == null ? null : keys.getClientAliases(keyType, issuers);
+    }
+
+    @Override
+    public java.security.cert.X509Certificate[] getCertificateChain(String alias) {
+      return keys == null ? null : keys.getCertificateChain(alias);
+    }
+
+    @Override
+    public java.security.PrivateKey getPrivateKey(String alias) {
+      return keys == null ? null : keys.getPrivateKey(alias);
+    }
+
+    @Override
+    public String[] getServerAliases(String keyType, java.security.Principal[] issuers) {
+      return null;
+    }
+
+    @Override
+    public String chooseServerAlias(String keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+      return null;
     }
   }
 
@@ -271,11 +437,14 @@ public final class SchemaRegistryClient {
     };
   }
 
-  /** How a call failed; {@link Kind#UNAVAILABLE} is worth retrying, the others are answers. */
+  /**
+   * How a call failed; {@link Kind#UNAVAILABLE} is worth retrying, the others are answers; {@link Kind#REFUSED_ACCESS}
+   * (TLS or credentials refused, 401, 403) is about this client's settings, not about the schema or record asked for.
+   */
   public static final class RegistryException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    public enum Kind { UNAVAILABLE, NOT_FOUND, REJECTED }
+    public enum Kind { UNAVAILABLE, NOT_FOUND, REJECTED, REFUSED_ACCESS }
 
     private final Kind kind;
     private final int status;

@@ -3,6 +3,7 @@ package io.distilstream.tools.cluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.distilstream.runtime.cli.Args;
 import io.distilstream.tools.local.LocalKafka;
+import io.distilstream.tools.local.LocalSchemaRegistry;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,9 +28,12 @@ public final class ClusterCli {
       "  up       start a JobManager and TaskManagers as separate JVMs on 127.0.0.1 and leave them running",
       "           --taskmanagers N (2)  --slots N (2)  --dir DIR (a new temp dir)  --set KEY=VALUE (config.yaml)",
       "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
+      "           --schema-registry: also a schema registry (Apicurio, Confluent-compatible API; needs a Java 21+",
+      "           runtime, see docs/schema-registry.md); submit then passes its URL as schema.registry.url",
       "  status   the processes, the REST endpoint, TaskManagers, slots and jobs",
       "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
-      "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2",
+      "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2;",
+      "           with the cluster's registry and no schema.registry.url of its own, --set schema.registry.url=URL",
       "           --jar JAR (jobs/target/*-job.jar)  --savepoint PATH (restore from it)",
       "  down     stop the processes (SIGTERM, then SIGKILL after 30 s) and delete the cluster's directory (of a",
       "           --dir that existed before up, only what the cluster put in it)",
@@ -57,9 +61,10 @@ public final class ClusterCli {
   }
 
   private static int up(String[] argv, PrintStream out) throws Exception {
-    Args args = Args.parse(argv, Set.of("kafka"));
+    Args args = Args.parse(argv, Set.of("kafka", "schema-registry"));
     Path state = Paths.get(args.string("state", defaultState().toString()));
     boolean withKafka = args.flag("kafka");
+    boolean withRegistry = args.flag("schema-registry");
     int tms = Integer.parseInt(args.string("taskmanagers", "2"));
     int slots = Integer.parseInt(args.string("slots", "2"));
     String dir = args.string("dir", null);
@@ -75,28 +80,53 @@ public final class ClusterCli {
     if (Files.exists(state) && alive(load(state))) {
       throw new IllegalArgumentException("a cluster is already up (" + state + "); run 'distilstream cluster down'");
     }
+    String noRegistry = withRegistry ? LocalSchemaRegistry.unavailableReason() : null;
+    if (noRegistry != null) {
+      // before anything starts: nothing to clean up
+      throw new IllegalArgumentException("--schema-registry: " + noRegistry);
+    }
     LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
     c.writeState(state);
-    if (withKafka) {
-      LocalKafka kafka;
-      try {
+    LocalKafka kafka = null;
+    LocalSchemaRegistry registry = null;
+    try {
+      Properties p = load(state);
+      if (withKafka) {
         kafka = LocalKafka.start(Map.of("message.max.bytes", "4194304"));
         kafka.createTopics(2, List.of("text-events", "text-labels", "text-entities", "text-answers",
             "text-embeddings", "text-dead-letters"));
-      } catch (Exception e) {
-        c.close();
-        Files.deleteIfExists(state);
-        throw e;
+        p.setProperty("pid.kafka", String.valueOf(kafka.pid()));
+        p.setProperty("kafka.dir", kafka.directory().toString());
+        p.setProperty("kafka.bootstrap.servers", kafka.bootstrapServers());
       }
-      Properties p = load(state);
-      p.setProperty("pid.kafka", String.valueOf(kafka.pid()));
-      p.setProperty("kafka.dir", kafka.directory().toString());
-      p.setProperty("kafka.bootstrap.servers", kafka.bootstrapServers());
+      if (withRegistry) {
+        registry = LocalSchemaRegistry.start();
+        p.setProperty("pid.registry", String.valueOf(registry.pid()));
+        p.setProperty("registry.dir", registry.directory().toString());
+        p.setProperty("registry.url", registry.url());
+      }
       try (var w = Files.newBufferedWriter(state)) {
         p.store(w, "distilstream cluster up");
       }
+    } catch (Exception e) {
+      if (registry != null) {
+        registry.close();
+      }
+      if (kafka != null) {
+        kafka.close();
+      }
+      c.close();
+      Files.deleteIfExists(state);
+      throw e;
+    }
+    if (kafka != null) {
       out.println("Kafka broker at " + kafka.bootstrapServers() + " (pid " + kafka.pid() + ", topics text-events,"
           + " text-labels, text-entities, text-answers, text-embeddings, text-dead-letters)");
+    }
+    if (registry != null) {
+      out.println("schema registry at " + registry.url() + " (Apicurio, pid " + registry.pid() + ", log "
+          + registry.directory().resolve("registry.log") + ")");
+      registry.detach();
     }
     out.println("cluster up: JobManager and " + tms + " TaskManagers (" + slots + " slots each) on 127.0.0.1");
     out.println("  web/REST: " + c.restUrl());
@@ -122,7 +152,8 @@ public final class ClusterCli {
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("pid.")) {
         Optional<ProcessHandle> h = ProcessHandle.of(Long.parseLong(p.getProperty(k)));
-        String mark = k.equals("pid.kafka") ? p.getProperty("kafka.dir") : dir;
+        String mark = k.equals("pid.kafka") ? p.getProperty("kafka.dir")
+            : k.equals("pid.registry") ? p.getProperty("registry.dir") : dir;
         h.filter(ProcessHandle::isAlive)
             .filter(x -> x.info().arguments().map(a -> String.join(" ", a).contains(mark)).orElse(true))
             .ifPresent(out::add);
@@ -153,6 +184,9 @@ public final class ClusterCli {
     if (p.getProperty("kafka.dir") != null) {
       ClusterFiles.deleteRecursively(Paths.get(p.getProperty("kafka.dir")));
     }
+    if (p.getProperty("registry.dir") != null) {
+      ClusterFiles.deleteRecursively(Paths.get(p.getProperty("registry.dir")));
+    }
     Files.delete(state);
     boolean kept = Files.exists(Paths.get(p.getProperty("dir")));
     out.println("cluster down: stopped " + procs.size() + " processes, deleted " + (kept
@@ -178,6 +212,9 @@ public final class ClusterCli {
     out.println("dir: " + p.getProperty("dir"));
     if (p.getProperty("kafka.bootstrap.servers") != null) {
       out.println("kafka: " + p.getProperty("kafka.bootstrap.servers") + " (" + p.getProperty("kafka.dir") + ")");
+    }
+    if (p.getProperty("registry.url") != null) {
+      out.println("schema registry: " + p.getProperty("registry.url") + " (" + p.getProperty("registry.dir") + ")");
     }
     for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) {
       if (k.startsWith("pid.")) {
@@ -235,9 +272,35 @@ public final class ClusterCli {
       throw new IllegalArgumentException("no cluster is up (" + state + "); run 'distilstream cluster up' first");
     }
     Properties p = load(state);
+    String registryUrl = p.getProperty("registry.url");
+    if (registryUrl != null && !setsRegistryUrl(jobArgs)) {
+      jobArgs.add("--set");
+      jobArgs.add("schema.registry.url=" + registryUrl);
+      out.println("schema.registry.url=" + registryUrl + " (the cluster's registry)");
+    }
     JobID id = FlinkProcesses.submit(new ClusterFiles(Paths.get(p.getProperty("dir"))),
         jar != null ? jar : LocalFlinkCluster.jobJar(), jobArgs, parallelism, savepoint);
     out.println("submitted job " + id + " to http://127.0.0.1:" + p.getProperty("rest.port"));
     return 0;
+  }
+
+  /** Whether the job's own options set {@code schema.registry.url}: with {@code --set}, or in its {@code --config}. */
+  static boolean setsRegistryUrl(List<String> jobArgs) throws java.io.IOException {
+    // the job's own parser, so that --set=K=V and --config=FILE count too
+    Args args = Args.parse(jobArgs.toArray(String[]::new), Set.of("dry-run"));
+    for (String kv : args.all("set")) {
+      if (kv.trim().startsWith("schema.registry.url=")) {
+        return true;
+      }
+    }
+    String config = args.string("config", null);
+    if (config != null && Files.isRegularFile(Paths.get(config))) {
+      Properties file = new Properties();
+      try (var r = Files.newBufferedReader(Paths.get(config))) {
+        file.load(r);
+      }
+      return file.getProperty("schema.registry.url") != null;
+    }
+    return false;
   }
 }

@@ -17,13 +17,16 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
 
 /**
  * A real schema registry on this machine: Apicurio Registry (in-memory storage) from the
@@ -43,14 +46,19 @@ public final class LocalSchemaRegistry implements AutoCloseable {
   public static final String ARCHIVE_FILE_PROPERTY = "distilstream.registry.archive.file";
   public static final String JAVA_PROPERTY = "distilstream.registry.java";
   static final String FALLBACK_VERSION = "2.6.13.Final";
+  /** The system property on the registry's command line that names its run directory. */
+  public static final String DIR_MARK = "distilstream.registry.dir";
 
   private final Path runDir;
   private final int port;
   private final Process process;
   private final Thread reaper;
+  /** Null: plain HTTP; else the registry serves HTTPS only, and the readiness probe connects with this. */
+  private final SSLContext tls;
 
-  private LocalSchemaRegistry(Path runDir, int port, Process process) {
+  private LocalSchemaRegistry(Path runDir, int port, Process process, SSLContext tls) {
     this.runDir = runDir;
+    this.tls = tls;
     this.port = port;
     this.process = process;
     // a test JVM that dies without close() must not leave the registry running
@@ -75,18 +83,43 @@ public final class LocalSchemaRegistry implements AutoCloseable {
 
   /** Starts a registry on {@code port} (tests that point a client at a port before anything listens there). */
   public static LocalSchemaRegistry start(int port) throws IOException {
+    return start(port, Map.of(), null);
+  }
+
+  /**
+   * Starts a registry that serves HTTPS only, on a free loopback port ({@code quarkus.http.ssl-port}, insecure
+   * requests disabled); {@code properties} are the Quarkus TLS options (key store, {@code
+   * quarkus.http.ssl.client-auth}, ...), {@code probe} what the readiness probe connects with (it must trust the
+   * server, and present a client certificate when the registry requires one).
+   */
+  public static LocalSchemaRegistry startHttps(Map<String, String> properties, SSLContext probe) throws IOException {
+    Map<String, String> all = new LinkedHashMap<>(properties);
+    all.put("quarkus.http.insecure-requests", "disabled");
+    return start(freePort(), all, probe);
+  }
+
+  private static LocalSchemaRegistry start(int port, Map<String, String> properties, SSLContext tls)
+      throws IOException {
     Launch launch = launch();
     Path jar = unpacked(launch.archive()).resolve("quarkus-run.jar");
     Path runDir = Files.createTempDirectory("distilstream-registry-");
     List<String> cmd = new ArrayList<>(List.of(launch.java().toString(), "-Xmx512m", "-XX:+UseSerialGC",
         // C1 only: the registry serves a few requests; startup on 2 busy cores is what counts
         "-XX:TieredStopAtLevel=1",
-        "-Dquarkus.http.host=127.0.0.1", "-Dquarkus.http.port=" + port,
-        "-Dquarkus.management.host=127.0.0.1", "-Dquarkus.management.port=" + freePort(),
-        "-jar", jar.toString()));
+        // names the run directory on the command line, so that `cluster status|down` can tell this process is ours
+        "-D" + DIR_MARK + "=" + runDir,
+        "-Dquarkus.http.host=127.0.0.1",
+        tls == null ? "-Dquarkus.http.port=" + port : "-Dquarkus.http.ssl-port=" + port,
+        "-Dquarkus.management.host=127.0.0.1", "-Dquarkus.management.port=" + freePort()));
+    if (tls != null) {
+      // the plain port is not served (insecure requests disabled), but must not clash with another registry's
+      cmd.add("-Dquarkus.http.port=" + freePort());
+    }
+    properties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+    cmd.addAll(List.of("-jar", jar.toString()));
     Process p = new ProcessBuilder(cmd).directory(runDir.toFile()).redirectErrorStream(true)
         .redirectOutput(runDir.resolve("registry.log").toFile()).start();
-    LocalSchemaRegistry r = new LocalSchemaRegistry(runDir, port, p);
+    LocalSchemaRegistry r = new LocalSchemaRegistry(runDir, port, p, tls);
     try {
       r.awaitReady();
       return r;
@@ -98,7 +131,7 @@ public final class LocalSchemaRegistry implements AutoCloseable {
 
   /** The Confluent-compatible API's base URL, for {@code schema.registry.url}. */
   public String url() {
-    return "http://127.0.0.1:" + port + "/apis/ccompat/v7";
+    return (tls == null ? "http" : "https") + "://127.0.0.1:" + port + "/apis/ccompat/v7";
   }
 
   public int port() {
@@ -110,9 +143,30 @@ public final class LocalSchemaRegistry implements AutoCloseable {
     return process.isAlive() ? process.pid() : -1;
   }
 
+  /** The registry's working directory (its log, {@code registry.log}); {@link #close()} deletes it. */
+  public Path directory() {
+    return runDir;
+  }
+
+  /**
+   * Leaves the registry running after this JVM exits (for {@code cluster up}): the process is no longer stopped by
+   * a shutdown hook, and its directory stays; whoever keeps {@link #pid()} and {@link #directory()} stops it.
+   */
+  public void detach() {
+    try {
+      Runtime.getRuntime().removeShutdownHook(reaper);
+    } catch (IllegalStateException ignored) {
+      // the JVM is shutting down already
+    }
+  }
+
   private void awaitReady() throws IOException {
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(2)).build();
+    HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(2));
+    if (tls != null) {
+      b.sslContext(tls);
+    }
+    HttpClient http = b.build();
     HttpRequest ping = HttpRequest.newBuilder(URI.create(url() + "/subjects")).timeout(Duration.ofSeconds(5)).build();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     String last = "no answer";

@@ -3,6 +3,7 @@ package io.distilstream.jobs.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.distilstream.jobs.JobCli;
 import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
@@ -14,8 +15,11 @@ import io.distilstream.tools.local.LocalSchemaRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -266,6 +270,68 @@ class ConfluentFormatITCase {
         .hasMessageContaining("409");
   }
 
+  private record DryRun(int code, String out) {}
+
+  private static DryRun dryRun(String registryUrl, String... more) throws Exception {
+    Path model = Paths.get(System.getProperty("distilstream.shared", "../../shared"), "models",
+        "tiny-distilbert-sequence-classification").toAbsolutePath();
+    List<String> argv = new ArrayList<>(List.of("--dry-run", "--bootstrap-servers", "127.0.0.1:9",
+        "--model", "text-classification=" + model, "--set", "schema.registry.url=" + registryUrl,
+        "--set", "topics.classifications=dry-labels", "--set", "topics.dead-letters=dry-dead"));
+    for (String kv : more) {
+      argv.addAll(List.of("--set", kv));
+    }
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    int code = JobCli.run(argv.toArray(String[]::new), new PrintStream(buf, true, StandardCharsets.UTF_8));
+    return new DryRun(code, buf.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aDryRunSaysWhatStartingWouldDoWithEachSchemaAndRegistersNothing() throws Exception {
+    int deadId = client.register("dry-dead-value", DeadLetter.getClassSchema());
+    Schema old = new Schema.Parser().parse("{\"type\":\"record\",\"name\":\"ClassificationResult\",\"namespace\":"
+        + "\"io.distilstream.schemas\",\"fields\":[{\"name\":\"legacy\",\"type\":\"int\"}]}");
+    client.register("dry-labels-value", old);
+    client.setCompatibility("dry-labels-value", "BACKWARD");
+    List<String> subjects = client.subjects();
+
+    DryRun incompatible = dryRun(registry.url(), "output.format=avro-confluent");
+    assertThat(incompatible.code()).as(incompatible.out()).isEqualTo(1);
+    assertThat(incompatible.out()).contains("configuration is valid",
+        "dry-dead: subject dry-dead-value: already registered (id " + deadId + ")",
+        "dry-labels: subject dry-labels-value: incompatible: ", "starting the job would fail at the schema registry");
+
+    client.setCompatibility("dry-labels-value", "NONE");
+    DryRun register = dryRun(registry.url(), "output.format=avro-confluent");
+    assertThat(register.code()).as(register.out()).isZero();
+    assertThat(register.out()).contains("dry-labels: subject dry-labels-value: register\n")
+        .doesNotContain("would fail");
+
+    DryRun missing = dryRun(registry.url(), "output.format=avro-confluent", "auto.register.schemas=false",
+        "value.subject.name.strategy=topic-record");
+    assertThat(missing.code()).as(missing.out()).isEqualTo(1);
+    assertThat(missing.out()).contains("dry-labels: subject dry-labels-io.distilstream.schemas.ClassificationResult:"
+        + " missing (auto.register.schemas=false)");
+
+    DryRun input = dryRun(registry.url(), "input.format=avro-confluent");
+    assertThat(input.code()).as(input.out()).isZero();
+    assertThat(input.out()).contains("schema registry " + registry.url() + ": answers (");
+
+    // nothing was registered: the same subjects, and the labels subject still holds only the old version
+    assertThat(client.subjects()).containsExactlyInAnyOrderElementsOf(subjects);
+    assertThat(client.find("dry-labels-value", ClassificationResult.getClassSchema())).isEmpty();
+
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    DryRun down = dryRun("http://127.0.0.1:" + closed, "output.format=avro-confluent",
+        "schema.registry.request.timeout.ms=2000");
+    assertThat(down.code()).as(down.out()).isEqualTo(1);
+    assertThat(down.out()).contains("dry-labels: subject dry-labels-value: registry unreachable: the schema registry"
+        + " at http://127.0.0.1:" + closed + " did not answer", "(the other topics were not asked)");
+  }
+
   @Test
   void aRegistryThatIsDownHoldsTheRecordUntilItAnswersWithoutADeadLetter() throws Exception {
     int port;
@@ -346,7 +412,7 @@ class ConfluentFormatITCase {
     assertThat(dead).isEmpty();
   }
 
-  private static EventDecoder.Context context(EventDecoder d, List<DeadLetter> dead) {
+  static EventDecoder.Context context(EventDecoder d, List<DeadLetter> dead) {
     return d.new Context() {
       @Override
       public Long timestamp() {
@@ -365,7 +431,7 @@ class ConfluentFormatITCase {
     };
   }
 
-  private static Collector<TextEvent> collector(List<TextEvent> out) {
+  static Collector<TextEvent> collector(List<TextEvent> out) {
     return new Collector<>() {
       @Override
       public void collect(TextEvent e) {
