@@ -18,7 +18,18 @@ import org.junit.jupiter.api.Test;
 class InferenceMetricsTest {
   /** A metric group that keeps what is registered and, like Flink's own groups, makes plain SimpleCounters. */
   static final class Recording extends UnregisteredMetricsGroup {
-    final Map<String, Counter> counters = new HashMap<>();
+    /** Counters by name, a key-value group's as {@code key=value/name}. */
+    final Map<String, Counter> counters;
+    private final String prefix;
+
+    Recording() {
+      this(new HashMap<>(), "");
+    }
+
+    private Recording(Map<String, Counter> counters, String prefix) {
+      this.counters = counters;
+      this.prefix = prefix;
+    }
 
     @Override
     public Counter counter(String name) {
@@ -27,13 +38,18 @@ class InferenceMetricsTest {
 
     @Override
     public <C extends Counter> C counter(String name, C counter) {
-      counters.put(name, counter);
+      counters.put(prefix + name, counter);
       return counter;
     }
 
     @Override
     public MetricGroup addGroup(String name) {
       return this;
+    }
+
+    @Override
+    public MetricGroup addGroup(String key, String value) {
+      return new Recording(counters, prefix + key + "=" + value + "/");
     }
   }
 
@@ -53,7 +69,7 @@ class InferenceMetricsTest {
           throw new IllegalStateException(e);
         }
         for (int i = 0; i < each; i++) {
-          metrics.onDeadLetter();
+          metrics.onDeadLetter(i % 2 == 0 ? DeadLetterReason.TIMEOUT : DeadLetterReason.MODEL_ERROR);
           metrics.onCancelled(1);
           // other work between two dead letters, as on a batcher thread: the JIT may not fold the increments
           VarHandle.fullFence();
@@ -64,5 +80,11 @@ class InferenceMetricsTest {
     all.forEach(CompletableFuture::join);
     assertThat(group.counters.get("deadLetters").getCount()).isEqualTo((long) threads * each);
     assertThat(group.counters.get("cancelledRequests").getCount()).isEqualTo((long) threads * each);
+    assertThat(group.counters.get("reason=TIMEOUT/deadLetters").getCount()).isEqualTo((long) threads * each / 2);
+    assertThat(group.counters.get("reason=MODEL_ERROR/deadLetters").getCount()).isEqualTo((long) threads * each / 2);
+    // every reason has its series from the start
+    for (DeadLetterReason r : DeadLetterReason.values()) {
+      assertThat(group.counters).containsKey("reason=" + r.code() + "/deadLetters");
+    }
   }
 }
