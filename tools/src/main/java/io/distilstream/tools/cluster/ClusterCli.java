@@ -27,7 +27,9 @@ public final class ClusterCli {
       "  up       start a JobManager and TaskManagers as separate JVMs on 127.0.0.1 and leave them running",
       "           --taskmanagers N (2)  --slots N (2)  --dir DIR (a new temp dir)  --set KEY=VALUE (config.yaml)",
       "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
-      "  status   the processes, the REST endpoint, TaskManagers, slots and jobs",
+      "           --metrics: Flink's Prometheus reporter in every process, each on a free port of its own",
+      "           (status lists the scrape URLs, http://127.0.0.1:PORT/metrics)",
+      "  status   the processes, the REST endpoint, TaskManagers, slots and jobs; the scrape URLs (--metrics)",
       "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
       "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2",
       "           --jar JAR (jobs/target/*-job.jar)  --savepoint PATH (restore from it)",
@@ -57,9 +59,10 @@ public final class ClusterCli {
   }
 
   private static int up(String[] argv, PrintStream out) throws Exception {
-    Args args = Args.parse(argv, Set.of("kafka"));
+    Args args = Args.parse(argv, Set.of("kafka", "metrics"));
     Path state = Paths.get(args.string("state", defaultState().toString()));
     boolean withKafka = args.flag("kafka");
+    boolean withMetrics = args.flag("metrics");
     int tms = Integer.parseInt(args.string("taskmanagers", "2"));
     int slots = Integer.parseInt(args.string("slots", "2"));
     String dir = args.string("dir", null);
@@ -75,7 +78,8 @@ public final class ClusterCli {
     if (Files.exists(state) && alive(load(state))) {
       throw new IllegalArgumentException("a cluster is already up (" + state + "); run 'distilstream cluster down'");
     }
-    LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
+    LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, withMetrics,
+        conf);
     c.writeState(state);
     if (withKafka) {
       LocalKafka kafka;
@@ -102,9 +106,15 @@ public final class ClusterCli {
     out.println("  web/REST: " + c.restUrl());
     out.println("  dir:      " + c.directory() + " (conf/config.yaml, log/, checkpoints/, savepoints/)");
     c.pids().forEach((k, v) -> out.println("  " + k + " pid " + v));
+    c.metricsPorts().forEach((k, v) -> out.println("  " + k + " metrics " + scrapeUrl(v)));
     out.println("submit the job with: distilstream cluster submit --config job.properties");
     c.detach();
     return 0;
+  }
+
+  /** The Prometheus reporter's endpoint on {@code port}. */
+  private static String scrapeUrl(int port) {
+    return "http://127.0.0.1:" + port + "/metrics";
   }
 
   private static Properties load(Path state) throws Exception {
@@ -183,7 +193,9 @@ public final class ClusterCli {
       if (k.startsWith("pid.")) {
         long pid = Long.parseLong(p.getProperty(k));
         boolean up = alive.stream().anyMatch(h -> h.pid() == pid);
-        out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running"));
+        String scrape = p.getProperty("metrics.port." + k.substring(4));
+        out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running")
+            + (scrape == null ? "" : ", metrics " + scrapeUrl(Integer.parseInt(scrape))));
       }
     }
     FlinkRestClient rest = new FlinkRestClient(port);
