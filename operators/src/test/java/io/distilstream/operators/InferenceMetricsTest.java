@@ -2,6 +2,7 @@ package io.distilstream.operators;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.distilstream.schemas.ModelInfo;
 import java.lang.invoke.VarHandle;
 import java.util.HashMap;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.metrics.SimpleCounter;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
@@ -20,15 +22,24 @@ class InferenceMetricsTest {
   static final class Recording extends UnregisteredMetricsGroup {
     /** Counters by name, a key-value group's as {@code key=value/name}. */
     final Map<String, Counter> counters;
+    /** Gauges by name, as the counters; registering one twice fails the test (Flink would ignore the second). */
+    final Map<String, Gauge<?>> gauges;
     private final String prefix;
 
     Recording() {
-      this(new HashMap<>(), "");
+      this(new HashMap<>(), new HashMap<>(), "");
     }
 
-    private Recording(Map<String, Counter> counters, String prefix) {
+    private Recording(Map<String, Counter> counters, Map<String, Gauge<?>> gauges, String prefix) {
       this.counters = counters;
+      this.gauges = gauges;
       this.prefix = prefix;
+    }
+
+    @Override
+    public <T, G extends Gauge<T>> G gauge(String name, G gauge) {
+      assertThat(gauges.put(prefix + name, gauge)).as("gauge %s registered once", prefix + name).isNull();
+      return gauge;
     }
 
     @Override
@@ -49,7 +60,7 @@ class InferenceMetricsTest {
 
     @Override
     public MetricGroup addGroup(String key, String value) {
-      return new Recording(counters, prefix + key + "=" + value + "/");
+      return new Recording(counters, gauges, prefix + key + "=" + value + "/");
     }
   }
 
@@ -86,5 +97,28 @@ class InferenceMetricsTest {
     for (DeadLetterReason r : DeadLetterReason.values()) {
       assertThat(group.counters).containsKey("reason=" + r.code() + "/deadLetters");
     }
+  }
+
+  /** The serving gauge follows reloads: 1 for the version served now, 0 for the replaced one, reused on a return. */
+  @Test
+  void theServingGaugeMarksTheVersionEachTaskServesNow() {
+    Recording group = new Recording();
+    InferenceMetrics metrics = new InferenceMetrics(group, () -> 0);
+    String v1 = "task=text-classification/model=current/version=v1/serving";
+    String v2 = "task=text-classification/model=current/version=v2/serving";
+    metrics.onServing("text-classification", info("current", "v1"));
+    metrics.onServing("token-classification", info("ner", "a"));
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(1);
+    metrics.onServing("text-classification", info("current", "v2"));
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(0);
+    assertThat(group.gauges.get(v2).getValue()).isEqualTo(1);
+    assertThat(group.gauges.get("task=token-classification/model=ner/version=a/serving").getValue()).isEqualTo(1);
+    metrics.onServing("text-classification", info("current", "v1")); // back: the same gauge, not a second one
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(1);
+    assertThat(group.gauges.get(v2).getValue()).isEqualTo(0);
+  }
+
+  private static ModelInfo info(String name, String version) {
+    return ModelInfo.newBuilder().setName(name).setVersion(version).setRuntime("test").build();
   }
 }
