@@ -3,9 +3,12 @@ package io.distilstream.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.distilstream.schemas.TextEvent;
+import io.distilstream.schemas.TextEvents;
 import io.distilstream.tools.cluster.ClusterCli;
 import io.distilstream.tools.local.LocalSchemaRegistry;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,17 +18,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code distilstream cluster up --kafka --schema-registry|submit|status|down}: real JobManager, TaskManager, broker
- * and schema registry processes that outlive the command, found again through the state file, the job jar submitted
- * with {@code flink run} (writing {@code avro-confluent} through the cluster's registry) and running, and everything
- * gone after {@code down}. Without a Java 21+ runtime for the registry the same runs without it.
+ * {@code distilstream cluster up --kafka --metrics --schema-registry|submit|status|down}: real JobManager,
+ * TaskManager, broker and schema registry processes that outlive the command, found again through the state file,
+ * the job jar submitted with {@code flink run} (writing {@code avro-confluent} through the cluster's registry) and
+ * running, each process's Prometheus endpoint serving the operator's series (every one the Grafana dashboard
+ * queries) with counters that move as events arrive, and everything gone after {@code down}. Without a Java 21+
+ * runtime for the registry the same runs without it.
  */
 class ClusterCliITCase {
   private record Run(int code, String out) {}
@@ -46,6 +55,14 @@ class ClusterCliITCase {
     return r.body().replace(" ", "");
   }
 
+  private static List<byte[]> events(String prefix, int n) throws IOException {
+    List<byte[]> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(TextEvents.encode(TextEvent.newBuilder().setId(prefix + i).setText("event number " + i).build()));
+    }
+    return out;
+  }
+
   @Test
   void upStatusDown(@TempDir Path tmp) throws Exception {
     String state = tmp.resolve("state.properties").toString();
@@ -59,13 +76,14 @@ class ClusterCliITCase {
     Path registryDir = null;
     try {
       List<String> upArgs = new ArrayList<>(List.of("up", "--state", state, "--dir", dir.toString(),
-          "--taskmanagers", "1", "--slots", "1", "--kafka"));
+          "--taskmanagers", "1", "--slots", "1", "--kafka", "--metrics"));
       if (withRegistry) {
         upArgs.add("--schema-registry");
       }
       Run up = cli(upArgs.toArray(String[]::new));
       assertThat(up.code()).as(up.out()).isZero();
-      assertThat(up.out()).contains("Kafka broker at 127.0.0.1:");
+      assertThat(up.out()).contains("Kafka broker at 127.0.0.1:", "jobmanager metrics http://127.0.0.1:",
+          "tm-1 metrics http://127.0.0.1:");
       assertThat(dir.resolve("conf/config.yaml")).content().contains("taskmanager.numberOfTaskSlots: '1'");
       Properties p = new Properties();
       try (var r = Files.newBufferedReader(Path.of(state))) {
@@ -77,6 +95,9 @@ class ClusterCliITCase {
         }
       }
       assertThat(processes).hasSize(withRegistry ? 4 : 3).allMatch(ProcessHandle::isAlive);
+      int jmMetrics = Integer.parseInt(p.getProperty("metrics.port.jobmanager"));
+      int tmMetrics = Integer.parseInt(p.getProperty("metrics.port.tm-1"));
+      assertThat(jmMetrics).isNotEqualTo(tmMetrics);
       String registryUrl = p.getProperty("registry.url");
       if (withRegistry) {
         registryDir = Path.of(p.getProperty("registry.dir"));
@@ -87,7 +108,8 @@ class ClusterCliITCase {
       Run status = cli("status", "--state", state);
       assertThat(status.code()).as(status.out()).isZero();
       assertThat(status.out()).contains("jobmanager pid", "tm-1 pid", "kafka pid", "Flink 2.2", "taskmanagers 1",
-          "slots 1 free of 1", "jobs running 0");
+          "slots 1 free of 1", "jobs running 0", "metrics http://127.0.0.1:" + jmMetrics + "/metrics",
+          "running, metrics http://127.0.0.1:" + tmMetrics + "/metrics");
       if (withRegistry) {
         assertThat(status.out()).contains("schema registry: " + registryUrl, "registry pid");
       }
@@ -95,7 +117,9 @@ class ClusterCliITCase {
       Path model = Paths.get(System.getProperty("distilstream.shared", "../shared"), "models",
           "tiny-distilbert-sequence-classification").toAbsolutePath();
       List<String> submitArgs = new ArrayList<>(List.of("submit", "--state", state, "--bootstrap-servers",
-          p.getProperty("kafka.bootstrap.servers"), "--model", "text-classification=" + model, "--parallelism", "1"));
+          p.getProperty("kafka.bootstrap.servers"), "--model", "text-classification=" + model, "--parallelism", "1",
+          // registers the reload counters the dashboard shows; no reload happens within the hour
+          "--set", "inference.model-reload-interval=1 h"));
       if (withRegistry) {
         // no schema.registry.url: submit passes the cluster's
         submitArgs.addAll(List.of("--set", "output.format=avro-confluent"));
@@ -116,6 +140,27 @@ class ClusterCliITCase {
         running = cli("status", "--state", state);
       }
       assertThat(running.out()).contains("jobs running 1", "RUNNING distilstream-enrichment", "slots 0 free of 1");
+
+      // the TaskManager's endpoint: the operator's series, counters that move with the events
+      String bootstrap = p.getProperty("kafka.bootstrap.servers");
+      KafkaFixture.produce(bootstrap, "text-events", events("a", 20), Map.of());
+      String first = PrometheusEndpoint.awaitScrape(tmMetrics, "20 events on tm-1", Duration.ofMinutes(2),
+          b -> PrometheusEndpoint.operator(b, "events") >= 20);
+      KafkaFixture.produce(bootstrap, "text-events", events("b", 20), Map.of());
+      String second = PrometheusEndpoint.awaitScrape(tmMetrics, "40 events on tm-1", Duration.ofMinutes(2),
+          b -> PrometheusEndpoint.operator(b, "events") >= 40);
+      assertThat(PrometheusEndpoint.operator(second, "tokens")).isGreaterThan(PrometheusEndpoint.operator(first,
+          "tokens"));
+      assertThat(PrometheusEndpoint.operator(second, "batches")).isGreaterThan(PrometheusEndpoint.operator(first,
+          "batches"));
+      assertThat(second).contains("job_name=\"distilstream_enrichment\"");
+      // the JobManager's endpoint: the cluster's and the job's own series
+      String jm = PrometheusEndpoint.scrape(jmMetrics);
+      assertThat(PrometheusEndpoint.sum(jm, "flink_jobmanager_numRegisteredTaskManagers", "")).isEqualTo(1.0);
+      // what the dashboard queries is served by the cluster's processes
+      Set<String> served = new TreeSet<>(PrometheusEndpoint.names(second));
+      served.addAll(PrometheusEndpoint.names(jm));
+      assertThat(served).containsAll(PrometheusEndpoint.dashboardMetrics());
 
       assertThatThrownBy(() -> cli("up", "--state", state)).hasMessageContaining("already up");
     } finally {

@@ -10,7 +10,6 @@ import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.TextEvents;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.tools.local.LocalSchemaRegistry;
 import io.distilstream.tools.local.TopicReader;
 import java.io.ByteArrayOutputStream;
@@ -50,7 +49,7 @@ class ConfluentRegistryITCase {
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
-  private static LocalKafka kafka;
+  private static KafkaFixture kafka;
   private static LocalSchemaRegistry registry;
 
   @BeforeAll
@@ -67,7 +66,7 @@ class ConfluentRegistryITCase {
           }
         });
     try {
-      kafka = LocalKafka.start(Map.of());
+      kafka = KafkaFixture.start(Map.of());
     } finally {
       registry = r.join();
     }

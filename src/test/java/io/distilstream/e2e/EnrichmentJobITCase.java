@@ -12,7 +12,6 @@ import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.tools.local.TopicReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -54,12 +53,12 @@ class EnrichmentJobITCase {
           .setNumberSlotsPerTaskManager(2)
           .build());
 
-  private static LocalKafka kafka;
+  private static KafkaFixture kafka;
 
   @BeforeAll
   static void startKafka() throws Exception {
     // room for the 1 MB hostile event
-    kafka = LocalKafka.start(Map.of("message.max.bytes", "4194304"));
+    kafka = KafkaFixture.start(Map.of("message.max.bytes", "4194304"));
   }
 
   @AfterAll

@@ -13,7 +13,6 @@ import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.tools.local.TopicReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -45,7 +44,7 @@ class FamilyJobITCase {
         List.of("LABEL_0"), GraphBuilder.Head.MULTIPLE_CHOICE);
     Path nli = seeded(tmp.resolve("nli"), "tiny-bert-token-classification", "BertForSequenceClassification",
         List.of("contradiction", "neutral", "entailment"), GraphBuilder.Head.SEQUENCE_CLASSIFICATION);
-    try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+    try (KafkaFixture kafka = KafkaFixture.start(Map.of())) {
       Map<String, String> c = new LinkedHashMap<>();
       c.put("kafka.bootstrap.servers", kafka.bootstrapServers());
       c.put("job.name", "e2e-family");

@@ -5,24 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.distilstream.jobs.EnrichmentJob;
 import io.distilstream.jobs.JobConfig;
-import io.distilstream.operators.InferenceMetrics;
+import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
-import io.distilstream.tools.local.LocalKafka;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
@@ -33,7 +26,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The operator's metrics as a Prometheus server sees them: the enrichment job runs on a MiniCluster with Flink's
- * Prometheus reporter, and the test scrapes its HTTP endpoint (the text exposition format) while events flow.
+ * Prometheus reporter, and the test scrapes its HTTP endpoint (the text exposition format) while events flow; every
+ * metric the Grafana dashboard (docker/grafana/dashboards/distilstream.json) queries must be in that scrape.
  */
 class PrometheusScrapeITCase {
   private static final int PORT = freePort();
@@ -54,15 +48,14 @@ class PrometheusScrapeITCase {
   /** The operator's metrics a dashboard reads, as the reporter names them (scope, group, metric). */
   static final List<String> NAMES = List.of("events", "tokens", "paddedTokens", "batches", "deadLetters",
       "cancelledRequests", "queueDepth", "eventsPerSecond", "tokensPerSecond", "batchSize", "paddingRatio",
-      "batchLatencyMs", "eventLatencyMs");
+      "batchLatencyMs", "eventLatencyMs", "reason_deadLetters", "task_model_version_serving", "modelReloads",
+      "modelReloadFailures");
 
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
-  private static final String PREFIX = "flink_taskmanager_job_task_operator_" + InferenceMetrics.GROUP + "_";
+  private static final String PREFIX = PrometheusEndpoint.OPERATOR;
 
   @Test
   void theOperatorsMetricsAreScrapedAndItsCountersMove() throws Exception {
-    try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+    try (KafkaFixture kafka = KafkaFixture.start(Map.of())) {
       Map<String, String> c = new LinkedHashMap<>();
       c.put("kafka.bootstrap.servers", kafka.bootstrapServers());
       c.put("job.name", "e2e-prometheus");
@@ -71,6 +64,8 @@ class PrometheusScrapeITCase {
       c.put("execution.checkpointing.interval", "500 ms");
       c.put("parallelism.default", "1");
       c.put("inference.max-wait", "5 ms");
+      // registers the reload counters the dashboard shows; an hour: no reload happens during the test
+      c.put("inference.model-reload-interval", "1 h");
       c.put("inference.model.text-classification", model("tiny-distilbert-sequence-classification").toString());
       kafka.createTopics(1, List.of("text-events", "text-labels", "text-dead-letters"));
       kafka.produce("text-events", events("a", 20));
@@ -86,12 +81,27 @@ class PrometheusScrapeITCase {
         }
         // the reporter writes a label's '-' as '_'
         assertThat(first).as("labelled with the job").contains("job_name=\"e2e_prometheus\"");
+        // the dashboard queries nothing a real scrape does not have
+        assertThat(PrometheusEndpoint.names(first)).as("series of the scrape")
+            .containsAll(PrometheusEndpoint.dashboardMetrics());
+        assertThat(PrometheusEndpoint.sum(first, PREFIX + "task_model_version_serving",
+            "task=\"text_classification\"")).as("one version served").isEqualTo(1.0);
+        for (DeadLetterReason r : DeadLetterReason.values()) {
+          assertThat(first).as("a series for reason %s before any dead letter", r)
+              .containsPattern("(?m)^" + PREFIX + "reason_deadLetters\\{[^}]*reason=\"" + r.code() + "\"");
+        }
 
-        kafka.produce("text-events", events("b", 30));
-        String second = awaitEvents(50);
+        List<byte[]> more = events("b", 30);
+        more.add(TextEvents.encode(TextEvent.newBuilder().setId("blank").setText("   ").build()));
+        kafka.produce("text-events", more);
+        String second = PrometheusEndpoint.awaitScrape(PORT, "50 events and one dead letter", Duration.ofMinutes(2),
+            b -> PrometheusEndpoint.operator(b, "events") >= 50 && PrometheusEndpoint.operator(b, "deadLetters") >= 1);
         assertThat(counter(second, "tokens")).isGreaterThan(counter(first, "tokens"));
         assertThat(counter(second, "batches")).isGreaterThan(counter(first, "batches"));
-        assertThat(counter(second, "deadLetters")).isZero();
+        assertThat(counter(second, "deadLetters")).isEqualTo(1.0);
+        assertThat(PrometheusEndpoint.sum(second, PREFIX + "reason_deadLetters", "reason=\"INVALID_INPUT\""))
+            .isEqualTo(1.0);
+        assertThat(PrometheusEndpoint.sum(second, PREFIX + "reason_deadLetters", "")).isEqualTo(1.0);
       } finally {
         job.cancel().get(60, TimeUnit.SECONDS);
       }
@@ -109,37 +119,13 @@ class PrometheusScrapeITCase {
 
   /** Scrapes until the operator's event counter reaches {@code n} (or two minutes pass) and returns that scrape. */
   private static String awaitEvents(long n) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    String body = "";
-    while (System.nanoTime() < deadline) {
-      body = scrape();
-      if (body.contains(PREFIX + "events{") && counter(body, "events") >= n) {
-        return body;
-      }
-      TimeUnit.MILLISECONDS.sleep(200); // polling an HTTP endpoint for a condition, not waiting in place of one
-    }
-    throw new AssertionError("the events counter did not reach " + n + " in two minutes; last scrape:\n" + body);
-  }
-
-  private static String scrape() throws IOException, InterruptedException {
-    try {
-      HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + PORT + "/metrics"))
-          .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-      assertThat(r.statusCode()).isEqualTo(200);
-      return r.body();
-    } catch (java.net.ConnectException e) {
-      return ""; // the reporter's server is not up yet
-    }
+    return PrometheusEndpoint.awaitScrape(PORT, "the events counter reaching " + n, Duration.ofMinutes(2),
+        b -> PrometheusEndpoint.operator(b, "events") >= n);
   }
 
   /** The value of the operator's counter {@code name} in a scrape (0 when absent). */
   static double counter(String body, String name) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(PREFIX + name) + "\\{[^}]*\\} ([0-9.eE+-]+)$").matcher(body);
-    double sum = 0;
-    while (m.find()) {
-      sum += Double.parseDouble(m.group(1));
-    }
-    return sum;
+    return PrometheusEndpoint.operator(body, name);
   }
 
   private static int freePort() {

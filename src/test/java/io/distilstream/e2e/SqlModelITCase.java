@@ -23,7 +23,6 @@ import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
 import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
-import io.distilstream.tools.local.LocalKafka;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,7 +64,7 @@ class SqlModelITCase {
 
   private static final int N = 120;
   private static final String TOPIC = "sql-comments";
-  private static LocalKafka kafka;
+  private static KafkaFixture kafka;
   private static final Map<String, String> TEXT = new HashMap<>();
   private static final String QUESTION = "Who visited Paris?";
   /** Per id: the text with one or two words masked (every tenth without a mask), a second sentence (every fifteenth
@@ -88,7 +87,7 @@ class SqlModelITCase {
         GraphBuilder.Head.MULTIPLE_CHOICE);
     nli = E2eModels.seeded(models.resolve("sql-bert-nli"), "tiny-bert-token-classification",
         "BertForSequenceClassification", NLI, GraphBuilder.Head.SEQUENCE_CLASSIFICATION);
-    kafka = LocalKafka.start(Map.of());
+    kafka = KafkaFixture.start(Map.of());
     kafka.createTopics(2, List.of(TOPIC));
     String[] words = {"the", "film", "was", "great", "terrible", "Angela", "Merkel", "visited", "Paris", "and",
         "Berlin", "with", "Apple", "engineers", "in", "May", "really", "boring", "😀", "naïve"};

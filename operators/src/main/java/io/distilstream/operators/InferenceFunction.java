@@ -179,6 +179,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
             ModelSource.displayName(e.getValue())), options, subtask);
         runtimes.put(e.getKey(), runtime);
         versions.put(e.getKey(), runtime.model.getVersion());
+        metrics.onServing(e.getKey().id(), runtime.model);
       }
       if (spec.reloadInterval() != null) {
         reloader = new ModelReloader(spec.models(), versions,
@@ -219,6 +220,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
     for (ModelReloader.Ready r : reloader.takeReady()) {
       TaskRuntime<?, ?> old = runtimes.put(r.task(), r.runtime());
+      metrics.onServing(r.task().id(), r.runtime().model);
       LOG.info("switched {} from {} to {}", r.task(), old == null ? null : old.model.getVersion(),
           r.runtime().model.getVersion());
       if (old != null) {
@@ -232,7 +234,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       notices.add(InferenceOutput.newBuilder().setDeadLetter(DeadLetters.of(null,
           f.path().getBytes(java.nio.charset.StandardCharsets.UTF_8), DeadLetterReason.MODEL_RELOAD_FAILED, f.message(),
           Stage.RELOAD, f.task().id())).build());
-      metrics.onDeadLetter();
+      metrics.onDeadLetter(DeadLetterReason.MODEL_RELOAD_FAILED);
     }
     return notices;
   }
@@ -300,7 +302,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       for (CompletableFuture<InferenceOutput> p : parts) {
         InferenceOutput o = fitted(event, p.join());
         if (o.getDeadLetter() != null) {
-          metrics.onDeadLetter();
+          metrics.onDeadLetter(o.getDeadLetter().getReason());
         }
         outputs.add(o);
       }
@@ -457,11 +459,11 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     for (Task task : requested.tasks()) {
       outputs.add(DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.TIMEOUT, "no result within "
           + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), Stage.INFERENCE, task.id()));
-      metrics.onDeadLetter();
+      metrics.onDeadLetter(DeadLetterReason.TIMEOUT);
     }
     if (!requested.unknown().isEmpty()) {
       outputs.add(requested.unknownDeadLetter(event)); // one outcome per distinct name, as without the timeout
-      metrics.onDeadLetter();
+      metrics.onDeadLetter(DeadLetterReason.UNKNOWN_TASK);
     }
     resultFuture.complete(outputs);
   }

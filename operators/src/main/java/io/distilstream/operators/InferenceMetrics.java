@@ -1,6 +1,11 @@
 package io.distilstream.operators;
 
 import io.distilstream.runtime.pipeline.MicroBatcher;
+import io.distilstream.schemas.ModelInfo;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -16,7 +21,10 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * {@code paddingRatio} (padded / real tokens, in percent) histograms per model call, {@code batchLatencyMs} and
  * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
  * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens}, {@code deadLetters} and
- * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters.
+ * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters; and {@code deadLetters}
+ * once more per {@link DeadLetterReason} in a {@code reason} group (a {@code reason} label in Prometheus); and a
+ * {@code serving} gauge per task, model and version ever loaded (groups {@code task}, {@code model}, {@code version}):
+ * 1 for the version the task serves now, 0 for one a reload replaced.
  */
 public final class InferenceMetrics implements MicroBatcher.Listener {
   public static final String GROUP = "distilstream";
@@ -32,9 +40,21 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   private final Counter paddedTokens;
   private final Counter deadLetters;
   private final Counter cancelledRequests;
+  /**
+   * Dead letters by reason, registered for every reason up front: a dashboard's series exist (at 0) before the first
+   * dead letter, and the label's values are the enum's, so their number is bounded.
+   */
+  private final Map<DeadLetterReason, Counter> deadLettersByReason = new EnumMap<>(DeadLetterReason.class);
+  /** The group the metrics are in, for the {@code serving} gauges a reload adds. */
+  private final MetricGroup group;
+  /** The model (name@version) each task id serves now; read by the {@code serving} gauges. */
+  private final Map<String, String> serving = new ConcurrentHashMap<>();
+  /** The task/name@version whose gauge is registered: a reload back to an earlier version reuses its gauge. */
+  private final Set<String> servingGauges = ConcurrentHashMap.newKeySet();
 
   public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
+    group = g;
     g.histogram("batchSize", batchSize);
     g.histogram("paddingRatio", paddingRatio);
     g.histogram("batchLatencyMs", batchLatencyMs);
@@ -47,6 +67,9 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
     // counted on the operator's thread and on every batcher thread, without this object's lock
     deadLetters = g.counter("deadLetters", new ThreadSafeSimpleCounter());
     cancelledRequests = g.counter("cancelledRequests", new ThreadSafeSimpleCounter());
+    for (DeadLetterReason r : DeadLetterReason.values()) {
+      deadLettersByReason.put(r, g.addGroup("reason", r.code()).counter("deadLetters", new ThreadSafeSimpleCounter()));
+    }
     g.meter("eventsPerSecond", new MeterView(events));
     g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
   }
@@ -67,8 +90,24 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
     eventLatencyMs.update(nanos / 1_000_000);
   }
 
-  public void onDeadLetter() {
+  public void onDeadLetter(DeadLetterReason reason) {
     deadLetters.inc();
+    deadLettersByReason.get(reason).inc();
+  }
+
+  /** Notes that {@code task} serves {@code model} from now on (at open, and after a reload switched it). */
+  public void onServing(String task, ModelInfo model) {
+    String id = model.getName() + "@" + model.getVersion();
+    serving.put(task, id);
+    if (servingGauges.add(task + "/" + id)) {
+      group.addGroup("task", task).addGroup("model", model.getName()).addGroup("version", model.getVersion())
+          .gauge("serving", (Gauge<Integer>) () -> id.equals(serving.get(task)) ? 1 : 0);
+    }
+  }
+
+  /** {@link #onDeadLetter(DeadLetterReason)} for a dead-letter record's reason code. */
+  void onDeadLetter(String code) {
+    onDeadLetter(DeadLetterReason.valueOf(code));
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.distilstream.operators;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.distilstream.schemas.ModelInfo;
 import java.lang.invoke.VarHandle;
 import java.util.HashMap;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.metrics.SimpleCounter;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
@@ -18,7 +20,27 @@ import org.junit.jupiter.api.Test;
 class InferenceMetricsTest {
   /** A metric group that keeps what is registered and, like Flink's own groups, makes plain SimpleCounters. */
   static final class Recording extends UnregisteredMetricsGroup {
-    final Map<String, Counter> counters = new HashMap<>();
+    /** Counters by name, a key-value group's as {@code key=value/name}. */
+    final Map<String, Counter> counters;
+    /** Gauges by name, as the counters; registering one twice fails the test (Flink would ignore the second). */
+    final Map<String, Gauge<?>> gauges;
+    private final String prefix;
+
+    Recording() {
+      this(new HashMap<>(), new HashMap<>(), "");
+    }
+
+    private Recording(Map<String, Counter> counters, Map<String, Gauge<?>> gauges, String prefix) {
+      this.counters = counters;
+      this.gauges = gauges;
+      this.prefix = prefix;
+    }
+
+    @Override
+    public <T, G extends Gauge<T>> G gauge(String name, G gauge) {
+      assertThat(gauges.put(prefix + name, gauge)).as("gauge %s registered once", prefix + name).isNull();
+      return gauge;
+    }
 
     @Override
     public Counter counter(String name) {
@@ -27,13 +49,18 @@ class InferenceMetricsTest {
 
     @Override
     public <C extends Counter> C counter(String name, C counter) {
-      counters.put(name, counter);
+      counters.put(prefix + name, counter);
       return counter;
     }
 
     @Override
     public MetricGroup addGroup(String name) {
       return this;
+    }
+
+    @Override
+    public MetricGroup addGroup(String key, String value) {
+      return new Recording(counters, gauges, prefix + key + "=" + value + "/");
     }
   }
 
@@ -53,7 +80,7 @@ class InferenceMetricsTest {
           throw new IllegalStateException(e);
         }
         for (int i = 0; i < each; i++) {
-          metrics.onDeadLetter();
+          metrics.onDeadLetter(i % 2 == 0 ? DeadLetterReason.TIMEOUT : DeadLetterReason.MODEL_ERROR);
           metrics.onCancelled(1);
           // other work between two dead letters, as on a batcher thread: the JIT may not fold the increments
           VarHandle.fullFence();
@@ -64,5 +91,34 @@ class InferenceMetricsTest {
     all.forEach(CompletableFuture::join);
     assertThat(group.counters.get("deadLetters").getCount()).isEqualTo((long) threads * each);
     assertThat(group.counters.get("cancelledRequests").getCount()).isEqualTo((long) threads * each);
+    assertThat(group.counters.get("reason=TIMEOUT/deadLetters").getCount()).isEqualTo((long) threads * each / 2);
+    assertThat(group.counters.get("reason=MODEL_ERROR/deadLetters").getCount()).isEqualTo((long) threads * each / 2);
+    // every reason has its series from the start
+    for (DeadLetterReason r : DeadLetterReason.values()) {
+      assertThat(group.counters).containsKey("reason=" + r.code() + "/deadLetters");
+    }
+  }
+
+  /** The serving gauge follows reloads: 1 for the version served now, 0 for the replaced one, reused on a return. */
+  @Test
+  void theServingGaugeMarksTheVersionEachTaskServesNow() {
+    Recording group = new Recording();
+    InferenceMetrics metrics = new InferenceMetrics(group, () -> 0);
+    String v1 = "task=text-classification/model=current/version=v1/serving";
+    String v2 = "task=text-classification/model=current/version=v2/serving";
+    metrics.onServing("text-classification", info("current", "v1"));
+    metrics.onServing("token-classification", info("ner", "a"));
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(1);
+    metrics.onServing("text-classification", info("current", "v2"));
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(0);
+    assertThat(group.gauges.get(v2).getValue()).isEqualTo(1);
+    assertThat(group.gauges.get("task=token-classification/model=ner/version=a/serving").getValue()).isEqualTo(1);
+    metrics.onServing("text-classification", info("current", "v1")); // back: the same gauge, not a second one
+    assertThat(group.gauges.get(v1).getValue()).isEqualTo(1);
+    assertThat(group.gauges.get(v2).getValue()).isEqualTo(0);
+  }
+
+  private static ModelInfo info(String name, String version) {
+    return ModelInfo.newBuilder().setName(name).setVersion(version).setRuntime("test").build();
   }
 }

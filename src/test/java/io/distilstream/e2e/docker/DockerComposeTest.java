@@ -188,4 +188,51 @@ class DockerComposeTest {
         .as("JSON input needs auto or json").containsAnyOf(Map.entry("input.format", "auto"),
             Map.entry("input.format", "json"));
   }
+
+  /**
+   * {@code --profile metrics}: every Flink service runs the Prometheus reporter on the port Prometheus scrapes (the
+   * JobManager by name, the TaskManagers by DNS, so scaled replicas too); Prometheus and Grafana stay out of the
+   * default {@code up}; Grafana's provisioning and the dashboard it mounts exist.
+   */
+  @Test
+  void theMetricsProfileScrapesEveryFlinkProcessAndProvisionsTheDashboard() throws IOException {
+    JsonNode services = compose("compose.yaml").get("services");
+    for (String s : List.of("jobmanager", "taskmanager")) {
+      assertThat(DockerFiles.flinkProperties(services.get(s))).as(s)
+          .containsEntry("metrics.reporter.prom.factory.class",
+              "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+          .containsEntry("metrics.reporter.prom.port", "9249");
+    }
+    for (String s : List.of("prometheus", "grafana")) {
+      assertThat(DockerFiles.strings(services.get(s).get("profiles"))).as(s + " only with --profile metrics")
+          .containsExactly("metrics");
+      assertThat(services.get(s).get("image").asString()).as(s + " image pinned").matches("[^:]+:v?\\d+\\.\\d+\\.\\d+");
+      for (String v : DockerFiles.strings(services.get(s).get("volumes"))) {
+        assertThat(DockerFiles.docker(v.substring(0, v.indexOf(':')))).as("%s mounts %s", s, v).exists();
+      }
+    }
+    for (String s : List.of("kafka", "jobmanager", "taskmanager", "producer", "consumer")) {
+      assertThat(services.get(s).has("profiles")).as(s + " is in the default up").isFalse();
+    }
+
+    JsonNode prometheus = DockerFiles.yaml(DockerFiles.docker("prometheus/prometheus.yml"));
+    List<String> targets = new ArrayList<>();
+    for (JsonNode job : prometheus.get("scrape_configs")) {
+      job.path("static_configs").forEach(c -> targets.addAll(DockerFiles.strings(c.get("targets"))));
+      job.path("dns_sd_configs").forEach(c -> DockerFiles.strings(c.get("names"))
+          .forEach(n -> targets.add(n + ":" + c.get("port").asString())));
+    }
+    assertThat(targets).containsExactlyInAnyOrder("jobmanager:9249", "taskmanager:9249");
+
+    JsonNode datasource = DockerFiles.yaml(DockerFiles.docker("grafana/provisioning/datasources/prometheus.yaml"));
+    assertThat(datasource.at("/datasources/0/url").asString()).isEqualTo("http://prometheus:9090");
+    JsonNode dashboards = DockerFiles.yaml(DockerFiles.docker("grafana/provisioning/dashboards/distilstream.yaml"));
+    String path = dashboards.at("/providers/0/options/path").asString();
+    assertThat(DockerFiles.strings(services.get("grafana").get("volumes")))
+        .contains("./grafana/dashboards:" + path + ":ro");
+    JsonNode dashboard = DockerFiles.JSON.readTree(DockerFiles.docker("grafana/dashboards/distilstream.json")
+        .toFile());
+    assertThat(dashboard.get("uid").asString()).isEqualTo("distilstream");
+    assertThat(dashboard.get("panels")).isNotEmpty();
+  }
 }

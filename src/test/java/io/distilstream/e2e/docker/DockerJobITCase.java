@@ -3,12 +3,12 @@ package io.distilstream.e2e.docker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.distilstream.e2e.KafkaFixture;
 import io.distilstream.e2e.docker.DockerFiles.Dockerfile;
 import io.distilstream.e2e.docker.DockerFiles.Instruction;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ClassificationResult;
 import io.distilstream.schemas.EntityResult;
-import io.distilstream.tools.local.LocalKafka;
 import io.distilstream.tools.local.TopicReader;
 import java.io.IOException;
 import java.net.HttpURLConnection;
@@ -31,6 +31,7 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.metrics.prometheus.PrometheusReporterFactory;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessSpec;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessUtils;
 import org.apache.flink.runtime.jobmanager.JobManagerProcessSpec;
@@ -85,7 +86,7 @@ class DockerJobITCase {
 
   private final List<Process> processes = new ArrayList<>();
   private final Map<String, Path> logs = new LinkedHashMap<>();
-  private LocalKafka kafka;
+  private KafkaFixture kafka;
   private Path home;
 
   @AfterEach
@@ -139,7 +140,11 @@ class DockerJobITCase {
     home = Files.createTempDirectory("distilstream-flink-home-");
     Path conf = Files.createDirectories(home.resolve("conf"));
     Files.createDirectories(home.resolve("lib"));
-    Files.createDirectories(home.resolve("plugins"));
+    // Flink's Prometheus reporter where the image has it: a plugin of its own (the compose file turns it on)
+    Path reporter = Files.createDirectories(home.resolve("plugins/metrics-prometheus"));
+    Path reporterJar = Paths.get(PrometheusReporterFactory.class.getProtectionDomain().getCodeSource().getLocation()
+        .toURI());
+    Files.createSymbolicLink(reporter.resolve(reporterJar.getFileName()), reporterJar);
     Path usrlibJar = home.resolve(Paths.get("/opt/flink").relativize(Paths.get("/opt/flink/usrlib/distilstream-job.jar")));
     assertThat(copies).containsKey("/opt/flink/usrlib/distilstream-job.jar");
     Files.createDirectories(usrlibJar.getParent());
@@ -182,6 +187,10 @@ class DockerJobITCase {
     flinkConf.put("blob.server.port", Integer.toString(freePort()));
     flinkConf.put("taskmanager.host", "localhost");
     flinkConf.put("taskmanager.bind-host", "localhost");
+    // the reporter's one port in every container: a free port per process here (dynamic properties below)
+    assertThat(flinkConf).containsKey(PROMETHEUS_PORT);
+    int jmMetrics = freePort();
+    int tmMetrics = freePort();
     StringBuilder yaml = new StringBuilder();
     flinkConf.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));
     Files.writeString(conf.resolve("config.yaml"), yaml);
@@ -191,11 +200,12 @@ class DockerJobITCase {
     TaskExecutorProcessSpec tmSpec = TaskExecutorProcessUtils.processSpecFromConfig(flink);
     List<String> tmArgs = new ArrayList<>(List.of("--configDir", conf.toString()));
     tmArgs.addAll(words(TaskExecutorProcessUtils.generateDynamicConfigsStr(tmSpec)));
+    tmArgs.addAll(List.of("-D", PROMETHEUS_PORT + "=" + tmMetrics));
     start("taskmanager", words(ProcessMemoryUtils.generateJvmParametersStr(tmSpec)), TASKMANAGER_CLASS, tmArgs);
     mark("TaskManager started");
 
     // ---- Kafka, with the topics the compose file's one-shot service creates ------------------------------
-    kafka = LocalKafka.start(Map.of());
+    kafka = KafkaFixture.start(Map.of());
     mark("kafka started");
     List<String> topics = job.stringPropertyNames().stream().filter(k -> k.startsWith("topics."))
         .map(job::getProperty).sorted().toList();
@@ -230,6 +240,7 @@ class DockerJobITCase {
     JobManagerProcessSpec jmSpec = JobManagerProcessUtils.processSpecFromConfig(flink);
     List<String> jmArgs = new ArrayList<>(List.of("--configDir", conf.toString()));
     jmArgs.addAll(words(JobManagerProcessUtils.generateDynamicConfigsStr(jmSpec)));
+    jmArgs.addAll(List.of("-D", PROMETHEUS_PORT + "=" + jmMetrics));
     for (String word : cmd.subList(1, cmd.size())) { // exactly the image's words after standalone-job ...
       String local = copies.get(word);
       jmArgs.add(local == null ? word : DockerFiles.root().resolve(local).toString()); // ... its files mapped here
@@ -308,6 +319,26 @@ class DockerJobITCase {
     assertThat(tms.at("/taskmanagers/0/slotsNumber").asInt())
         .isEqualTo(Integer.parseInt(DockerFiles.flinkProperties(services.get("taskmanager"))
             .get("taskmanager.numberOfTaskSlots")));
+
+    // ---- the compose file's Prometheus reporter, loaded from plugins/ as in the image: the TaskManager serves
+    // the operator's series (the events counted once per task that ran them), the JobManager its own
+    String tm = scrape(tmMetrics);
+    assertThat(tm).as("the TaskManager's scrape").contains(
+        "flink_taskmanager_job_task_operator_distilstream_events{", "job_name=\"distilstream_enrichment\"");
+    assertThat(scrape(jmMetrics)).as("the JobManager's scrape").contains("flink_jobmanager_numRegisteredTaskManagers");
+  }
+
+  /** The name of the reporter's port in config.yaml. */
+  private static final String PROMETHEUS_PORT = "metrics.reporter.prom.port";
+
+  private static String scrape(int port) throws IOException {
+    HttpURLConnection c = (HttpURLConnection) URI.create("http://localhost:" + port + "/metrics").toURL()
+        .openConnection();
+    c.setConnectTimeout(10_000);
+    c.setReadTimeout(30_000);
+    try (var in = c.getInputStream()) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
   }
 
   private void start(String name, List<String> jvm, String mainClass, List<String> args) throws IOException {

@@ -151,4 +151,29 @@ class DockerK8sManifestTest {
     }
     assertThat(declared).as("volume " + volume + " is declared").isTrue();
   }
+
+  /**
+   * Every pod runs the Prometheus reporter, exposes its port as {@code metrics} and carries the prometheus.io
+   * annotations on that port, which docker/k8s/prometheus-scrape.yaml keeps and follows.
+   */
+  @Test
+  void everyPodServesPrometheusMetricsWhereItsAnnotationsSay() throws IOException {
+    JsonNode spec = manifest().get("spec");
+    assertThat(spec.at("/flinkConfiguration/metrics.reporter.prom.factory.class").asString())
+        .isEqualTo("org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
+    String port = spec.at("/flinkConfiguration/metrics.reporter.prom.port").asString();
+    JsonNode annotations = spec.at("/podTemplate/metadata/annotations");
+    assertThat(annotations.get("prometheus.io/scrape").asString()).isEqualTo("true");
+    assertThat(annotations.get("prometheus.io/port").asString()).isEqualTo(port);
+    assertThat(annotations.get("prometheus.io/path").asString()).isEqualTo("/metrics");
+    JsonNode main = spec.at("/podTemplate/spec/containers/0");
+    assertThat(main.get("name").asString()).isEqualTo("flink-main-container");
+    assertThat(main.at("/ports/0/name").asString()).isEqualTo("metrics");
+    assertThat(main.at("/ports/0/containerPort").asInt()).isEqualTo(Integer.parseInt(port));
+
+    JsonNode scrape = DockerFiles.yaml(DockerFiles.docker("k8s/prometheus-scrape.yaml"));
+    String relabels = scrape.at("/scrape_configs/0/relabel_configs").toString();
+    assertThat(relabels).contains("__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+        "__meta_kubernetes_pod_annotation_prometheus_io_port", "__meta_kubernetes_pod_annotation_prometheus_io_path");
+  }
 }

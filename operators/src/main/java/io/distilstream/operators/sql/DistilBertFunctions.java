@@ -1,5 +1,6 @@
 package io.distilstream.operators.sql;
 
+import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.heads.Answer;
 import io.distilstream.runtime.heads.Entity;
@@ -111,7 +112,7 @@ public final class DistilBertFunctions {
           return;
         }
         if (!outcome.isSuccess()) {
-          r.metrics.onDeadLetter();
+          r.metrics.onDeadLetter(DeadLetterReason.of(outcome.reason()));
           future.complete(List.of());
           return;
         }

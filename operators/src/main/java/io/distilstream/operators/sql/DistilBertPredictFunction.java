@@ -1,5 +1,6 @@
 package io.distilstream.operators.sql;
 
+import io.distilstream.operators.DeadLetterReason;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,7 +37,7 @@ public class DistilBertPredictFunction extends AsyncPredictFunction {
   private <Q, I, O> CompletableFuture<Collection<RowData>> predict(SqlRuntime<Q, I, O> r, RowData input) {
     return r.submit(r.binding.input(input, spec)).thenApply(outcome -> {
       if (!outcome.isSuccess()) {
-        r.metrics.onDeadLetter();
+        r.metrics.onDeadLetter(DeadLetterReason.of(outcome.reason()));
       }
       RowData row = spec.toRow(r.binding, outcome, r.version);
       return row == null ? List.of() : List.of(row);

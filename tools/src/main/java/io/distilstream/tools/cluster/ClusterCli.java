@@ -30,7 +30,9 @@ public final class ClusterCli {
       "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
       "           --schema-registry: also a schema registry (Apicurio, Confluent-compatible API; needs a Java 21+",
       "           runtime, see docs/schema-registry.md); submit then passes its URL as schema.registry.url",
-      "  status   the processes, the REST endpoint, TaskManagers, slots and jobs",
+      "           --metrics: Flink's Prometheus reporter in every process, each on a free port of its own",
+      "           (status lists the scrape URLs, http://127.0.0.1:PORT/metrics)",
+      "  status   the processes, the REST endpoint, TaskManagers, slots and jobs; the scrape URLs (--metrics)",
       "  submit   submit the job jar as `flink run` does; the rest of the line is the job's options",
       "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2;",
       "           with the cluster's registry and no schema.registry.url of its own, --set schema.registry.url=URL",
@@ -61,10 +63,11 @@ public final class ClusterCli {
   }
 
   private static int up(String[] argv, PrintStream out) throws Exception {
-    Args args = Args.parse(argv, Set.of("kafka", "schema-registry"));
+    Args args = Args.parse(argv, Set.of("kafka", "schema-registry", "metrics"));
     Path state = Paths.get(args.string("state", defaultState().toString()));
     boolean withKafka = args.flag("kafka");
     boolean withRegistry = args.flag("schema-registry");
+    boolean withMetrics = args.flag("metrics");
     int tms = Integer.parseInt(args.string("taskmanagers", "2"));
     int slots = Integer.parseInt(args.string("slots", "2"));
     String dir = args.string("dir", null);
@@ -85,7 +88,8 @@ public final class ClusterCli {
       // before anything starts: nothing to clean up
       throw new IllegalArgumentException("--schema-registry: " + noRegistry);
     }
-    LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, conf);
+    LocalFlinkCluster c = LocalFlinkCluster.start(dir == null ? null : Paths.get(dir), tms, slots, withMetrics,
+        conf);
     c.writeState(state);
     LocalKafka kafka = null;
     LocalSchemaRegistry registry = null;
@@ -132,9 +136,15 @@ public final class ClusterCli {
     out.println("  web/REST: " + c.restUrl());
     out.println("  dir:      " + c.directory() + " (conf/config.yaml, log/, checkpoints/, savepoints/)");
     c.pids().forEach((k, v) -> out.println("  " + k + " pid " + v));
+    c.metricsPorts().forEach((k, v) -> out.println("  " + k + " metrics " + scrapeUrl(v)));
     out.println("submit the job with: distilstream cluster submit --config job.properties");
     c.detach();
     return 0;
+  }
+
+  /** The Prometheus reporter's endpoint on {@code port}. */
+  private static String scrapeUrl(int port) {
+    return "http://127.0.0.1:" + port + "/metrics";
   }
 
   private static Properties load(Path state) throws Exception {
@@ -220,7 +230,9 @@ public final class ClusterCli {
       if (k.startsWith("pid.")) {
         long pid = Long.parseLong(p.getProperty(k));
         boolean up = alive.stream().anyMatch(h -> h.pid() == pid);
-        out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running"));
+        String scrape = p.getProperty("metrics.port." + k.substring(4));
+        out.println("  " + k.substring(4) + " pid " + pid + (up ? " running" : " not running")
+            + (scrape == null ? "" : ", metrics " + scrapeUrl(Integer.parseInt(scrape))));
       }
     }
     FlinkRestClient rest = new FlinkRestClient(port);

@@ -20,6 +20,12 @@ import java.util.stream.Stream;
  * as {@link Claim}, which of it the cluster may delete again.
  */
 final class ClusterFiles {
+  /** Flink's Prometheus reporter (flink-metrics-prometheus, on the cluster's classpath), as config.yaml names it. */
+  static final Map<String, String> PROMETHEUS = Map.of("metrics.reporter.prom.factory.class",
+      "org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
+  /** The reporter's HTTP port (a port or a range); each process gets its own as a dynamic property. */
+  static final String PROMETHEUS_PORT = "metrics.reporter.prom.port";
+
   /** The cluster's directory; its JVMs run in it. */
   private final Path dir;
 
@@ -54,9 +60,10 @@ final class ClusterFiles {
   /**
    * Writes {@code conf/config.yaml} (and makes {@code log/} and {@code tmp/}): everything on 127.0.0.1 with free
    * ports, {@code slots} slots and a small fixed memory budget per TaskManager, checkpoints and savepoints in this
-   * directory, endless fixed-delay restarts and fast failure detection. {@code overrides} add to or replace it.
+   * directory, endless fixed-delay restarts and fast failure detection; Flink's Prometheus reporter when {@code
+   * prometheus}. {@code overrides} add to or replace it.
    */
-  void writeConfig(int restPort, int slots, Map<String, String> overrides) throws IOException {
+  void writeConfig(int restPort, int slots, boolean prometheus, Map<String, String> overrides) throws IOException {
     Map<String, String> c = new LinkedHashMap<>();
     c.put("jobmanager.rpc.address", "127.0.0.1");
     c.put("jobmanager.rpc.port", String.valueOf(freePort()));
@@ -101,6 +108,9 @@ final class ClusterFiles {
     c.put("classloader.parent-first-patterns.additional", "ai.onnxruntime.");
     c.put("io.tmp.dirs", dir.resolve("tmp").toString());
     c.put("high-availability.type", "NONE");
+    if (prometheus) {
+      c.putAll(PROMETHEUS);
+    }
     c.putAll(overrides);
     Files.createDirectories(conf());
     Files.createDirectories(dir.resolve("log"));

@@ -61,17 +61,54 @@ final class FlinkProcesses {
   private final Map<String, Process> taskManagers = new LinkedHashMap<>();
   /** Number of the next TaskManager id: ids are not reused, so a replacement is a new resource to the JobManager. */
   private int nextTaskManager = 1;
+  /**
+   * The Prometheus reporter's port of each process by name (jobmanager, tm-1, ...), when config.yaml enables the
+   * reporter ({@link ClusterFiles#PROMETHEUS}); empty otherwise. A free port per process, given to it as a dynamic
+   * property, so that {@code cluster status} can say which endpoint is whose (a port range in config.yaml would
+   * leave that to the order in which the JVMs bind).
+   */
+  private final Map<String, Integer> metricsPorts = new LinkedHashMap<>();
+  /** Whether the processes start Flink's Prometheus reporter. */
+  private final boolean prometheus;
 
-  FlinkProcesses(ClusterFiles files, String classpath) {
+  FlinkProcesses(ClusterFiles files, String classpath, boolean prometheus) {
     this.files = files;
     this.classpath = classpath;
+    this.prometheus = prometheus;
   }
 
   /** Starts the JobManager; it is up once its REST endpoint answers (which the caller waits for). */
   void startJobManager() throws IOException {
     jobManager = java("jobmanager", List.of("-Xmx512m"),
         "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
-        "--configDir", files.conf().toString());
+        withMetricsPort("jobmanager", "--configDir", files.conf().toString()));
+  }
+
+  /** {@code args}, plus the reporter's port for process {@code name} when the reporter is on. */
+  private synchronized String[] withMetricsPort(String name, String... args) throws IOException {
+    if (!prometheus) {
+      return args;
+    }
+    int port = ClusterFiles.freePort();
+    metricsPorts.put(name, port);
+    List<String> out = new ArrayList<>(List.of(args));
+    out.add("-D" + ClusterFiles.PROMETHEUS_PORT + "=" + port);
+    return out.toArray(new String[0]);
+  }
+
+  /**
+   * The Prometheus reporter's port of each process started here that is still alive (an empty map when the reporter
+   * is off): jobmanager first, then the TaskManagers in start order.
+   */
+  synchronized Map<String, Integer> metricsPorts() {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    metricsPorts.forEach((name, port) -> {
+      Process p = name.equals("jobmanager") ? jobManager : taskManagers.get(name);
+      if (p != null && p.isAlive()) {
+        out.put(name, port);
+      }
+    });
+    return out;
   }
 
   /** Starts one more TaskManager (a new resource id) and returns its id. */
@@ -81,7 +118,7 @@ final class FlinkProcesses {
     Process p = java(id, List.of("-Xmx448m", "-Xms448m", "-XX:MaxDirectMemorySize=256m",
             "-XX:MaxMetaspaceSize=256m"),
         "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
-        "--configDir", files.conf().toString(), "-Dtaskmanager.resource-id=" + id);
+        withMetricsPort(id, "--configDir", files.conf().toString(), "-Dtaskmanager.resource-id=" + id));
     taskManagers.put(id, p);
     return id;
   }
@@ -145,6 +182,7 @@ final class FlinkProcesses {
   /** Forgets the processes without stopping them (they outlive this JVM: {@code cluster up}). */
   void forget() {
     taskManagers.clear();
+    metricsPorts.clear();
     jobManager = null;
   }
 

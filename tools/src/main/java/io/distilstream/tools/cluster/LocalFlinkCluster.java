@@ -31,10 +31,10 @@ public final class LocalFlinkCluster implements AutoCloseable {
   /** Set by {@link #detachDirectory()}: {@link #close()} then keeps the directory. */
   private boolean keepDirectory;
 
-  private LocalFlinkCluster(ClusterFiles.Claim claim, int restPort, String classpath) {
+  private LocalFlinkCluster(ClusterFiles.Claim claim, int restPort, String classpath, boolean prometheus) {
     this.claim = claim;
     this.files = new ClusterFiles(claim.dir());
-    this.processes = new FlinkProcesses(files, classpath);
+    this.processes = new FlinkProcesses(files, classpath, prometheus);
     this.rest = new FlinkRestClient(restPort);
   }
 
@@ -45,11 +45,21 @@ public final class LocalFlinkCluster implements AutoCloseable {
    */
   public static LocalFlinkCluster start(Path dir, int taskManagers, int slots, Map<String, String> config)
       throws IOException {
+    return start(dir, taskManagers, slots, false, config);
+  }
+
+  /**
+   * As {@link #start(Path, int, int, Map)}; with {@code prometheus}, every process also runs Flink's Prometheus
+   * reporter on a port of its own ({@link #metricsPorts()}).
+   */
+  public static LocalFlinkCluster start(Path dir, int taskManagers, int slots, boolean prometheus,
+      Map<String, String> config) throws IOException {
     ClusterFiles.Claim claim = dir != null ? ClusterFiles.Claim.take(dir)
         : ClusterFiles.Claim.created(Files.createTempDirectory("distilstream-flink-"));
-    LocalFlinkCluster c = new LocalFlinkCluster(claim, ClusterFiles.freePort(), FlinkProcesses.clusterClasspath());
+    LocalFlinkCluster c = new LocalFlinkCluster(claim, ClusterFiles.freePort(), FlinkProcesses.clusterClasspath(),
+        prometheus);
     try {
-      c.files.writeConfig(c.rest.port(), slots, config);
+      c.files.writeConfig(c.rest.port(), slots, prometheus, config);
       c.processes.startJobManager();
       awaitCondition("the JobManager's REST endpoint at " + c.restUrl(), Duration.ofMinutes(2), () -> {
         c.processes.requireJobManagerAlive();
@@ -107,6 +117,14 @@ public final class LocalFlinkCluster implements AutoCloseable {
   /** Process ids of the JobManager and the TaskManagers (for {@code cluster up}'s state file). */
   public Map<String, Long> pids() {
     return processes.pids();
+  }
+
+  /**
+   * The Prometheus reporter's port of each live process (jobmanager, tm-1, ...; scrape {@code
+   * http://127.0.0.1:PORT/metrics}); empty when the cluster was started without the reporter.
+   */
+  public Map<String, Integer> metricsPorts() {
+    return processes.metricsPorts();
   }
 
   /** Waits until {@code n} TaskManagers are registered with the JobManager; fails early when a process exits. */
@@ -173,6 +191,7 @@ public final class LocalFlinkCluster implements AutoCloseable {
     p.setProperty("rest.port", String.valueOf(rest.port()));
     claim.store(p);
     pids().forEach((k, v) -> p.setProperty("pid." + k, String.valueOf(v)));
+    metricsPorts().forEach((k, v) -> p.setProperty("metrics.port." + k, String.valueOf(v)));
     Files.createDirectories(file.toAbsolutePath().getParent());
     try (var w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
       p.store(w, "distilstream cluster up");
