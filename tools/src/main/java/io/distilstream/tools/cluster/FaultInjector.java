@@ -278,13 +278,22 @@ final class FaultInjector {
     long resultsAt = counter.classifications();
     long inFlight = run.inFlight("rescale " + from + " -> " + to);
     long t0 = System.currentTimeMillis();
-    String savepoint = stopWithSavepoint();
-    run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
-        resultsAt, before, w / 1000);
-    restartsOfEarlierJobs += Math.max(0, cluster.rest().restarts(job));
-    job = cluster.submit(jar, jobArgs(to), to, savepoint);
-    jobs.add(job);
-    cluster.awaitRunning(job, Duration.ofMinutes(3));
+    String savepoint = null;
+    long restartsBefore = restartsNow();
+    if (o.adaptiveRescale()) {
+      // in place: the adaptive scheduler restarts the job from its next checkpoint at the new parallelism
+      cluster.rescale(job, from, to, Duration.ofMinutes(3));
+      run.say("asked job %s for parallelism %d at %d results (%.0f results/s over the last %d s)", job, to,
+          resultsAt, before, w / 1000);
+    } else {
+      savepoint = stopWithSavepoint();
+      run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
+          resultsAt, before, w / 1000);
+      restartsOfEarlierJobs += Math.max(0, cluster.rest().restarts(job));
+      job = cluster.submit(jar, jobArgs(to), to, savepoint);
+      jobs.add(job);
+      cluster.awaitRunning(job, Duration.ofMinutes(3));
+    }
     long running = System.currentTimeMillis();
     currentParallelism = to;
     restartsAfterLastFault = restartsNow();
@@ -302,7 +311,12 @@ final class FaultInjector {
     f.put("fault", "rescale");
     f.put("from", from);
     f.put("to", to);
-    f.put("savepoint", savepoint);
+    f.put("via", o.rescale);
+    if (savepoint != null) {
+      f.put("savepoint", savepoint);
+    } else {
+      f.put("restarts", restartsNow() - restartsBefore); // the in-place restart(s) of the rescale
+    }
     f.put("atResults", resultsAt);
     f.put("inFlight", inFlight);
     f.put("startedAtMillis", t0);
