@@ -53,8 +53,9 @@ final class FaultInjector {
     jobs.add(job);
     currentParallelism = p;
     cluster.awaitRunning(job, Duration.ofMinutes(3));
-    run.say("job %s running at parallelism %d (sink.transaction-naming %s)", job, p,
-        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming);
+    run.say("job %s running at parallelism %d (sink.transaction-naming %s; rescales: %s)", job, p,
+        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming,
+        o.adaptiveRescale() ? "in place, adaptive scheduler" : "through savepoints");
     lastFaultEnd = System.currentTimeMillis();
   }
 
