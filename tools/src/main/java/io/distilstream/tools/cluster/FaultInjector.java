@@ -283,9 +283,9 @@ final class FaultInjector {
     long restartsBefore = restartsNow();
     if (o.adaptiveRescale()) {
       // in place: the adaptive scheduler restarts the job from its next checkpoint at the new parallelism
-      cluster.rescale(job, from, to, Duration.ofMinutes(3));
-      run.say("asked job %s for parallelism %d at %d results (%.0f results/s over the last %d s)", job, to,
+      run.say("asking job %s for parallelism %d at %d results (%.0f results/s over the last %d s)", job, to,
           resultsAt, before, w / 1000);
+      cluster.rescale(job, from, to, Duration.ofMinutes(3));
     } else {
       savepoint = stopWithSavepoint();
       run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
