@@ -29,12 +29,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code distilstream cluster up --kafka --metrics --schema-registry|submit|status|down}: real JobManager,
- * TaskManager, broker and schema registry processes that outlive the command, found again through the state file,
- * the job jar submitted with {@code flink run} (writing {@code avro-confluent} through the cluster's registry) and
- * running, each process's Prometheus endpoint serving the operator's series (every one the Grafana dashboard
- * queries) with counters that move as events arrive, and everything gone after {@code down}. Without a Java 21+
- * runtime for the registry the same runs without it.
+ * {@code distilstream cluster up --kafka --metrics --schema-registry --scheduler adaptive|submit|status|rescale|down}:
+ * real JobManager, TaskManager, broker and schema registry processes that outlive the command, found again through
+ * the state file, the job jar submitted with {@code flink run} (writing {@code avro-confluent} through the cluster's
+ * registry) and running, rescaled in place by the adaptive scheduler, each process's Prometheus endpoint serving the
+ * operator's series (every one the Grafana dashboard queries) with counters that move as events arrive, and
+ * everything gone after {@code down}. Without a Java 21+ runtime for the registry the same runs without it.
  */
 class ClusterCliITCase {
   private record Run(int code, String out) {}
@@ -63,6 +63,17 @@ class ClusterCliITCase {
     return out;
   }
 
+  /** Polls {@code cluster status} until its output contains every one of {@code expected} (at most 60 s). */
+  private static Run awaitStatus(String state, String... expected) throws Exception {
+    Run status = cli("status", "--state", state);
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+    while (!java.util.Arrays.stream(expected).allMatch(status.out()::contains) && System.nanoTime() < deadline) {
+      java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
+      status = cli("status", "--state", state);
+    }
+    return status;
+  }
+
   @Test
   void upStatusDown(@TempDir Path tmp) throws Exception {
     String state = tmp.resolve("state.properties").toString();
@@ -76,7 +87,8 @@ class ClusterCliITCase {
     Path registryDir = null;
     try {
       List<String> upArgs = new ArrayList<>(List.of("up", "--state", state, "--dir", dir.toString(),
-          "--taskmanagers", "1", "--slots", "1", "--kafka", "--metrics"));
+          "--taskmanagers", "1", "--slots", "2", "--kafka", "--metrics",
+          "--scheduler", "adaptive"));
       if (withRegistry) {
         upArgs.add("--schema-registry");
       }
@@ -84,7 +96,8 @@ class ClusterCliITCase {
       assertThat(up.code()).as(up.out()).isZero();
       assertThat(up.out()).contains("Kafka broker at 127.0.0.1:", "jobmanager metrics http://127.0.0.1:",
           "tm-1 metrics http://127.0.0.1:");
-      assertThat(dir.resolve("conf/config.yaml")).content().contains("taskmanager.numberOfTaskSlots: '1'");
+      assertThat(dir.resolve("conf/config.yaml")).content().contains("taskmanager.numberOfTaskSlots: '2'",
+          "jobmanager.scheduler: 'adaptive'");
       Properties p = new Properties();
       try (var r = Files.newBufferedReader(Path.of(state))) {
         p.load(r);
@@ -108,7 +121,7 @@ class ClusterCliITCase {
       Run status = cli("status", "--state", state);
       assertThat(status.code()).as(status.out()).isZero();
       assertThat(status.out()).contains("jobmanager pid", "tm-1 pid", "kafka pid", "Flink 2.2", "taskmanagers 1",
-          "slots 1 free of 1", "jobs running 0", "metrics http://127.0.0.1:" + jmMetrics + "/metrics",
+          "slots 2 free of 2", "jobs running 0", "metrics http://127.0.0.1:" + jmMetrics + "/metrics",
           "running, metrics http://127.0.0.1:" + tmMetrics + "/metrics");
       if (withRegistry) {
         assertThat(status.out()).contains("schema registry: " + registryUrl, "registry pid");
@@ -132,14 +145,15 @@ class ClusterCliITCase {
         assertThat(submit.out()).contains("schema.registry.url=" + registryUrl);
         assertThat(subjects(registryUrl)).contains("\"text-labels-value\"", "\"text-dead-letters-value\"");
       }
-      // a job is RUNNING before its tasks hold their slots: poll the status until the slot is taken
-      Run running = cli("status", "--state", state);
-      long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
-      while (!running.out().contains("slots 0 free of 1") && System.nanoTime() < deadline) {
-        java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
-        running = cli("status", "--state", state);
-      }
-      assertThat(running.out()).contains("jobs running 1", "RUNNING distilstream-enrichment", "slots 0 free of 1");
+      // the adaptive scheduler takes the slot before the job runs: poll until both show
+      Run running = awaitStatus(state, "RUNNING distilstream-enrichment", "slots 1 free of 2");
+      assertThat(running.out()).contains("jobs running 1", "RUNNING distilstream-enrichment", "slots 1 free of 2");
+
+      // in place, from a checkpoint: the same job, now on both slots
+      Run rescale = cli("rescale", "--state", state, "--parallelism", "2");
+      assertThat(rescale.code()).as(rescale.out()).isZero();
+      assertThat(rescale.out()).containsPattern("job [0-9a-f]{32} rescaled 1 -> 2, running after");
+      assertThat(awaitStatus(state, "RUNNING distilstream-enrichment", "slots 0 free of 2").out()).contains("jobs running 1", "slots 0 free of 2");
 
       // the TaskManager's endpoint: the operator's series, counters that move with the events
       String bootstrap = p.getProperty("kafka.bootstrap.servers");

@@ -22,7 +22,10 @@ public final class ChaosOptions {
       "  --kills N                TaskManager SIGKILLs at random points, each followed by recovery (5)",
       "  --broker-restarts N      Kafka broker stops and restarts mid-run (1)",
       "  --broker-down D          how long the broker stays down ('5 s')",
-      "  --parallelism LIST       the job's parallelism, changed by stop-with-savepoint and restore ('2,3,1')",
+      "  --parallelism LIST       the job's parallelism, changed at each rescale ('2,3,1')",
+      "  --rescale HOW            savepoint: stop-with-savepoint and a new submission from it (the default);",
+      "                           adaptive: the cluster runs Flink's adaptive scheduler and the job is rescaled in",
+      "                           place over the REST API (PUT /jobs/:id/resource-requirements), from a checkpoint",
       "  --hostile-every N        one hostile record per N good events; 0 for none (1000)",
       "  --hostile DIR            more hostile records, one file per record value: NAME.REASON (the dead-letter",
       "                           reason it must get) or NAME.ok (enriched once per distinct task it names)",
@@ -60,10 +63,17 @@ public final class ChaosOptions {
   public Duration stallTimeout = Duration.ofMinutes(3);
   public Path out = Paths.get("chaos-out");
   public boolean keep;
+  /** How a rescale is done: {@code savepoint} (stop-with-savepoint, resubmit) or {@code adaptive} (in place). */
+  public String rescale = "savepoint";
   /** {@code sink.transaction-naming} for the job; null for the job's default. */
   public String transactionNaming;
   /** Fail the run when a fault's reader-side recovery misses its target (else only reported). */
   public boolean enforceTargets;
+
+  /** True when rescales go through the adaptive scheduler (and the cluster runs it). */
+  boolean adaptiveRescale() {
+    return rescale.equals("adaptive");
+  }
 
   /** From the command line; a usage error throws {@link Args.UsageException}. */
   public static ChaosOptions parse(String[] argv) {
@@ -107,7 +117,11 @@ public final class ChaosOptions {
     o.keep = a.flag("keep");
     o.enforceTargets = a.flag("enforce-targets");
     o.transactionNaming = a.string("transaction-naming", null);
+    o.rescale = a.string("rescale", o.rescale);
     a.rejectUnknown();
+    if (!o.rescale.equals("savepoint") && !o.rescale.equals("adaptive")) {
+      throw new Args.UsageException("--rescale takes savepoint or adaptive, got '" + o.rescale + "'");
+    }
     if (o.events < 10) {
       throw new Args.UsageException("--events must be at least 10");
     }

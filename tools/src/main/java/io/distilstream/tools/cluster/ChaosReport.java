@@ -29,7 +29,7 @@ final class ChaosReport {
     for (String k : List.of("events", "hostile", "expectedResults", "results", "restarts",
         "restartsBeforeFirstFault", "hostileKindsBeforeFirstFault", "rate",
         "restartsWithoutInjectedFault", "kills", "deadLetterReasonsByKind", "parallelism", "checkpointInterval",
-        "seed", "transactionNaming", "targetsMet", "durationSeconds")) {
+        "seed", "rescale", "transactionNaming", "targetsMet", "durationSeconds")) {
       md.append("| ").append(k).append(" | ").append(report.get(k)).append(" |\n");
     }
     md.append("\n## Faults\n\n| # | fault | at results | detail |\n|---|---|---|---|\n");

@@ -106,7 +106,8 @@ public final class ChaosRun {
           }
         });
     try {
-      cluster = LocalFlinkCluster.start(null, o.taskManagers, o.slots, Map.of());
+      cluster = LocalFlinkCluster.start(null, o.taskManagers, o.slots,
+          o.adaptiveRescale() ? LocalFlinkCluster.ADAPTIVE_SCHEDULER : Map.of());
     } finally {
       kafka = broker.join();
     }
@@ -425,6 +426,7 @@ public final class ChaosRun {
     report.put("faults", faults);
     report.put("jobs", injector.jobs().stream().map(JobID::toString).toList());
     report.put("checkpointInterval", o.checkpointInterval.toMillis() + " ms");
+    report.put("rescale", o.rescale);
     report.put("transactionNaming", o.transactionNaming == null ? "pooling (job default)" : o.transactionNaming);
     report.put("parallelism", o.parallelism);
     report.put("seed", o.seed);

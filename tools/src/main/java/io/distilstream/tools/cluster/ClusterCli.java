@@ -24,9 +24,10 @@ import org.apache.flink.api.common.JobID;
  */
 public final class ClusterCli {
   public static final String USAGE = String.join("\n",
-      "usage: distilstream cluster up|down|status|submit [options]",
+      "usage: distilstream cluster up|down|status|submit|rescale [options]",
       "  up       start a JobManager and TaskManagers as separate JVMs on 127.0.0.1 and leave them running",
       "           --taskmanagers N (2)  --slots N (2)  --dir DIR (a new temp dir)  --set KEY=VALUE (config.yaml)",
+      "           --scheduler adaptive: Flink's adaptive scheduler (jobmanager.scheduler), so that `rescale` works",
       "           --kafka: also a Kafka broker (KRaft, its own JVM) with the job's default topics",
       "           --schema-registry: also a schema registry (Apicurio, Confluent-compatible API; needs a Java 21+",
       "           runtime, see docs/schema-registry.md); submit then passes its URL as schema.registry.url",
@@ -37,6 +38,8 @@ public final class ClusterCli {
       "           (see `distilstream job --help`), e.g. submit --config job.properties --parallelism 2;",
       "           with the cluster's registry and no schema.registry.url of its own, --set schema.registry.url=URL",
       "           --jar JAR (jobs/target/*-job.jar)  --savepoint PATH (restore from it)",
+      "  rescale  --parallelism N [--job ID (the running job)]: rescale in place from the next checkpoint (needs",
+      "           up --scheduler adaptive; PUT /jobs/:id/resource-requirements), returns once it runs at N",
       "  down     stop the processes (SIGTERM, then SIGKILL after 30 s) and delete the cluster's directory (of a",
       "           --dir that existed before up, only what the cluster put in it)",
       "  --state FILE  the state file (default: $TMPDIR/distilstream-cluster.properties)");
@@ -49,7 +52,7 @@ public final class ClusterCli {
 
   public static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
     if (argv.length == 0) {
-      throw new Args.UsageException("cluster needs up, down, status or submit");
+      throw new Args.UsageException("cluster needs up, down, status, submit or rescale");
     }
     String action = argv[0];
     String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
@@ -58,6 +61,7 @@ public final class ClusterCli {
       case "down": return down(rest, out);
       case "status": return status(rest, out);
       case "submit": return submit(rest, out);
+      case "rescale": return rescale(rest, out);
       default: throw new Args.UsageException("unknown cluster action '" + action + "'");
     }
   }
@@ -71,7 +75,13 @@ public final class ClusterCli {
     int tms = Integer.parseInt(args.string("taskmanagers", "2"));
     int slots = Integer.parseInt(args.string("slots", "2"));
     String dir = args.string("dir", null);
+    String scheduler = args.string("scheduler", null);
     Map<String, String> conf = new java.util.LinkedHashMap<>();
+    if ("adaptive".equals(scheduler)) {
+      conf.putAll(LocalFlinkCluster.ADAPTIVE_SCHEDULER);
+    } else if (scheduler != null && !scheduler.equals("default")) {
+      throw new Args.UsageException("--scheduler takes adaptive or default, got '" + scheduler + "'");
+    }
     for (String kv : args.all("set")) {
       int eq = kv.indexOf('=');
       if (eq <= 0) {
@@ -254,6 +264,43 @@ public final class ClusterCli {
       }
     });
     return alive.size() == p.stringPropertyNames().stream().filter(k -> k.startsWith("pid.")).count() ? 0 : 1;
+  }
+
+  private static int rescale(String[] argv, PrintStream out) throws Exception {
+    Args args = Args.parse(argv, Set.of());
+    Path state = Paths.get(args.string("state", defaultState().toString()));
+    int to = args.integer("parallelism", -1);
+    String jobArg = args.string("job", null);
+    args.rejectUnknown();
+    if (to < 1) {
+      throw new Args.UsageException("rescale needs --parallelism N (at least 1)");
+    }
+    if (!Files.exists(state)) {
+      throw new IllegalArgumentException("no cluster is up (" + state + "); run 'distilstream cluster up' first");
+    }
+    FlinkRestClient rest = new FlinkRestClient(Integer.parseInt(load(state).getProperty("rest.port")));
+    JobID job;
+    if (jobArg != null) {
+      job = JobID.fromHexString(jobArg);
+    } else {
+      List<String> running = new ArrayList<>();
+      rest.get("/jobs/overview").ifPresent(j -> j.path("jobs").forEach(x -> {
+        if (x.path("state").asText().equals("RUNNING")) {
+          running.add(x.path("jid").asText());
+        }
+      }));
+      if (running.size() != 1) {
+        throw new IllegalArgumentException(running.size() + " jobs are running (" + running + "): name one, --job ID");
+      }
+      job = JobID.fromHexString(running.get(0));
+    }
+    int from = rest.vertexParallelism(job).values().stream().mapToInt(Integer::intValue).max()
+        .orElseThrow(() -> new IllegalArgumentException("job " + job + " is not known to the cluster"));
+    long t0 = System.currentTimeMillis();
+    LocalFlinkCluster.rescale(rest, job, from, to, java.time.Duration.ofMinutes(3));
+    out.printf(java.util.Locale.ROOT, "job %s rescaled %d -> %d, running after %.1f s%n", job, from, to,
+        (System.currentTimeMillis() - t0) / 1000.0);
+    return 0;
   }
 
   private static int submit(String[] argv, PrintStream out) throws Exception {

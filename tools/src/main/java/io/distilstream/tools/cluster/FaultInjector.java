@@ -53,8 +53,9 @@ final class FaultInjector {
     jobs.add(job);
     currentParallelism = p;
     cluster.awaitRunning(job, Duration.ofMinutes(3));
-    run.say("job %s running at parallelism %d (sink.transaction-naming %s)", job, p,
-        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming);
+    run.say("job %s running at parallelism %d (sink.transaction-naming %s; rescales: %s)", job, p,
+        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming,
+        o.adaptiveRescale() ? "in place, adaptive scheduler" : "through savepoints");
     lastFaultEnd = System.currentTimeMillis();
   }
 
@@ -278,13 +279,22 @@ final class FaultInjector {
     long resultsAt = counter.classifications();
     long inFlight = run.inFlight("rescale " + from + " -> " + to);
     long t0 = System.currentTimeMillis();
-    String savepoint = stopWithSavepoint();
-    run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
-        resultsAt, before, w / 1000);
-    restartsOfEarlierJobs += Math.max(0, cluster.rest().restarts(job));
-    job = cluster.submit(jar, jobArgs(to), to, savepoint);
-    jobs.add(job);
-    cluster.awaitRunning(job, Duration.ofMinutes(3));
+    String savepoint = null;
+    long restartsBefore = restartsNow();
+    if (o.adaptiveRescale()) {
+      // in place: the adaptive scheduler restarts the job from its next checkpoint at the new parallelism
+      run.say("asking job %s for parallelism %d at %d results (%.0f results/s over the last %d s)", job, to,
+          resultsAt, before, w / 1000);
+      cluster.rescale(job, from, to, Duration.ofMinutes(3));
+    } else {
+      savepoint = stopWithSavepoint();
+      run.say("stopped job %s with savepoint %s at %d results (%.0f results/s over the last %d s)", job, savepoint,
+          resultsAt, before, w / 1000);
+      restartsOfEarlierJobs += Math.max(0, cluster.rest().restarts(job));
+      job = cluster.submit(jar, jobArgs(to), to, savepoint);
+      jobs.add(job);
+      cluster.awaitRunning(job, Duration.ofMinutes(3));
+    }
     long running = System.currentTimeMillis();
     currentParallelism = to;
     restartsAfterLastFault = restartsNow();
@@ -302,7 +312,12 @@ final class FaultInjector {
     f.put("fault", "rescale");
     f.put("from", from);
     f.put("to", to);
-    f.put("savepoint", savepoint);
+    f.put("via", o.rescale);
+    if (savepoint != null) {
+      f.put("savepoint", savepoint);
+    } else {
+      f.put("restarts", restartsNow() - restartsBefore); // the in-place restart(s) of the rescale
+    }
     f.put("atResults", resultsAt);
     f.put("inFlight", inFlight);
     f.put("startedAtMillis", t0);

@@ -2,6 +2,7 @@ package io.distilstream.tools.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -9,7 +10,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
@@ -131,6 +134,56 @@ public final class FlinkRestClient {
       }
     });
     return out;
+  }
+
+  /** The parallelism of each of the job's vertices now, by vertex id (empty when the JobManager does not answer). */
+  public Map<String, Integer> vertexParallelism(JobID job) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    get("/jobs/" + job).ifPresent(j -> {
+      for (JsonNode v : j.path("vertices")) {
+        out.put(v.path("id").asText(), v.path("parallelism").asInt());
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Declarative rescaling (FLIP-291, the adaptive scheduler only): sets the upper bound of every vertex that runs at
+   * {@code from} to {@code to} ({@code PUT /jobs/:id/resource-requirements}, lower bound 1, so that the job keeps
+   * running on fewer slots after losing a TaskManager); vertices at another parallelism keep theirs. The scheduler
+   * restarts the job in place from the checkpoint that completes next. Returns the vertices it changed.
+   */
+  List<String> rescale(JobID job, int from, int to) throws IOException {
+    JsonNode current = get("/jobs/" + job + "/resource-requirements")
+        .orElseThrow(() -> new IOException("GET /jobs/" + job + "/resource-requirements failed: is the cluster's"
+            + " jobmanager.scheduler adaptive?"));
+    ObjectNode body = JSON.createObjectNode();
+    List<String> changed = new ArrayList<>();
+    Map<String, Integer> now = vertexParallelism(job);
+    current.fields().forEachRemaining(e -> {
+      JsonNode bounds = e.getValue().path("parallelism");
+      boolean scaled = now.getOrDefault(e.getKey(), bounds.path("upperBound").asInt()) == from;
+      ObjectNode p = body.putObject(e.getKey()).putObject("parallelism");
+      p.put("lowerBound", scaled ? 1 : bounds.path("lowerBound").asInt());
+      p.put("upperBound", scaled ? to : bounds.path("upperBound").asInt());
+      if (scaled) {
+        changed.add(e.getKey());
+      }
+    });
+    try {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url() + "/jobs/" + job
+              + "/resource-requirements")).timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+          .PUT(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
+          HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() / 100 != 2) {
+        throw new IOException("PUT /jobs/" + job + "/resource-requirements answered " + r.statusCode() + ": "
+            + r.body());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+    return changed;
   }
 
   // ---- job actions, through Flink's client ---------------------------------------------------------------------

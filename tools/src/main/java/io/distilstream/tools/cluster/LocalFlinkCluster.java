@@ -20,6 +20,16 @@ import org.apache.flink.api.common.JobID;
  * JobManager's REST API, which {@link #rest()} hands out for queries) and {@link ClusterFiles} (the directory).
  */
 public final class LocalFlinkCluster implements AutoCloseable {
+  /**
+   * What {@code cluster up --scheduler adaptive} and {@code chaos --rescale adaptive} add to config.yaml: Flink's
+   * adaptive scheduler, which takes a new parallelism over the REST API ({@link #rescale}) and restarts the job in
+   * place from a checkpoint. Its minimum time between two rescales (default 30 s, counted from each (re)start, a
+   * recovery too) is cut to 5 s: a rescale asked for soon after a TaskManager's loss would wait for it otherwise.
+   */
+  public static final Map<String, String> ADAPTIVE_SCHEDULER = Map.of(
+      "jobmanager.scheduler", "adaptive",
+      "jobmanager.adaptive-scheduler.scaling-interval.min", "5 s");
+
   /** The cluster's directory: configuration, logs, checkpoints, savepoints. */
   private final ClusterFiles files;
   /** What of the directory {@link #close()} deletes: all of it, or only what the cluster added to the user's. */
@@ -148,6 +158,24 @@ public final class LocalFlinkCluster implements AutoCloseable {
   /** Stops the job with a savepoint (no drain) and returns the savepoint's path. */
   public String stopWithSavepoint(JobID job) throws Exception {
     return rest.stopWithSavepoint(job, savepointDirectory().toUri().toString());
+  }
+
+  /**
+   * Rescales the job in place (the cluster runs Flink's adaptive scheduler: {@link #ADAPTIVE_SCHEDULER}): declares
+   * parallelism {@code to} for the vertices at {@code from} over the REST API; the scheduler restarts the job from
+   * the next checkpoint, with no savepoint and no new submission. Returns once every task runs at the new parallelism.
+   */
+  public void rescale(JobID job, int from, int to, Duration timeout) throws IOException {
+    rescale(rest, job, from, to, timeout);
+  }
+
+  /** {@link #rescale(JobID, int, int, Duration)} on a cluster another JVM started ({@code cluster rescale}). */
+  static void rescale(FlinkRestClient rest, JobID job, int from, int to, Duration timeout) throws IOException {
+    List<String> vertices = rest.rescale(job, from, to);
+    awaitCondition("job " + job + " running at parallelism " + to, timeout, () -> {
+      Map<String, Integer> p = rest.vertexParallelism(job);
+      return vertices.stream().allMatch(v -> p.getOrDefault(v, -1) == to) && rest.allTasksRunning(job);
+    });
   }
 
   /** Cancels the job and waits until it has ended (or the JobManager no longer knows it). */

@@ -1,0 +1,27 @@
+package io.distilstream.tools.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.distilstream.runtime.cli.Args;
+import org.junit.jupiter.api.Test;
+
+/** {@code chaos --rescale}: how a rescale is done, and what the cluster then runs. */
+class ChaosOptionsTest {
+  @Test
+  void rescalesThroughASavepointUnlessAskedForTheAdaptiveScheduler() {
+    ChaosOptions byDefault = ChaosOptions.parse(new String[0]);
+    assertThat(byDefault.rescale).isEqualTo("savepoint");
+    assertThat(byDefault.adaptiveRescale()).isFalse();
+
+    ChaosOptions adaptive = ChaosOptions.parse(new String[] {"--rescale", "adaptive"});
+    assertThat(adaptive.adaptiveRescale()).isTrue();
+    assertThat(LocalFlinkCluster.ADAPTIVE_SCHEDULER).containsEntry("jobmanager.scheduler", "adaptive");
+  }
+
+  @Test
+  void rejectsAnUnknownWayToRescale() {
+    assertThatThrownBy(() -> ChaosOptions.parse(new String[] {"--rescale", "reactive"}))
+        .isInstanceOf(Args.UsageException.class).hasMessageContaining("savepoint or adaptive");
+  }
+}
