@@ -201,12 +201,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       PipelineOptions options, int subtask) {
     Task task = binding.task();
     Pipeline<I, O> pipeline = binding.open(dir, options);
+    if (spec.cache() != null) {
+      try {
+        // keyed by the files' hash, not the version name: a publisher may keep the name and change the weights
+        pipeline.useCache(spec.cache(), version.hash(), metrics);
+      } catch (RuntimeException e) {
+        pipeline.close();
+        throw e;
+      }
+    }
     // queue room for every event in flight (one request per task each): submit blocks only on hostile events
     MicroBatcher<I, O> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
         options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
         "distilstream-" + task.id() + "-" + subtask);
-    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={})", subtask, task, dir, version, options.session(),
-        options.batching(), spec.maxWait());
+    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={}, cache={})", subtask, task, dir, version,
+        options.session(), options.batching(), spec.maxWait(), spec.cache() == null ? "off" : spec.cache());
     return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), this::track);
   }
 

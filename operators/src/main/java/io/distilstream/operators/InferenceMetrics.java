@@ -1,6 +1,7 @@
 package io.distilstream.operators;
 
 import io.distilstream.runtime.pipeline.MicroBatcher;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import java.util.function.IntSupplier;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -16,9 +17,12 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * {@code paddingRatio} (padded / real tokens, in percent) histograms per model call, {@code batchLatencyMs} and
  * {@code eventLatencyMs} histograms, {@code queueDepth} gauge, {@code eventsPerSecond} and {@code tokensPerSecond}
  * meters, {@code batches}, {@code events}, {@code tokens}, {@code paddedTokens}, {@code deadLetters} and
- * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters.
+ * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters; with the output cache
+ * on, {@code cacheHits} and {@code cacheMisses} (inputs of this subtask served from the TaskManager's cache, or by a
+ * repeat in the same batch, and those that ran through the model) and {@code cacheEvictions} (entries this
+ * subtask's inputs pushed out).
  */
-public final class InferenceMetrics implements MicroBatcher.Listener {
+public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutputCache.Listener {
   public static final String GROUP = "distilstream";
   private static final int WINDOW = 1024;
 
@@ -32,6 +36,9 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   private final Counter paddedTokens;
   private final Counter deadLetters;
   private final Counter cancelledRequests;
+  private final Counter cacheHits;
+  private final Counter cacheMisses;
+  private final Counter cacheEvictions;
 
   public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
@@ -47,6 +54,10 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
     // counted on the operator's thread and on every batcher thread, without this object's lock
     deadLetters = g.counter("deadLetters", new ThreadSafeSimpleCounter());
     cancelledRequests = g.counter("cancelledRequests", new ThreadSafeSimpleCounter());
+    // counted by the batcher thread of every task
+    cacheHits = g.counter("cacheHits", new ThreadSafeSimpleCounter());
+    cacheMisses = g.counter("cacheMisses", new ThreadSafeSimpleCounter());
+    cacheEvictions = g.counter("cacheEvictions", new ThreadSafeSimpleCounter());
     g.meter("eventsPerSecond", new MeterView(events));
     g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
   }
@@ -74,5 +85,16 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   @Override
   public void onCancelled(int count) {
     cancelledRequests.inc(count);
+  }
+
+  @Override
+  public void onLookups(int hits, int misses) {
+    cacheHits.inc(hits);
+    cacheMisses.inc(misses);
+  }
+
+  @Override
+  public void onEvictions(int count) {
+    cacheEvictions.inc(count);
   }
 }

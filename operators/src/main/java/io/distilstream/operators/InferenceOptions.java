@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
 
 /**
  * The inference operator's options, as Flink {@link ConfigOption}s: set them in a job's configuration, a properties
@@ -186,6 +187,26 @@ public final class InferenceOptions {
       ConfigOptions.key("inference.allow-batch-dependent-results").booleanType().defaultValue(false)
       .withDescription("Batch a graph whose results depend on what shares its batch (per-tensor int8 not"
           + " rewritten) anyway: faster, but an event can be labelled differently on replay. Off by default.");
+
+  // ---- the output cache for repeated inputs ----
+
+  public static final ConfigOption<Boolean> CACHE_ENABLED = ConfigOptions.key("inference.cache.enabled")
+      .booleanType().defaultValue(false)
+      .withDescription("Serve repeated inputs (retweets, spam, copy-paste) from a cache of model outputs, one per"
+          + " TaskManager, shared by its slots: an input whose token ids a slot of the same TaskManager has run"
+          + " through the same model (content hash), task and session options skips the model call; post-processing"
+          + " still runs on its own text and options, so results are the same as without the cache. A hot reload"
+          + " drops the old model's entries. Metrics: cacheHits, cacheMisses, cacheEvictions.");
+
+  public static final ConfigOption<Integer> CACHE_MAX_ENTRIES = ConfigOptions.key("inference.cache.max-entries")
+      .intType().defaultValue(10_000)
+      .withDescription("Most inputs the TaskManager's cache holds; the least recently used goes first.");
+
+  public static final ConfigOption<MemorySize> CACHE_MAX_BYTES = ConfigOptions.key("inference.cache.max-bytes")
+      .memoryType().defaultValue(MemorySize.parse("64mb"))
+      .withDescription("Most bytes (estimated: token ids and model outputs) the TaskManager's cache holds, on the"
+          + " JVM heap; the least recently used goes first. An input whose entry would pass a sixteenth of it is"
+          + " not cached (decided from its token count before anything is allocated).");
 
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,

@@ -1,6 +1,7 @@
 package io.distilstream.operators;
 
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.Serializable;
@@ -34,6 +35,8 @@ public final class InferenceSpec implements Serializable {
   private final int maxResultBytes;
   /** Null when hot reload is off. */
   private final Duration reloadInterval;
+  /** The output cache's bounds; null when the cache is off. */
+  private final ModelOutputCache.Bounds cache;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -49,6 +52,7 @@ public final class InferenceSpec implements Serializable {
     this.limits = b.limits;
     this.maxResultBytes = b.maxResultBytes;
     this.reloadInterval = b.reloadInterval;
+    this.cache = b.cache;
     validate();
   }
 
@@ -124,7 +128,21 @@ public final class InferenceSpec implements Serializable {
             conf.get(InferenceOptions.MAX_ATTRIBUTES_BYTES)))
         .maxResultBytes(conf.get(InferenceOptions.MAX_RESULT_BYTES))
         .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
+        .cache(cacheBounds(conf))
         .build();
+  }
+
+  /** The cache's bounds from {@code inference.cache.*}, or null when it is off. */
+  static ModelOutputCache.Bounds cacheBounds(org.apache.flink.configuration.ReadableConfig conf) {
+    if (!conf.get(InferenceOptions.CACHE_ENABLED)) {
+      return null;
+    }
+    try {
+      return new ModelOutputCache.Bounds(conf.get(InferenceOptions.CACHE_MAX_ENTRIES),
+          conf.get(InferenceOptions.CACHE_MAX_BYTES).getBytes());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("inference." + e.getMessage(), e);
+    }
   }
 
   public static Builder builder() {
@@ -147,6 +165,8 @@ public final class InferenceSpec implements Serializable {
   public int maxResultBytes() { return maxResultBytes; }
   /** How often to look for a changed model; null = hot reload off. */
   public Duration reloadInterval() { return reloadInterval; }
+  /** The output cache's bounds; null = no cache. */
+  public ModelOutputCache.Bounds cache() { return cache; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -162,6 +182,7 @@ public final class InferenceSpec implements Serializable {
     private EventLimits limits = EventLimits.defaults();
     private int maxResultBytes = InferenceOptions.MAX_RESULT_BYTES.defaultValue();
     private Duration reloadInterval;
+    private ModelOutputCache.Bounds cache;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
@@ -176,6 +197,9 @@ public final class InferenceSpec implements Serializable {
     public Builder limits(EventLimits l) { this.limits = java.util.Objects.requireNonNull(l); return this; }
     /** Hot reload: look for a changed model this often; null = off. */
     public Builder reloadInterval(Duration d) { this.reloadInterval = d; return this; }
+
+    /** Serve repeated inputs from the TaskManager's output cache with these bounds; null = off. */
+    public Builder cache(ModelOutputCache.Bounds b) { this.cache = b; return this; }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);
