@@ -1,6 +1,7 @@
 package io.distilstream.operators;
 
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
@@ -165,8 +166,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     PipelineOptions configured = spec.pipelineOptions();
     // One thread per slot beats one slot of several threads on a CPU: give each subtask its share of the cores.
     int cores = Runtime.getRuntime().availableProcessors();
-    PipelineOptions options = configured.session().intraOpThreads() != 0 ? configured : configured.session(
-        configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
+    PipelineOptions options;
+    if (spec.taskManagerThreads() >= 0) {
+      // first, before anything starts ONNX Runtime in this JVM: the pool is sized when its environment is created
+      int pool = ModelSession.globalThreadPool(spec.taskManagerThreads());
+      int wanted = spec.taskManagerThreads() > 0 ? spec.taskManagerThreads() : cores;
+      if (pool != wanted) {
+        LOG.warn("subtask {}: the TaskManager's ONNX Runtime pool has {} threads, not {} ({}): it was created"
+            + " earlier in this JVM", subtask, pool < 0 ? "no" : pool, wanted,
+            InferenceOptions.TASK_MANAGER_THREADS.key());
+      }
+      options = configured.session(configured.session().copy().sharedThreadPool(true));
+    } else {
+      options = configured.session().intraOpThreads() != 0 ? configured : configured.session(
+          configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
+    }
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());

@@ -77,6 +77,19 @@ public final class InferenceOptions {
       .intType().defaultValue(0)
       .withDescription("ONNX Runtime threads per subtask; 0 = cores / subtasks, so slots do not fight over cores.");
 
+  public static final ConfigOption<String> THREAD_POOL = ConfigOptions.key("inference.thread-pool")
+      .stringType().defaultValue("per-session")
+      .withDescription("per-session: every model of every subtask runs on ONNX Runtime threads of its own"
+          + " (inference.intra-op-threads each). task-manager: all of them share one intra-op pool per TaskManager"
+          + " (ONNX Runtime's global thread pool, sized by inference.task-manager-threads), so a lone long text uses"
+          + " every idle core and several busy tasks never oversubscribe them. The pool is created once per JVM,"
+          + " with the first model: its size cannot change afterwards.");
+
+  public static final ConfigOption<Integer> TASK_MANAGER_THREADS = ConfigOptions.key("inference.task-manager-threads")
+      .intType().defaultValue(0)
+      .withDescription("With inference.thread-pool=task-manager: threads of the TaskManager's shared pool;"
+          + " 0 = the available processors.");
+
   public static final ConfigOption<Integer> MAX_TEXT_CHARS = ConfigOptions.key("inference.max-text-chars")
       .intType().defaultValue(100_000)
       .withDescription("Longer texts (or contexts) are dead-lettered as TEXT_TOO_LONG before tokenization.");

@@ -37,6 +37,8 @@ public final class InferenceSpec implements Serializable {
   private final Duration reloadInterval;
   /** The output cache's bounds; null when the cache is off. */
   private final ModelOutputCache.Bounds cache;
+  /** Size of the TaskManager's shared ONNX Runtime pool (0 = available processors); -1: per-session threads. */
+  private final int taskManagerThreads;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -53,6 +55,7 @@ public final class InferenceSpec implements Serializable {
     this.maxResultBytes = b.maxResultBytes;
     this.reloadInterval = b.reloadInterval;
     this.cache = b.cache;
+    this.taskManagerThreads = b.taskManagerThreads;
     validate();
   }
 
@@ -129,7 +132,24 @@ public final class InferenceSpec implements Serializable {
         .maxResultBytes(conf.get(InferenceOptions.MAX_RESULT_BYTES))
         .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
         .cache(cacheBounds(conf))
+        .taskManagerThreadPool(threadPool(conf))
         .build();
+  }
+
+  /** -1 for per-session threads, else the shared pool's size (0 = available processors). */
+  static int threadPool(org.apache.flink.configuration.ReadableConfig conf) {
+    String pool = conf.get(InferenceOptions.THREAD_POOL).trim().toLowerCase(java.util.Locale.ROOT);
+    int threads = conf.get(InferenceOptions.TASK_MANAGER_THREADS);
+    if (threads < 0) {
+      throw new IllegalArgumentException(InferenceOptions.TASK_MANAGER_THREADS.key() + " must be >= 0 (0 = the"
+          + " available processors), got " + threads);
+    }
+    return switch (pool) {
+      case "per-session" -> -1;
+      case "task-manager" -> threads;
+      default -> throw new IllegalArgumentException(InferenceOptions.THREAD_POOL.key()
+          + " must be per-session or task-manager, got '" + pool + "'");
+    };
   }
 
   /** The cache's bounds from {@code inference.cache.*}, or null when it is off. */
@@ -167,6 +187,8 @@ public final class InferenceSpec implements Serializable {
   public Duration reloadInterval() { return reloadInterval; }
   /** The output cache's bounds; null = no cache. */
   public ModelOutputCache.Bounds cache() { return cache; }
+  /** -1: every session has threads of its own; else the TaskManager's shared pool's size (0 = processors). */
+  public int taskManagerThreads() { return taskManagerThreads; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -183,6 +205,7 @@ public final class InferenceSpec implements Serializable {
     private int maxResultBytes = InferenceOptions.MAX_RESULT_BYTES.defaultValue();
     private Duration reloadInterval;
     private ModelOutputCache.Bounds cache;
+    private int taskManagerThreads = -1;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
@@ -200,6 +223,12 @@ public final class InferenceSpec implements Serializable {
 
     /** Serve repeated inputs from the TaskManager's output cache with these bounds; null = off. */
     public Builder cache(ModelOutputCache.Bounds b) { this.cache = b; return this; }
+
+    /**
+     * Every session of the operator on the TaskManager's shared ONNX Runtime pool of this many threads (0 = the
+     * available processors); -1 (the default): threads of their own.
+     */
+    public Builder taskManagerThreadPool(int threads) { this.taskManagerThreads = threads; return this; }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

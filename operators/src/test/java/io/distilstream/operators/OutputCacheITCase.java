@@ -50,7 +50,7 @@ class OutputCacheITCase {
           .build());
 
   /** Events; {@link ModelHotReloadITCase.Publisher} swaps the model when event 20 passes. */
-  private static final int N = 60;
+  static final int N = 60;
 
   static List<TextEvent> eventsWithRepeats() {
     Random r = new Random(8);

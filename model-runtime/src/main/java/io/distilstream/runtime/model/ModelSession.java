@@ -8,6 +8,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.distilstream.runtime.graph.PerRowQuantization;
@@ -258,10 +259,18 @@ public final class ModelSession implements AutoCloseable {
     OrtEnvironment env = environment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setOptimizationLevel(optLevel(options.optimizationLevel()));
-      if (options.intraOpThreads() > 0) {
-        so.setIntraOpNumThreads(options.intraOpThreads());
+      if (options.sharedThreadPool() && globalThreadPool() > 0) {
+        so.disablePerSessionThreads(); // the process's pool: sessions of all slots share its threads
+      } else {
+        if (options.sharedThreadPool()) {
+          LOG.warn("{}: no process-wide ONNX Runtime thread pool (another library created the environment first);"
+              + " the session uses threads of its own", modelFile);
+        }
+        if (options.intraOpThreads() > 0) {
+          so.setIntraOpNumThreads(options.intraOpThreads());
+        }
+        so.setInterOpNumThreads(1);
       }
-      so.setInterOpNumThreads(1);
       Device device = options.device();
       if (device == Device.CUDA) {
         try {
@@ -302,11 +311,44 @@ public final class ModelSession implements AutoCloseable {
   }
 
   private static volatile OrtEnvironment environment;
+  /** Threads of the environment's global intra-op pool; 0 until the environment exists, -1 when it has none. */
+  private static int globalThreads;
+  /** What {@link #environment()} will size the global pool to; 0 = the available processors. */
+  private static int wantedGlobalThreads;
+
+  /**
+   * Sizes the process-wide intra-op thread pool that sessions with {@link SessionOptions#sharedThreadPool()} share
+   * (0 = the available processors). ONNX Runtime creates its environment, and that pool, once per process: this takes
+   * effect only before the first session or {@link #environment()} call, and later calls keep the first size.
+   *
+   * @return the pool's size from now on (-1 when the environment was created without one, see {@link #environment()})
+   */
+  public static synchronized int globalThreadPool(int threads) {
+    if (threads < 0) {
+      throw new IllegalArgumentException("thread pool size must be >= 0 (0 = available processors), got " + threads);
+    }
+    if (environment == null) {
+      wantedGlobalThreads = threads;
+    }
+    environment();
+    return globalThreads;
+  }
+
+  /** Threads of the process-wide pool, or -1 when ONNX Runtime's environment was created without one. */
+  public static synchronized int globalThreadPool() {
+    environment();
+    return globalThreads;
+  }
 
   /**
    * The process-wide ONNX Runtime environment, created on a thread of its own with a large stack: creating it
    * takes more native stack than a JVM main thread may have left (seen as a segfault when the launcher's long
    * class path had used part of it).
+   *
+   * <p>It is created with a global intra-op pool ({@link #globalThreadPool(int)}, spinning off so idle threads sleep)
+   * that only sessions with {@link SessionOptions#sharedThreadPool()} use; the others keep pools of their own. If
+   * another library of the process (DJL) created the environment first, there is no global pool and such sessions
+   * fall back to their own threads, with a warning.
    */
   public static OrtEnvironment environment() {
     OrtEnvironment env = environment;
@@ -317,11 +359,21 @@ public final class ModelSession implements AutoCloseable {
       if (environment == null) {
         OrtEnvironment[] made = new OrtEnvironment[1];
         RuntimeException[] failed = new RuntimeException[1];
+        int threads = wantedGlobalThreads > 0 ? wantedGlobalThreads : Runtime.getRuntime().availableProcessors();
+        int[] pool = {threads};
         Thread t = new Thread(null, () -> {
-          try {
+          try (OrtEnvironment.ThreadingOptions threading = new OrtEnvironment.ThreadingOptions()) {
+            threading.setGlobalIntraOpNumThreads(threads);
+            threading.setGlobalInterOpNumThreads(1);
+            threading.setGlobalSpinControl(false); // a pool shared by slots: a spinning idle thread steals a core
+            made[0] = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+                OrtEnvironment.DEFAULT_NAME, threading);
+          } catch (IllegalStateException e) {
+            // another library created the process's environment first: no global pool to share
             made[0] = OrtEnvironment.getEnvironment();
-          } catch (RuntimeException e) {
-            failed[0] = e;
+            pool[0] = -1;
+          } catch (RuntimeException | OrtException e) {
+            failed[0] = e instanceof RuntimeException r ? r : new IllegalStateException(e);
           }
         }, "onnxruntime-init", 16L << 20);
         t.start();
@@ -334,6 +386,7 @@ public final class ModelSession implements AutoCloseable {
         if (failed[0] != null) {
           throw failed[0];
         }
+        globalThreads = pool[0];
         environment = made[0];
       }
       return environment;
