@@ -166,7 +166,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     PipelineOptions configured = spec.pipelineOptions();
     // One thread per slot beats one slot of several threads on a CPU: give each subtask its share of the cores.
     int cores = Runtime.getRuntime().availableProcessors();
-    PipelineOptions options;
+    PipelineOptions threaded;
     if (spec.taskManagerThreads() >= 0) {
       // first, before anything starts ONNX Runtime in this JVM: the pool is sized when its environment is created
       int pool = ModelSession.globalThreadPool(spec.taskManagerThreads());
@@ -176,11 +176,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
             + " earlier in this JVM", subtask, pool < 0 ? "no" : pool, wanted,
             InferenceOptions.TASK_MANAGER_THREADS.key());
       }
-      options = configured.session(configured.session().copy().sharedThreadPool(true));
+      threaded = configured.session(configured.session().copy().sharedThreadPool(true));
     } else {
-      options = configured.session().intraOpThreads() != 0 ? configured : configured.session(
+      threaded = configured.session().intraOpThreads() != 0 ? configured : configured.session(
           configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
+    PipelineOptions options = spec.shareSessions()
+        ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());

@@ -90,6 +90,13 @@ public final class InferenceOptions {
       .withDescription("With inference.thread-pool=task-manager: threads of the TaskManager's shared pool;"
           + " 0 = the available processors.");
 
+  public static final ConfigOption<Boolean> SHARE_SESSIONS = ConfigOptions.key("inference.share-sessions")
+      .booleanType().defaultValue(false)
+      .withDescription("Share one ONNX Runtime session per model between the slots of a TaskManager (one copy of"
+          + " the weights instead of one per slot; ONNX Runtime runs a session from several threads at once). The"
+          + " session closes with the last slot that uses it; a hot reload opens the new model's beside it. Weights"
+          + " live outside the JVM heap: size taskmanager.memory.task.off-heap.size for them (docs/job.md).");
+
   public static final ConfigOption<Integer> MAX_TEXT_CHARS = ConfigOptions.key("inference.max-text-chars")
       .intType().defaultValue(100_000)
       .withDescription("Longer texts (or contexts) are dead-lettered as TEXT_TOO_LONG before tokenization.");

@@ -39,6 +39,8 @@ public final class InferenceSpec implements Serializable {
   private final ModelOutputCache.Bounds cache;
   /** Size of the TaskManager's shared ONNX Runtime pool (0 = available processors); -1: per-session threads. */
   private final int taskManagerThreads;
+  /** One session per model per TaskManager, shared by its slots. */
+  private final boolean shareSessions;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -56,6 +58,7 @@ public final class InferenceSpec implements Serializable {
     this.reloadInterval = b.reloadInterval;
     this.cache = b.cache;
     this.taskManagerThreads = b.taskManagerThreads;
+    this.shareSessions = b.shareSessions;
     validate();
   }
 
@@ -133,6 +136,7 @@ public final class InferenceSpec implements Serializable {
         .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
         .cache(cacheBounds(conf))
         .taskManagerThreadPool(threadPool(conf))
+        .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
         .build();
   }
 
@@ -189,6 +193,8 @@ public final class InferenceSpec implements Serializable {
   public ModelOutputCache.Bounds cache() { return cache; }
   /** -1: every session has threads of its own; else the TaskManager's shared pool's size (0 = processors). */
   public int taskManagerThreads() { return taskManagerThreads; }
+  /** One session per model per TaskManager, shared by its slots. */
+  public boolean shareSessions() { return shareSessions; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -206,6 +212,7 @@ public final class InferenceSpec implements Serializable {
     private Duration reloadInterval;
     private ModelOutputCache.Bounds cache;
     private int taskManagerThreads = -1;
+    private boolean shareSessions;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }
@@ -229,6 +236,8 @@ public final class InferenceSpec implements Serializable {
      * available processors); -1 (the default): threads of their own.
      */
     public Builder taskManagerThreadPool(int threads) { this.taskManagerThreads = threads; return this; }
+    /** One session per model per TaskManager, shared by its slots (default false: one per slot). */
+    public Builder shareSessions(boolean b) { this.shareSessions = b; return this; }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

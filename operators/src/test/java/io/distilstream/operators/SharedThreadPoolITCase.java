@@ -23,7 +23,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Issue 22, item 4, on a real MiniCluster of 2 slots: the operator with two tasks on the TaskManager's shared ONNX
  * Runtime pool ({@code inference.thread-pool=task-manager}) gives, byte for byte, the outputs it gives with threads
- * per session (today's default), and with one thread per session: results do not depend on the thread layout.
+ * per session (today's default), and with one thread per session: results do not depend on the thread layout. And
+ * with both slots sharing one session per model ({@code inference.share-sessions}, issue 22, item 5).
  */
 class SharedThreadPoolITCase {
   @RegisterExtension
@@ -41,6 +42,8 @@ class SharedThreadPoolITCase {
         io.distilstream.runtime.pipeline.PipelineOptions.defaults().session(
             io.distilstream.runtime.model.SessionOptions.defaults().intraOpThreads(1))), "one-thread");
     Map<String, byte[]> shared = run(InferenceSpec.builder().taskManagerThreadPool(0), "task-manager-pool");
+    // issue 22, item 5: both slots on one session per model
+    Map<String, byte[]> oneSession = run(InferenceSpec.builder().shareSessions(true), "shared-sessions");
 
     // no other library created ONNX Runtime's environment in this JVM, so the pool exists, at its default size
     assertThat(ModelSession.globalThreadPool()).isEqualTo(Runtime.getRuntime().availableProcessors());
@@ -48,6 +51,7 @@ class SharedThreadPoolITCase {
     for (String k : perSession.keySet()) {
       assertThat(shared.get(k)).as(k).isEqualTo(perSession.get(k));
       assertThat(oneThread.get(k)).as(k).isEqualTo(perSession.get(k));
+      assertThat(oneSession.get(k)).as(k).isEqualTo(perSession.get(k));
     }
   }
 

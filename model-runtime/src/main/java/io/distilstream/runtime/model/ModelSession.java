@@ -101,9 +101,17 @@ public final class ModelSession implements AutoCloseable {
   private final boolean perSequence;
   private final String int8Path;
 
-  private ByteBuffer idsBuf = allocate(0);
-  private ByteBuffer maskBuf = allocate(0);
-  private ByteBuffer typesBuf = allocate(0);
+  /**
+   * Input buffers, one set per calling thread: ONNX Runtime's {@code run} is thread-safe, and a session shared by the
+   * slots of a TaskManager ({@link #shared}) is run by each slot's batcher thread at once.
+   */
+  private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
+
+  private static final class Buffers {
+    ByteBuffer ids = allocate(0);
+    ByteBuffer mask = allocate(0);
+    ByteBuffer types = allocate(0);
+  }
 
   private ModelSession(OrtEnvironment env, OrtSession session, Path modelFile, Device device, Loaded loaded)
       throws OrtException {
@@ -553,11 +561,10 @@ public final class ModelSession implements AutoCloseable {
       throws OrtException {
     int n = sequences.size() * seq;
     int elem = int32Inputs ? 4 : 8;
-    idsBuf = ensure(idsBuf, n * elem);
-    maskBuf = ensure(maskBuf, n * elem);
-    if (hasTokenTypes) {
-      typesBuf = ensure(typesBuf, n * elem);
-    }
+    Buffers b = buffers.get();
+    ByteBuffer idsBuf = b.ids = ensure(b.ids, n * elem);
+    ByteBuffer maskBuf = b.mask = ensure(b.mask, n * elem);
+    ByteBuffer typesBuf = hasTokenTypes ? (b.types = ensure(b.types, n * elem)) : b.types;
     for (Encoding e : sequences) {
       int len = e.length();
       for (int t = 0; t < seq; t++) {
@@ -653,8 +660,59 @@ public final class ModelSession implements AutoCloseable {
     return allocate(Math.max(bytes, buf.capacity() * 2));
   }
 
+  /** Sessions shared by the pipelines of one JVM, by {@link #shared}'s key, with their user counts. */
+  private static final Map<String, Shared> SHARED = new HashMap<>();
+  /** The key this session is shared under; null for a session of one owner. */
+  private String sharedKey;
+
+  private static final class Shared {
+    final ModelSession session;
+    int users;
+
+    Shared(ModelSession session) {
+      this.session = session;
+    }
+  }
+
+  /**
+   * The session of this JVM for {@code key} (the model's identity and every option that shapes the session), opened
+   * by {@code open} for its first user: the slots of a TaskManager then hold one copy of the model's weights instead
+   * of one each. Each user calls {@link #close} once; the last one closes the native session.
+   */
+  public static ModelSession shared(String key, java.util.function.Supplier<ModelSession> open) {
+    synchronized (SHARED) {
+      Shared s = SHARED.get(key);
+      if (s == null) {
+        ModelSession session = open.get(); // under the lock: a second slot waits instead of loading a copy
+        session.sharedKey = key;
+        s = new Shared(session);
+        SHARED.put(key, s);
+      }
+      s.users++;
+      return s.session;
+    }
+  }
+
+  /** Users of the shared session under {@code key}; 0 when there is none. For tests and logs. */
+  public static int sharedUsers(String key) {
+    synchronized (SHARED) {
+      Shared s = SHARED.get(key);
+      return s == null ? 0 : s.users;
+    }
+  }
+
+  /** Closes the native session; a {@link #shared} session only when its last user closes it. */
   @Override
   public void close() {
+    if (sharedKey != null) {
+      synchronized (SHARED) {
+        Shared s = SHARED.get(sharedKey);
+        if (s == null || s.session != this || --s.users > 0) {
+          return; // closed by its last user already, or still in use
+        }
+        SHARED.remove(sharedKey);
+      }
+    }
     try {
       session.close();
     } catch (OrtException e) {

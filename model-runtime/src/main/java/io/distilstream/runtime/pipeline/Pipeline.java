@@ -56,11 +56,33 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     int limit = config.maxPositionEmbeddings();
     int wanted = options.maxLength() > 0 ? options.maxLength() : defaultMaxLength;
     this.maxLength = wanted > 0 ? Math.min(wanted, limit) : limit;
-    this.session = directory.needsBuild()
+    this.session = options.session().shareSession()
+        ? ModelSession.shared(sessionKey(), this::openSession)
+        : openSession();
+    this.batcher = new DynamicBatcher(session, options.batching());
+  }
+
+  private ModelSession openSession() {
+    return directory.needsBuild()
         ? ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.forTask(task.id(), config),
             Weights.of(SafeTensors.open(directory.safetensorsFile()))), directory.safetensorsFile(), options.session())
         : ModelSession.open(directory.onnxFile(), options.session());
-    this.batcher = new DynamicBatcher(session, options.batching());
+  }
+
+  /**
+   * What a shared session is shared by: the model file (its real path, size and modification time, so a file
+   * replaced in place is another model, as the hot reloader sees it), the task (a graph built from safetensors has
+   * the task's head) and every session option.
+   */
+  private String sessionKey() {
+    java.nio.file.Path file = directory.needsBuild() ? directory.safetensorsFile() : directory.onnxFile();
+    try {
+      java.nio.file.Path real = file.toRealPath();
+      return real + " " + java.nio.file.Files.size(real) + " " + java.nio.file.Files.getLastModifiedTime(real).toMillis()
+          + " " + task.id() + " " + options.session().sessionKey();
+    } catch (java.io.IOException e) {
+      throw new ModelLoadException(file, "a readable model file", e.toString());
+    }
   }
 
   // ---- factories -------------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ public final class Bench {
       "    cache    the operator on the texts with 30% exact repeats (Zipf-distributed, seeded), its output cache",
       "             (inference.cache.enabled) off and on, N slots x 1 thread; prints the hit rate",
       "    pool     the operator with threads per session (1 slot x N threads, N slots x 1 thread) against the",
-      "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots",
+      "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots,",
+      "             and N slots x 1 thread sharing one session (inference.share-sessions); peak RSS in the report",
       "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
@@ -330,14 +331,18 @@ public final class Bench {
           "micro-batching operator, TaskManager pool", "1 slot, pool of " + threads));
       Measurement sharedMany = report.add(new Measurement("pool-shared-slots", "ours",
           "micro-batching operator, TaskManager pool", slotsLayout + ", pool of " + threads));
-      List<Measurement> rows = List.of(one, many, sharedOne, sharedMany);
+      Measurement sharedSession = report.add(new Measurement("pool-shared-sessions-slots", "ours",
+          "micro-batching operator, one session shared by the slots", slotsLayout + " x 1 thr"));
+      List<Measurement> rows = List.of(one, many, sharedOne, sharedMany, sharedSession);
       List<Measurement.RunOnce> how = List.of(
           r -> FlinkPatterns.ours(dir.path(), oneSession, 1, events(texts, encodings, n, "t"), maxPaddingRatio),
           r -> FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "u"), maxPaddingRatio),
           r -> FlinkPatterns.ours(dir.path(), base, 1, events(texts, encodings, n, "v"), maxPaddingRatio, null,
-              threads),
+              threads, false),
           r -> FlinkPatterns.ours(dir.path(), base, threads, events(texts, encodings, n, "w"), maxPaddingRatio,
-              null, threads));
+              null, threads, false),
+          r -> FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "y"), maxPaddingRatio,
+              null, -1, true));
       for (int r = 0; r < runs; r++) {
         for (int i = 0; i < rows.size(); i++) {
           rows.get(i).runs.add(how.get(i).run(r));

@@ -320,17 +320,19 @@ final class FlinkPatterns {
 
   /** The operator's spec in this bench; {@code maxPaddingRatio} is bench --max-padding-ratio (the default otherwise). */
   static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio) {
-    return spec(dir, session, maxPaddingRatio, null, -1);
+    return spec(dir, session, maxPaddingRatio, null, -1, false);
   }
 
   /**
    * As {@link #spec(Path, SessionOptions, double)}, with the output cache of these bounds (null: off), on the
-   * TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: threads per session).
+   * TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: threads per session), with one
+   * session shared by the slots if {@code shareSessions}.
    */
   static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio, ModelOutputCache.Bounds cache,
-      int taskManagerThreads) {
+      int taskManagerThreads, boolean shareSessions) {
     return InferenceSpec.builder()
         .taskManagerThreadPool(taskManagerThreads)
+        .shareSessions(shareSessions)
         .model(Task.TEXT_CLASSIFICATION, dir)
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
             .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
@@ -350,16 +352,19 @@ final class FlinkPatterns {
   /** As {@link #ours(Path, SessionOptions, int, Events, double)}, with the output cache of these bounds (null: off). */
   static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
       ModelOutputCache.Bounds cache) throws Exception {
-    return ours(dir, session, slots, in, maxPaddingRatio, cache, -1);
+    return ours(dir, session, slots, in, maxPaddingRatio, cache, -1, false);
   }
 
-  /** As above, on the TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: per session). */
+  /**
+   * As above, on the TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: per session), the
+   * slots sharing one session if {@code shareSessions}.
+   */
   static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
-      ModelOutputCache.Bounds cache, int taskManagerThreads) throws Exception {
+      ModelOutputCache.Bounds cache, int taskManagerThreads, boolean shareSessions) throws Exception {
     StreamExecutionEnvironment env = env(slots);
     Rss.reset();
     DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()),
-        spec(dir, session, maxPaddingRatio, cache, taskManagerThreads));
+        spec(dir, session, maxPaddingRatio, cache, taskManagerThreads, shareSessions));
     out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-ours");
     return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
