@@ -2,6 +2,7 @@ package io.distilstream.operators;
 
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.Pipeline;
@@ -165,8 +166,23 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     PipelineOptions configured = spec.pipelineOptions();
     // One thread per slot beats one slot of several threads on a CPU: give each subtask its share of the cores.
     int cores = Runtime.getRuntime().availableProcessors();
-    PipelineOptions options = configured.session().intraOpThreads() != 0 ? configured : configured.session(
-        configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
+    PipelineOptions threaded;
+    if (spec.taskManagerThreads() >= 0) {
+      // first, before anything starts ONNX Runtime in this JVM: the pool is sized when its environment is created
+      int pool = ModelSession.globalThreadPool(spec.taskManagerThreads());
+      int wanted = spec.taskManagerThreads() > 0 ? spec.taskManagerThreads() : cores;
+      if (pool != wanted) {
+        LOG.warn("subtask {}: the TaskManager's ONNX Runtime pool has {} threads, not {} ({}): it was created"
+            + " earlier in this JVM", subtask, pool < 0 ? "no" : pool, wanted,
+            InferenceOptions.TASK_MANAGER_THREADS.key());
+      }
+      threaded = configured.session(configured.session().copy().sharedThreadPool(true));
+    } else {
+      threaded = configured.session().intraOpThreads() != 0 ? configured : configured.session(
+          configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
+    }
+    PipelineOptions options = spec.shareSessions()
+        ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());
@@ -201,12 +217,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       PipelineOptions options, int subtask) {
     Task task = binding.task();
     Pipeline<I, O> pipeline = binding.open(dir, options);
+    if (spec.cache() != null) {
+      try {
+        // keyed by the files' hash, not the version name: a publisher may keep the name and change the weights
+        pipeline.useCache(spec.cache(), version.hash(), metrics);
+      } catch (RuntimeException e) {
+        pipeline.close();
+        throw e;
+      }
+    }
     // queue room for every event in flight (one request per task each): submit blocks only on hostile events
     MicroBatcher<I, O> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
         options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
         "distilstream-" + task.id() + "-" + subtask);
-    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={})", subtask, task, dir, version, options.session(),
-        options.batching(), spec.maxWait());
+    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={}, cache={})", subtask, task, dir, version,
+        options.session(), options.batching(), spec.maxWait(), spec.cache() == null ? "off" : spec.cache());
     return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), this::track);
   }
 

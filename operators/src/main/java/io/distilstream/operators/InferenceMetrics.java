@@ -1,6 +1,7 @@
 package io.distilstream.operators;
 
 import io.distilstream.runtime.pipeline.MicroBatcher;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.schemas.ModelInfo;
 import java.util.EnumMap;
 import java.util.Map;
@@ -24,9 +25,12 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * {@code cancelledRequests} (requests of timed-out events dropped before they ran) counters; and {@code deadLetters}
  * once more per {@link DeadLetterReason} in a {@code reason} group (a {@code reason} label in Prometheus); and a
  * {@code serving} gauge per task, model and version ever loaded (groups {@code task}, {@code model}, {@code version}):
- * 1 for the version the task serves now, 0 for one a reload replaced.
+ * 1 for the version the task serves now, 0 for one a reload replaced; with the output cache
+ * on, {@code cacheHits} and {@code cacheMisses} (inputs of this subtask served from the TaskManager's cache, or by a
+ * repeat in the same batch, and those that ran through the model) and {@code cacheEvictions} (entries this
+ * subtask's inputs pushed out).
  */
-public final class InferenceMetrics implements MicroBatcher.Listener {
+public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutputCache.Listener {
   public static final String GROUP = "distilstream";
   private static final int WINDOW = 1024;
 
@@ -51,6 +55,9 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   private final Map<String, String> serving = new ConcurrentHashMap<>();
   /** The task/name@version whose gauge is registered: a reload back to an earlier version reuses its gauge. */
   private final Set<String> servingGauges = ConcurrentHashMap.newKeySet();
+  private final Counter cacheHits;
+  private final Counter cacheMisses;
+  private final Counter cacheEvictions;
 
   public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
@@ -70,6 +77,10 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
     for (DeadLetterReason r : DeadLetterReason.values()) {
       deadLettersByReason.put(r, g.addGroup("reason", r.code()).counter("deadLetters", new ThreadSafeSimpleCounter()));
     }
+    // counted by the batcher thread of every task
+    cacheHits = g.counter("cacheHits", new ThreadSafeSimpleCounter());
+    cacheMisses = g.counter("cacheMisses", new ThreadSafeSimpleCounter());
+    cacheEvictions = g.counter("cacheEvictions", new ThreadSafeSimpleCounter());
     g.meter("eventsPerSecond", new MeterView(events));
     g.meter("tokensPerSecond", (Meter) new MeterView(tokens));
   }
@@ -113,5 +124,16 @@ public final class InferenceMetrics implements MicroBatcher.Listener {
   @Override
   public void onCancelled(int count) {
     cancelledRequests.inc(count);
+  }
+
+  @Override
+  public void onLookups(int hits, int misses) {
+    cacheHits.inc(hits);
+    cacheMisses.inc(misses);
+  }
+
+  @Override
+  public void onEvictions(int count) {
+    cacheEvictions.inc(count);
   }
 }

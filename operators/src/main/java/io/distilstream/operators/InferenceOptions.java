@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
 
 /**
  * The inference operator's options, as Flink {@link ConfigOption}s: set them in a job's configuration, a properties
@@ -75,6 +76,26 @@ public final class InferenceOptions {
   public static final ConfigOption<Integer> INTRA_OP_THREADS = ConfigOptions.key("inference.intra-op-threads")
       .intType().defaultValue(0)
       .withDescription("ONNX Runtime threads per subtask; 0 = cores / subtasks, so slots do not fight over cores.");
+
+  public static final ConfigOption<String> THREAD_POOL = ConfigOptions.key("inference.thread-pool")
+      .stringType().defaultValue("per-session")
+      .withDescription("per-session: every model of every subtask runs on ONNX Runtime threads of its own"
+          + " (inference.intra-op-threads each). task-manager: all of them share one intra-op pool per TaskManager"
+          + " (ONNX Runtime's global thread pool, sized by inference.task-manager-threads), so a lone long text uses"
+          + " every idle core and several busy tasks never oversubscribe them. The pool is created once per JVM,"
+          + " with the first model: its size cannot change afterwards.");
+
+  public static final ConfigOption<Integer> TASK_MANAGER_THREADS = ConfigOptions.key("inference.task-manager-threads")
+      .intType().defaultValue(0)
+      .withDescription("With inference.thread-pool=task-manager: threads of the TaskManager's shared pool;"
+          + " 0 = the available processors.");
+
+  public static final ConfigOption<Boolean> SHARE_SESSIONS = ConfigOptions.key("inference.share-sessions")
+      .booleanType().defaultValue(false)
+      .withDescription("Share one ONNX Runtime session per model between the slots of a TaskManager (one copy of"
+          + " the weights instead of one per slot; ONNX Runtime runs a session from several threads at once). The"
+          + " session closes with the last slot that uses it; a hot reload opens the new model's beside it. Weights"
+          + " live outside the JVM heap: size taskmanager.memory.task.off-heap.size for them (docs/job.md).");
 
   public static final ConfigOption<Integer> MAX_TEXT_CHARS = ConfigOptions.key("inference.max-text-chars")
       .intType().defaultValue(100_000)
@@ -186,6 +207,26 @@ public final class InferenceOptions {
       ConfigOptions.key("inference.allow-batch-dependent-results").booleanType().defaultValue(false)
       .withDescription("Batch a graph whose results depend on what shares its batch (per-tensor int8 not"
           + " rewritten) anyway: faster, but an event can be labelled differently on replay. Off by default.");
+
+  // ---- the output cache for repeated inputs ----
+
+  public static final ConfigOption<Boolean> CACHE_ENABLED = ConfigOptions.key("inference.cache.enabled")
+      .booleanType().defaultValue(false)
+      .withDescription("Serve repeated inputs (retweets, spam, copy-paste) from a cache of model outputs, one per"
+          + " TaskManager, shared by its slots: an input whose token ids a slot of the same TaskManager has run"
+          + " through the same model (content hash), task and session options skips the model call; post-processing"
+          + " still runs on its own text and options, so results are the same as without the cache. A hot reload"
+          + " drops the old model's entries. Metrics: cacheHits, cacheMisses, cacheEvictions.");
+
+  public static final ConfigOption<Integer> CACHE_MAX_ENTRIES = ConfigOptions.key("inference.cache.max-entries")
+      .intType().defaultValue(10_000)
+      .withDescription("Most inputs the TaskManager's cache holds; the least recently used goes first.");
+
+  public static final ConfigOption<MemorySize> CACHE_MAX_BYTES = ConfigOptions.key("inference.cache.max-bytes")
+      .memoryType().defaultValue(MemorySize.parse("64mb"))
+      .withDescription("Most bytes (estimated: token ids and model outputs) the TaskManager's cache holds, on the"
+          + " JVM heap; the least recently used goes first. An input whose entry would pass a sixteenth of it is"
+          + " not cached (decided from its token count before anything is allocated).");
 
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */
   public static final PipelineOptionKeys PIPELINE_KEYS = new PipelineOptionKeys(DEVICE, INTRA_OP_THREADS,

@@ -2,6 +2,7 @@ package io.distilstream.operators;
 
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
 import java.io.Serializable;
@@ -35,6 +36,12 @@ public final class InferenceSpec implements Serializable {
   private final int maxResultBytes;
   /** Null when hot reload is off. */
   private final Duration reloadInterval;
+  /** The output cache's bounds; null when the cache is off. */
+  private final ModelOutputCache.Bounds cache;
+  /** Size of the TaskManager's shared ONNX Runtime pool (0 = available processors); -1: per-session threads. */
+  private final int taskManagerThreads;
+  /** One session per model per TaskManager, shared by its slots. */
+  private final boolean shareSessions;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -50,6 +57,9 @@ public final class InferenceSpec implements Serializable {
     this.limits = b.limits;
     this.maxResultBytes = b.maxResultBytes;
     this.reloadInterval = b.reloadInterval;
+    this.cache = b.cache;
+    this.taskManagerThreads = b.taskManagerThreads;
+    this.shareSessions = b.shareSessions;
     validate();
   }
 
@@ -130,7 +140,39 @@ public final class InferenceSpec implements Serializable {
             conf.get(InferenceOptions.MAX_ATTRIBUTES_BYTES)))
         .maxResultBytes(conf.get(InferenceOptions.MAX_RESULT_BYTES))
         .reloadInterval(conf.getOptional(InferenceOptions.MODEL_RELOAD_INTERVAL).orElse(null))
+        .cache(cacheBounds(conf))
+        .taskManagerThreadPool(threadPool(conf))
+        .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
         .build();
+  }
+
+  /** -1 for per-session threads, else the shared pool's size (0 = available processors). */
+  static int threadPool(org.apache.flink.configuration.ReadableConfig conf) {
+    String pool = conf.get(InferenceOptions.THREAD_POOL).trim().toLowerCase(java.util.Locale.ROOT);
+    int threads = conf.get(InferenceOptions.TASK_MANAGER_THREADS);
+    if (threads < 0) {
+      throw new IllegalArgumentException(InferenceOptions.TASK_MANAGER_THREADS.key() + " must be >= 0 (0 = the"
+          + " available processors), got " + threads);
+    }
+    return switch (pool) {
+      case "per-session" -> -1;
+      case "task-manager" -> threads;
+      default -> throw new IllegalArgumentException(InferenceOptions.THREAD_POOL.key()
+          + " must be per-session or task-manager, got '" + pool + "'");
+    };
+  }
+
+  /** The cache's bounds from {@code inference.cache.*}, or null when it is off. */
+  static ModelOutputCache.Bounds cacheBounds(org.apache.flink.configuration.ReadableConfig conf) {
+    if (!conf.get(InferenceOptions.CACHE_ENABLED)) {
+      return null;
+    }
+    try {
+      return new ModelOutputCache.Bounds(conf.get(InferenceOptions.CACHE_MAX_ENTRIES),
+          conf.get(InferenceOptions.CACHE_MAX_BYTES).getBytes());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("inference." + e.getMessage(), e);
+    }
   }
 
   public static Builder builder() {
@@ -153,6 +195,12 @@ public final class InferenceSpec implements Serializable {
   public int maxResultBytes() { return maxResultBytes; }
   /** How often to look for a changed model; null = hot reload off. */
   public Duration reloadInterval() { return reloadInterval; }
+  /** The output cache's bounds; null = no cache. */
+  public ModelOutputCache.Bounds cache() { return cache; }
+  /** -1: every session has threads of its own; else the TaskManager's shared pool's size (0 = processors). */
+  public int taskManagerThreads() { return taskManagerThreads; }
+  /** One session per model per TaskManager, shared by its slots. */
+  public boolean shareSessions() { return shareSessions; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -168,6 +216,9 @@ public final class InferenceSpec implements Serializable {
     private EventLimits limits = EventLimits.defaults();
     private int maxResultBytes = InferenceOptions.MAX_RESULT_BYTES.defaultValue();
     private Duration reloadInterval;
+    private ModelOutputCache.Bounds cache;
+    private int taskManagerThreads = -1;
+    private boolean shareSessions;
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     /**
@@ -190,6 +241,17 @@ public final class InferenceSpec implements Serializable {
     public Builder limits(EventLimits l) { this.limits = java.util.Objects.requireNonNull(l); return this; }
     /** Hot reload: look for a changed model this often; null = off. */
     public Builder reloadInterval(Duration d) { this.reloadInterval = d; return this; }
+
+    /** Serve repeated inputs from the TaskManager's output cache with these bounds; null = off. */
+    public Builder cache(ModelOutputCache.Bounds b) { this.cache = b; return this; }
+
+    /**
+     * Every session of the operator on the TaskManager's shared ONNX Runtime pool of this many threads (0 = the
+     * available processors); -1 (the default): threads of their own.
+     */
+    public Builder taskManagerThreadPool(int threads) { this.taskManagerThreads = threads; return this; }
+    /** One session per model per TaskManager, shared by its slots (default false: one per slot). */
+    public Builder shareSessions(boolean b) { this.shareSessions = b; return this; }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

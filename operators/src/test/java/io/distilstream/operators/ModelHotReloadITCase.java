@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * carry the old version, the ones after it the new one; the corrupt model is reported and the new one keeps serving.
  */
 class ModelHotReloadITCase {
-  private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
+  static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(

@@ -8,6 +8,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.distilstream.runtime.graph.PerRowQuantization;
@@ -100,9 +101,17 @@ public final class ModelSession implements AutoCloseable {
   private final boolean perSequence;
   private final String int8Path;
 
-  private ByteBuffer idsBuf = allocate(0);
-  private ByteBuffer maskBuf = allocate(0);
-  private ByteBuffer typesBuf = allocate(0);
+  /**
+   * Input buffers, one set per calling thread: ONNX Runtime's {@code run} is thread-safe, and a session shared by the
+   * slots of a TaskManager ({@link #shared}) is run by each slot's batcher thread at once.
+   */
+  private final ThreadLocal<Buffers> buffers = ThreadLocal.withInitial(Buffers::new);
+
+  private static final class Buffers {
+    ByteBuffer ids = allocate(0);
+    ByteBuffer mask = allocate(0);
+    ByteBuffer types = allocate(0);
+  }
 
   private ModelSession(OrtEnvironment env, OrtSession session, Path modelFile, Device device, Loaded loaded)
       throws OrtException {
@@ -258,10 +267,18 @@ public final class ModelSession implements AutoCloseable {
     OrtEnvironment env = environment();
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setOptimizationLevel(optLevel(options.optimizationLevel()));
-      if (options.intraOpThreads() > 0) {
-        so.setIntraOpNumThreads(options.intraOpThreads());
+      if (options.sharedThreadPool() && globalThreadPool() > 0) {
+        so.disablePerSessionThreads(); // the process's pool: sessions of all slots share its threads
+      } else {
+        if (options.sharedThreadPool()) {
+          LOG.warn("{}: no process-wide ONNX Runtime thread pool (another library created the environment first);"
+              + " the session uses threads of its own", modelFile);
+        }
+        if (options.intraOpThreads() > 0) {
+          so.setIntraOpNumThreads(options.intraOpThreads());
+        }
+        so.setInterOpNumThreads(1);
       }
-      so.setInterOpNumThreads(1);
       Device device = options.device();
       if (device == Device.CUDA) {
         try {
@@ -302,11 +319,44 @@ public final class ModelSession implements AutoCloseable {
   }
 
   private static volatile OrtEnvironment environment;
+  /** Threads of the environment's global intra-op pool; 0 until the environment exists, -1 when it has none. */
+  private static int globalThreads;
+  /** What {@link #environment()} will size the global pool to; 0 = the available processors. */
+  private static int wantedGlobalThreads;
+
+  /**
+   * Sizes the process-wide intra-op thread pool that sessions with {@link SessionOptions#sharedThreadPool()} share
+   * (0 = the available processors). ONNX Runtime creates its environment, and that pool, once per process: this takes
+   * effect only before the first session or {@link #environment()} call, and later calls keep the first size.
+   *
+   * @return the pool's size from now on (-1 when the environment was created without one, see {@link #environment()})
+   */
+  public static synchronized int globalThreadPool(int threads) {
+    if (threads < 0) {
+      throw new IllegalArgumentException("thread pool size must be >= 0 (0 = available processors), got " + threads);
+    }
+    if (environment == null) {
+      wantedGlobalThreads = threads;
+    }
+    environment();
+    return globalThreads;
+  }
+
+  /** Threads of the process-wide pool, or -1 when ONNX Runtime's environment was created without one. */
+  public static synchronized int globalThreadPool() {
+    environment();
+    return globalThreads;
+  }
 
   /**
    * The process-wide ONNX Runtime environment, created on a thread of its own with a large stack: creating it
    * takes more native stack than a JVM main thread may have left (seen as a segfault when the launcher's long
    * class path had used part of it).
+   *
+   * <p>It is created with a global intra-op pool ({@link #globalThreadPool(int)}, spinning off so idle threads sleep)
+   * that only sessions with {@link SessionOptions#sharedThreadPool()} use; the others keep pools of their own. If
+   * another library of the process (DJL) created the environment first, there is no global pool and such sessions
+   * fall back to their own threads, with a warning.
    */
   public static OrtEnvironment environment() {
     OrtEnvironment env = environment;
@@ -317,11 +367,21 @@ public final class ModelSession implements AutoCloseable {
       if (environment == null) {
         OrtEnvironment[] made = new OrtEnvironment[1];
         RuntimeException[] failed = new RuntimeException[1];
+        int threads = wantedGlobalThreads > 0 ? wantedGlobalThreads : Runtime.getRuntime().availableProcessors();
+        int[] pool = {threads};
         Thread t = new Thread(null, () -> {
-          try {
+          try (OrtEnvironment.ThreadingOptions threading = new OrtEnvironment.ThreadingOptions()) {
+            threading.setGlobalIntraOpNumThreads(threads);
+            threading.setGlobalInterOpNumThreads(1);
+            threading.setGlobalSpinControl(false); // a pool shared by slots: a spinning idle thread steals a core
+            made[0] = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+                OrtEnvironment.DEFAULT_NAME, threading);
+          } catch (IllegalStateException e) {
+            // another library created the process's environment first: no global pool to share
             made[0] = OrtEnvironment.getEnvironment();
-          } catch (RuntimeException e) {
-            failed[0] = e;
+            pool[0] = -1;
+          } catch (RuntimeException | OrtException e) {
+            failed[0] = e instanceof RuntimeException r ? r : new IllegalStateException(e);
           }
         }, "onnxruntime-init", 16L << 20);
         t.start();
@@ -334,6 +394,7 @@ public final class ModelSession implements AutoCloseable {
         if (failed[0] != null) {
           throw failed[0];
         }
+        globalThreads = pool[0];
         environment = made[0];
       }
       return environment;
@@ -500,11 +561,10 @@ public final class ModelSession implements AutoCloseable {
       throws OrtException {
     int n = sequences.size() * seq;
     int elem = int32Inputs ? 4 : 8;
-    idsBuf = ensure(idsBuf, n * elem);
-    maskBuf = ensure(maskBuf, n * elem);
-    if (hasTokenTypes) {
-      typesBuf = ensure(typesBuf, n * elem);
-    }
+    Buffers b = buffers.get();
+    ByteBuffer idsBuf = b.ids = ensure(b.ids, n * elem);
+    ByteBuffer maskBuf = b.mask = ensure(b.mask, n * elem);
+    ByteBuffer typesBuf = hasTokenTypes ? (b.types = ensure(b.types, n * elem)) : b.types;
     for (Encoding e : sequences) {
       int len = e.length();
       for (int t = 0; t < seq; t++) {
@@ -600,8 +660,59 @@ public final class ModelSession implements AutoCloseable {
     return allocate(Math.max(bytes, buf.capacity() * 2));
   }
 
+  /** Sessions shared by the pipelines of one JVM, by {@link #shared}'s key, with their user counts. */
+  private static final Map<String, Shared> SHARED = new HashMap<>();
+  /** The key this session is shared under; null for a session of one owner. */
+  private String sharedKey;
+
+  private static final class Shared {
+    final ModelSession session;
+    int users;
+
+    Shared(ModelSession session) {
+      this.session = session;
+    }
+  }
+
+  /**
+   * The session of this JVM for {@code key} (the model's identity and every option that shapes the session), opened
+   * by {@code open} for its first user: the slots of a TaskManager then hold one copy of the model's weights instead
+   * of one each. Each user calls {@link #close} once; the last one closes the native session.
+   */
+  public static ModelSession shared(String key, java.util.function.Supplier<ModelSession> open) {
+    synchronized (SHARED) {
+      Shared s = SHARED.get(key);
+      if (s == null) {
+        ModelSession session = open.get(); // under the lock: a second slot waits instead of loading a copy
+        session.sharedKey = key;
+        s = new Shared(session);
+        SHARED.put(key, s);
+      }
+      s.users++;
+      return s.session;
+    }
+  }
+
+  /** Users of the shared session under {@code key}; 0 when there is none. For tests and logs. */
+  public static int sharedUsers(String key) {
+    synchronized (SHARED) {
+      Shared s = SHARED.get(key);
+      return s == null ? 0 : s.users;
+    }
+  }
+
+  /** Closes the native session; a {@link #shared} session only when its last user closes it. */
   @Override
   public void close() {
+    if (sharedKey != null) {
+      synchronized (SHARED) {
+        Shared s = SHARED.get(sharedKey);
+        if (s == null || s.session != this || --s.users > 0) {
+          return; // closed by its last user already, or still in use
+        }
+        SHARED.remove(sharedKey);
+      }
+    }
     try {
       session.close();
     } catch (OrtException e) {

@@ -18,6 +18,16 @@ public final class SessionOptions implements Serializable {
   private boolean int8Rewrite = false;
   /** Batch a graph whose results depend on batch composition anyway, instead of one sequence per call. */
   private boolean allowBatchDependentResults = false;
+  /**
+   * Run on the process-wide intra-op pool ({@link ModelSession#globalThreadPool(int)}) shared by every such session,
+   * instead of threads of its own ({@link #intraOpThreads()} is then ignored).
+   */
+  private boolean sharedThreadPool = false;
+  /**
+   * Share one session (one copy of the weights) with every pipeline of the JVM that opens the same model files with
+   * the same options, instead of opening one of its own.
+   */
+  private boolean shareSession = false;
 
   public static SessionOptions defaults() {
     return new SessionOptions();
@@ -31,6 +41,8 @@ public final class SessionOptions implements Serializable {
   public String optimizationLevel() { return optimizationLevel; }
   public boolean int8Rewrite() { return int8Rewrite; }
   public boolean allowBatchDependentResults() { return allowBatchDependentResults; }
+  public boolean sharedThreadPool() { return sharedThreadPool; }
+  public boolean shareSession() { return shareSession; }
   /** What {@link ModelSession} does with a batch-dependent (per-tensor int8) graph, from the two settings above. */
   public ModelSession.Int8Policy int8Policy() {
     return new ModelSession.Int8Policy(int8Rewrite, allowBatchDependentResults);
@@ -40,6 +52,8 @@ public final class SessionOptions implements Serializable {
   public SessionOptions int8Rewrite(boolean b) { this.int8Rewrite = b; return this; }
   public SessionOptions allowBatchDependentResults(boolean b) { this.allowBatchDependentResults = b; return this; }
   public SessionOptions deviceId(int id) { this.deviceId = id; return this; }
+  public SessionOptions sharedThreadPool(boolean b) { this.sharedThreadPool = b; return this; }
+  public SessionOptions shareSession(boolean b) { this.shareSession = b; return this; }
   /** When CUDA is asked for but unavailable: fall back to the CPU with a warning instead of failing. */
   public SessionOptions cudaFallbackToCpu(boolean b) { this.cudaFallbackToCpu = b; return this; }
   public SessionOptions intraOpThreads(int n) {
@@ -63,12 +77,21 @@ public final class SessionOptions implements Serializable {
     o.device = device; o.deviceId = deviceId; o.cudaFallbackToCpu = cudaFallbackToCpu;
     o.intraOpThreads = intraOpThreads; o.optimizationLevel = optimizationLevel;
     o.int8Rewrite = int8Rewrite; o.allowBatchDependentResults = allowBatchDependentResults;
+    o.sharedThreadPool = sharedThreadPool; o.shareSession = shareSession;
     return o;
+  }
+
+  /** Every setting that shapes a session, for telling apart sessions that may be shared. */
+  public String sessionKey() {
+    return device + ":" + deviceId + (cudaFallbackToCpu ? "/cpu" : "") + " threads=" + intraOpThreads
+        + (sharedThreadPool ? "/pool" : "") + " opt=" + optimizationLevel + " int8-rewrite=" + int8Rewrite
+        + " batch-dependent=" + allowBatchDependentResults;
   }
 
   @Override
   public String toString() {
     return "device=" + device + (device == Device.CUDA ? ":" + deviceId : "") + ", intra-op-threads="
-        + (intraOpThreads == 0 ? "auto" : intraOpThreads) + ", graph-optimization=" + optimizationLevel;
+        + (sharedThreadPool ? "task-manager pool" : intraOpThreads == 0 ? "auto" : intraOpThreads)
+        + ", graph-optimization=" + optimizationLevel + (shareSession ? ", session shared by the slots" : "");
   }
 }

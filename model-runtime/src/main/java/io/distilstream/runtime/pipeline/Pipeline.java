@@ -44,6 +44,8 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
   protected final int maxLength;
   /** Set by {@link #close}; guarded by {@code this}, like every model call. */
   private boolean closed;
+  /** Outputs of inputs seen before; null (the default) when every input runs through the model. */
+  private ModelOutputCache.Scope cache;
 
   protected Pipeline(Task task, ModelDirectory directory, PipelineOptions options, int defaultMaxLength) {
     this.task = task;
@@ -54,11 +56,33 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     int limit = config.maxPositionEmbeddings();
     int wanted = options.maxLength() > 0 ? options.maxLength() : defaultMaxLength;
     this.maxLength = wanted > 0 ? Math.min(wanted, limit) : limit;
-    this.session = directory.needsBuild()
+    this.session = options.session().shareSession()
+        ? ModelSession.shared(sessionKey(), this::openSession)
+        : openSession();
+    this.batcher = new DynamicBatcher(session, options.batching());
+  }
+
+  private ModelSession openSession() {
+    return directory.needsBuild()
         ? ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.forTask(task.id(), config),
             Weights.of(SafeTensors.open(directory.safetensorsFile()))), directory.safetensorsFile(), options.session())
         : ModelSession.open(directory.onnxFile(), options.session());
-    this.batcher = new DynamicBatcher(session, options.batching());
+  }
+
+  /**
+   * What a shared session is shared by: the model file (its real path, size and modification time, so a file
+   * replaced in place is another model, as the hot reloader sees it), the task (a graph built from safetensors has
+   * the task's head) and every session option.
+   */
+  private String sessionKey() {
+    java.nio.file.Path file = directory.needsBuild() ? directory.safetensorsFile() : directory.onnxFile();
+    try {
+      java.nio.file.Path real = file.toRealPath();
+      return real + " " + java.nio.file.Files.size(real) + " " + java.nio.file.Files.getLastModifiedTime(real).toMillis()
+          + " " + task.id() + " " + options.session().sessionKey();
+    } catch (java.io.IOException e) {
+      throw new ModelLoadException(file, "a readable model file", e.toString());
+    }
   }
 
   // ---- factories -------------------------------------------------------------------------------------------
@@ -151,7 +175,10 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     return runPrepared(prepared);
   }
 
-  /** The model call and post-processing for inputs already {@link #prepare prepared}, in one batched run. */
+  /**
+   * The model call and post-processing for inputs already {@link #prepare prepared}, in one batched run. With a
+   * {@link #useCache cache}, inputs whose windows were seen before (or earlier in this batch) skip the model call.
+   */
   public synchronized List<Outcome<O>> runPrepared(List<Prepared<I>> batch) {
     int n = batch.size();
     if (closed) {
@@ -162,50 +189,102 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
       return failed;
     }
     List<Outcome<O>> outcomes = new ArrayList<>(n);
-    List<Encoding> flat = new ArrayList<>();
-    for (Prepared<I> p : batch) {
+    // per input: its windows' outputs [window][output], from the cache or the model call
+    float[][][][] outputs = new float[n][][][];
+    ModelOutputCache.Key[] keys = cache == null ? null : new ModelOutputCache.Key[n];
+    // an input whose windows an earlier input of this batch has too: that input's index, else -1
+    int[] repeatOf = new int[n];
+    java.util.Arrays.fill(repeatOf, -1);
+    java.util.Map<ModelOutputCache.Key, Integer> firstOfKey = cache == null ? null : new java.util.HashMap<>();
+    List<Integer> toRun = new ArrayList<>(n);
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+      Prepared<I> p = batch.get(i);
       outcomes.add(p.failed() ? Outcome.failure(p.reason, p.message) : null);
-      if (!p.failed()) {
-        flat.addAll(p.windows);
+      if (p.failed()) {
+        continue;
+      }
+      if (cache != null && (keys[i] = cache.key(p.windows)) != null) {
+        Integer first = firstOfKey.putIfAbsent(keys[i], i);
+        if (first != null) {
+          repeatOf[i] = first;
+          hits++;
+          continue;
+        }
+        if ((outputs[i] = cache.get(keys[i])) != null) {
+          hits++;
+          continue;
+        }
+      }
+      toRun.add(i);
+    }
+    if (cache != null) {
+      cache.count(hits, toRun.size());
+    }
+    runModelFor(batch, toRun, keys, outputs, outcomes);
+    for (int i = 0; i < n; i++) {
+      int first = repeatOf[i];
+      if (first >= 0) {
+        // a copy: post-processing owns the arrays it is given
+        outputs[i] = outputs[first] == null ? null : ModelOutputCache.copy(outputs[first]);
+        if (outputs[first] == null) {
+          outcomes.set(i, outcomes.get(first));
+        }
       }
     }
-    int[] windowsPerInput = new int[n];
     for (int i = 0; i < n; i++) {
-      windowsPerInput[i] = batch.get(i).failed() ? 0 : batch.get(i).windows.size();
+      if (outputs[i] != null) {
+        Prepared<I> p = batch.get(i);
+        outcomes.set(i, finish(p.input, p.windows, outputs[i]));
+      }
+    }
+    return outcomes;
+  }
+
+  /**
+   * Runs the model over the windows of the inputs {@code toRun} in one call and keeps each input's outputs (and a
+   * copy in the cache, before post-processing can touch them). If the call fails, retries them one by one so that
+   * only an input that breaks the model fails.
+   */
+  private void runModelFor(List<Prepared<I>> batch, List<Integer> toRun, ModelOutputCache.Key[] keys,
+      float[][][][] outputs, List<Outcome<O>> outcomes) {
+    if (toRun.isEmpty()) {
+      return;
+    }
+    List<Encoding> flat = new ArrayList<>();
+    int[] windowsPerInput = new int[toRun.size()];
+    for (int r = 0; r < toRun.size(); r++) {
+      List<Encoding> windows = batch.get(toRun.get(r)).windows;
+      flat.addAll(windows);
+      windowsPerInput[r] = windows.size();
     }
     float[][][] out;
     try {
       out = runModel(flat, windowsPerInput);
     } catch (Exception | LinkageError e) {
-      // A batch failed: retry its inputs one by one so that only an input that breaks the model fails.
-      return runOneByOne(batch, outcomes);
+      for (int i : toRun) {
+        List<Encoding> windows = batch.get(i).windows;
+        try {
+          keep(i, slice(runModel(windows, new int[] {windows.size()}), 0, windows.size()), keys, outputs);
+        } catch (Exception | LinkageError e2) {
+          outcomes.set(i, Outcome.failure(Outcome.Reason.MODEL_ERROR, "inference failed: " + e2.getMessage()));
+        }
+      }
+      return;
     }
     int next = 0;
-    for (int i = 0; i < n; i++) {
-      Prepared<I> p = batch.get(i);
-      if (p.failed()) {
-        continue;
-      }
-      outcomes.set(i, finish(p.input, p.windows, slice(out, next, p.windows.size())));
-      next += p.windows.size();
+    for (int i : toRun) {
+      int count = batch.get(i).windows.size();
+      keep(i, slice(out, next, count), keys, outputs);
+      next += count;
     }
-    return outcomes;
   }
 
-  private List<Outcome<O>> runOneByOne(List<Prepared<I>> batch, List<Outcome<O>> outcomes) {
-    for (int i = 0; i < batch.size(); i++) {
-      Prepared<I> p = batch.get(i);
-      if (p.failed()) {
-        continue;
-      }
-      try {
-        outcomes.set(i, finish(p.input, p.windows,
-            slice(runModel(p.windows, new int[] {p.windows.size()}), 0, p.windows.size())));
-      } catch (Exception | LinkageError e) {
-        outcomes.set(i, Outcome.failure(Outcome.Reason.MODEL_ERROR, "inference failed: " + e.getMessage()));
-      }
+  private void keep(int i, float[][][] inputOutputs, ModelOutputCache.Key[] keys, float[][][][] outputs) {
+    outputs[i] = inputOutputs;
+    if (keys != null && keys[i] != null) {
+      cache.put(keys[i], inputOutputs);
     }
-    return outcomes;
   }
 
   /**
@@ -276,6 +355,41 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     return s;
   }
 
+  /**
+   * Serves repeated inputs from a {@link ModelOutputCache} of this JVM: inputs whose token windows were run before
+   * by a pipeline of the same model (content hash), task and session options skip the model call. The pipeline owns
+   * the scope from here and closes it when it closes, which drops the scope's entries once no other pipeline uses it
+   * (a hot reload's old model). Call before the first batch.
+   *
+   * @param modelHash the model files' content hash ({@link ModelDirectory#contentHash()}), which the caller has
+   */
+  public synchronized void useCache(ModelOutputCache.Bounds bounds, String modelHash,
+      ModelOutputCache.Listener listener) {
+    if (cache != null || closed) {
+      throw new IllegalStateException(closed ? "the pipeline is closed" : "the pipeline has a cache already");
+    }
+    SessionOptionsKey key = new SessionOptionsKey(options);
+    cache = ModelOutputCache.open(bounds, modelHash + " " + task.id() + " " + getClass().getSimpleName() + " " + key,
+        listener);
+  }
+
+  /** This pipeline's scope of the output cache, or null when it has none. */
+  public synchronized ModelOutputCache.Scope cache() {
+    return cache;
+  }
+
+  /**
+   * The session options that can change the model's outputs for given tokens; thread counts are left out, since
+   * results must not depend on them (and slots with different shares of the cores should share entries).
+   */
+  private record SessionOptionsKey(String device, String optimization, boolean int8Rewrite,
+      boolean batchDependent) {
+    SessionOptionsKey(PipelineOptions o) {
+      this(o.session().device() + ":" + o.session().deviceId() + (o.session().cudaFallbackToCpu() ? "/cpu" : ""),
+          o.session().optimizationLevel(), o.session().int8Rewrite(), o.session().allowBatchDependentResults());
+    }
+  }
+
   // ---- helpers for the tasks -------------------------------------------------------------------------------
 
   /** Requires an output of the given name and shape; the message names the file, the expectation and the find. */
@@ -333,7 +447,13 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      session.close();
+      try {
+        session.close();
+      } finally {
+        if (cache != null) {
+          cache.close();
+        }
+      }
     }
   }
 }

@@ -46,7 +46,8 @@ public class DistilBertModelProviderFactory implements ModelProviderFactory {
         DistilBertOptions.MAX_CANDIDATE_LABELS, DistilBertOptions.CANDIDATE_LABELS,
         DistilBertOptions.HYPOTHESIS_TEMPLATE, DistilBertOptions.MULTI_LABEL,
         DistilBertOptions.INT8_REWRITE, DistilBertOptions.ALLOW_BATCH_DEPENDENT_RESULTS,
-        DistilBertOptions.ON_ERROR);
+        DistilBertOptions.ON_ERROR, DistilBertOptions.CACHE_ENABLED, DistilBertOptions.CACHE_MAX_ENTRIES,
+        DistilBertOptions.CACHE_MAX_BYTES);
   }
 
   /** The async (batched) runtime provider. */

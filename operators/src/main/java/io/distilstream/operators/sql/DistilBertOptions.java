@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
 
 /**
  * Options of {@code CREATE MODEL … WITH ('provider' = 'distilbert', …)} and of the table functions. Names follow the
@@ -120,6 +121,18 @@ public final class DistilBertOptions {
       .withDescription("An input without a result (empty text, too long, model error): 'null' emits the row with"
           + " NULL outputs (and the reason in an 'error' column when the model has one), 'skip' drops it, 'fail'"
           + " fails the job.");
+
+  public static final ConfigOption<Boolean> CACHE_ENABLED = ConfigOptions.key("cache.enabled").booleanType()
+      .defaultValue(InferenceOptions.CACHE_ENABLED.defaultValue())
+      .withDescription(InferenceOptions.CACHE_ENABLED.description());
+
+  public static final ConfigOption<Integer> CACHE_MAX_ENTRIES = ConfigOptions.key("cache.max-entries").intType()
+      .defaultValue(InferenceOptions.CACHE_MAX_ENTRIES.defaultValue())
+      .withDescription(InferenceOptions.CACHE_MAX_ENTRIES.description());
+
+  public static final ConfigOption<MemorySize> CACHE_MAX_BYTES = ConfigOptions.key("cache.max-bytes").memoryType()
+      .defaultValue(InferenceOptions.CACHE_MAX_BYTES.defaultValue())
+      .withDescription(InferenceOptions.CACHE_MAX_BYTES.description());
 
   static final List<String> ON_ERROR_VALUES = List.of("null", "skip", "fail");
 

@@ -3,6 +3,7 @@ package io.distilstream.operators.sql;
 import io.distilstream.operators.ModelVersion;
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.pipeline.Outcome;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
@@ -66,9 +67,11 @@ public final class SqlModelSpec implements Serializable {
   final List<Out> outputs;
   /** Two INPUT columns: for text-classification (text, text_pair) sentence pairs. */
   final boolean pairs;
+  /** The output cache's bounds; null when it is off. */
+  final ModelOutputCache.Bounds cache;
 
   private SqlModelSpec(Task task, String modelDir, PipelineOptions pipelineOptions, Duration maxWait, String onError,
-      List<Out> outputs, boolean pairs) {
+      List<Out> outputs, boolean pairs, ModelOutputCache.Bounds cache) {
     this.task = task;
     this.modelDir = modelDir;
     this.pipelineOptions = pipelineOptions;
@@ -76,12 +79,15 @@ public final class SqlModelSpec implements Serializable {
     this.onError = onError;
     this.outputs = outputs;
     this.pairs = pairs;
+    this.cache = cache;
   }
 
   public Task task() { return task; }
   public String modelDir() { return modelDir; }
   public Duration maxWait() { return maxWait; }
   public PipelineOptions pipelineOptions() { return pipelineOptions; }
+  /** The output cache's bounds; null = no cache. */
+  public ModelOutputCache.Bounds cache() { return cache; }
 
   /** Reads and checks the options (the model directory's files included); no schema yet. */
   public static SqlModelSpec fromOptions(ReadableConfig o) {
@@ -127,7 +133,16 @@ public final class SqlModelSpec implements Serializable {
     } catch (IllegalArgumentException e) {
       throw new ValidationException("distilbert model options: " + e.getMessage(), e);
     }
-    return new SqlModelSpec(task, model, p, maxWait, onError, List.of(), false);
+    ModelOutputCache.Bounds cache = null;
+    if (o.get(DistilBertOptions.CACHE_ENABLED)) {
+      try {
+        cache = new ModelOutputCache.Bounds(o.get(DistilBertOptions.CACHE_MAX_ENTRIES),
+            o.get(DistilBertOptions.CACHE_MAX_BYTES).getBytes());
+      } catch (IllegalArgumentException e) {
+        throw new ValidationException("option " + e.getMessage(), e);
+      }
+    }
+    return new SqlModelSpec(task, model, p, maxWait, onError, List.of(), false, cache);
   }
 
   /** The same spec with its input and output schemas checked against the task. */
@@ -135,7 +150,7 @@ public final class SqlModelSpec implements Serializable {
     checkInput(input);
     binding().checkOptions(this, input.getColumns().size());
     return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
-        input.getColumns().size() == 2);
+        input.getColumns().size() == 2, cache);
   }
 
   // ---- schemas -------------------------------------------------------------------------------------------------

@@ -55,6 +55,9 @@ final class SqlRuntime<Q, I, O> implements AutoCloseable {
         MicroBatcher<?, ?> b = h.batcher;
         return b == null ? 0 : b.queueDepth();
       });
+      if (spec.cache != null) {
+        pipeline.useCache(spec.cache, version.hash(), metrics);
+      }
       batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(), options.batching().maxTokens(),
           spec.maxWait, metrics, "distilstream-sql-" + spec.task.id() + "-" + subtask);
       h.batcher = batcher;
@@ -62,8 +65,8 @@ final class SqlRuntime<Q, I, O> implements AutoCloseable {
       pipeline.close();
       throw e;
     }
-    LOG.info("subtask {}: {} {} on {} ({}, {}, max-wait={})", subtask, function, spec.task, version,
-        options.session(), options.batching(), spec.maxWait);
+    LOG.info("subtask {}: {} {} on {} ({}, {}, max-wait={}, cache={})", subtask, function, spec.task, version,
+        options.session(), options.batching(), spec.maxWait, spec.cache == null ? "off" : spec.cache);
     return new SqlRuntime<>(binding, pipeline, batcher, version, metrics);
   }
 

@@ -324,4 +324,16 @@ class SqlModelSpecTest {
         .input(GenericRowData.of(StringData.fromString("a"))))
         .isEqualTo(new TextClassificationPipeline.TextPair("a", null));
   }
+
+  /** The output cache's options: off by default, bounds from the options, nonsense bounds rejected by name. */
+  @Test
+  void cacheOptionsAreReadAndChecked() {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    assertThat(spec("text-classification", dir).cache()).isNull();
+    assertThat(spec("text-classification", dir, "cache.enabled", "true", "cache.max-entries", "50",
+        "cache.max-bytes", "2 mb").cache()).isEqualTo(new io.distilstream.runtime.pipeline.ModelOutputCache.Bounds(
+            50, 2L << 20));
+    assertThatThrownBy(() -> spec("text-classification", dir, "cache.enabled", "true", "cache.max-entries", "0"))
+        .isInstanceOf(ValidationException.class).hasMessageContaining("cache.max-entries must be >= 1");
+  }
 }

@@ -12,6 +12,7 @@ import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import io.distilstream.tools.local.LocalKafka;
@@ -49,10 +50,18 @@ public final class Bench {
       "             operator on the int8 model too, in the better layout",
       "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
       "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
+      "    cache    the operator on the texts with 30% exact repeats (Zipf-distributed, seeded), its output cache",
+      "             (inference.cache.enabled) off and on, N slots x 1 thread; prints the hit rate",
+      "    pool     the operator with threads per session (1 slot x N threads, N slots x 1 thread) against the",
+      "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots,",
+      "             and N slots x 1 thread sharing one session (inference.share-sessions); peak RSS in the report",
       "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
-  static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load");
+  static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load",
+      "cache", "pool");
+  /** Share of the cache pattern's events that repeat an earlier text. */
+  static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
 
   /** Full batches each slot runs at least, per Flink run. */
@@ -83,6 +92,8 @@ public final class Bench {
       throw new IllegalArgumentException("--seconds, --runs and --threads must be at least 1");
     }
     long benchStart = System.nanoTime();
+    // ONNX Runtime's environment, with the shared pool sized to the thread budget, before DJL could create it
+    ModelSession.globalThreadPool(threads);
     if (patterns.contains("peer")) {
       DjlPeer.startEngine();
     }
@@ -308,6 +319,65 @@ public final class Bench {
       }
     }
 
+    if (patterns.contains("pool")) {
+      // issue 22, item 4: today's threads per session in both layouts against the TaskManager's shared pool, in one
+      // sitting, interleaved run by run
+      String slotsLayout = threads + " slots";
+      Measurement one = report.add(new Measurement("pool-per-session-1-slot", "ours",
+          "micro-batching operator, threads per session", "1 slot x " + threads + " thr"));
+      Measurement many = report.add(new Measurement("pool-per-session-slots", "ours",
+          "micro-batching operator, threads per session", slotsLayout + " x 1 thr"));
+      Measurement sharedOne = report.add(new Measurement("pool-shared-1-slot", "ours",
+          "micro-batching operator, TaskManager pool", "1 slot, pool of " + threads));
+      Measurement sharedMany = report.add(new Measurement("pool-shared-slots", "ours",
+          "micro-batching operator, TaskManager pool", slotsLayout + ", pool of " + threads));
+      Measurement sharedSession = report.add(new Measurement("pool-shared-sessions-slots", "ours",
+          "micro-batching operator, one session shared by the slots", slotsLayout + " x 1 thr"));
+      List<Measurement> rows = List.of(one, many, sharedOne, sharedMany, sharedSession);
+      List<Measurement.RunOnce> how = List.of(
+          r -> FlinkPatterns.ours(dir.path(), oneSession, 1, events(texts, encodings, n, "t"), maxPaddingRatio),
+          r -> FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "u"), maxPaddingRatio),
+          r -> FlinkPatterns.ours(dir.path(), base, 1, events(texts, encodings, n, "v"), maxPaddingRatio, null,
+              threads, false),
+          r -> FlinkPatterns.ours(dir.path(), base, threads, events(texts, encodings, n, "w"), maxPaddingRatio,
+              null, threads, false),
+          r -> FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "y"), maxPaddingRatio,
+              null, -1, true));
+      for (int r = 0; r < runs; r++) {
+        for (int i = 0; i < rows.size(); i++) {
+          rows.get(i).runs.add(how.get(i).run(r));
+        }
+      }
+      for (int i = 0; i < rows.size(); i++) {
+        rows.get(i).rerunIfNoisy(runs, how.get(i));
+        out.println(report.line(rows.get(i)));
+      }
+    }
+    if (patterns.contains("cache")) {
+      // the same events (with repeats) and layout, the cache off and on, interleaved run by run
+      int slots = threads;
+      SessionOptions session = slots > 1 ? oneThread : oneSession;
+      String layout = slots + " slot" + (slots > 1 ? "s" : "") + " x " + threads / slots + " thr";
+      String what = String.format(Locale.ROOT, "micro-batching operator, %.0f%% repeats", 100 * REPEATS);
+      Measurement off = report.add(new Measurement("ours-repeats-cache-off", "ours", what + ", no cache", layout));
+      Measurement on = report.add(new Measurement("ours-repeats-cache-on", "ours", what + ", output cache",
+          layout));
+      FlinkPatterns.Events repeated = FlinkPatterns.Events.withRepeats(texts, encodings, n, "c", REPEATS, 22);
+      ModelOutputCache.Bounds bounds = new ModelOutputCache.Bounds(
+          io.distilstream.operators.InferenceOptions.CACHE_MAX_ENTRIES.defaultValue(),
+          io.distilstream.operators.InferenceOptions.CACHE_MAX_BYTES.defaultValue().getBytes());
+      Measurement.RunOnce cacheOff = r -> FlinkPatterns.ours(dir.path(), session, slots, repeated, maxPaddingRatio);
+      Measurement.RunOnce cacheOn = r -> FlinkPatterns.ours(dir.path(), session, slots, repeated, maxPaddingRatio,
+          bounds);
+      for (int r = 0; r < runs; r++) {
+        off.runs.add(cacheOff.run(r));
+        on.runs.add(cacheOn.run(r));
+      }
+      off.rerunIfNoisy(runs, cacheOff);
+      out.println(report.line(off));
+      on.rerunIfNoisy(runs, cacheOn);
+      out.println(report.line(on));
+    }
     Files.createDirectories(outDir);
     report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
     out.println();

@@ -24,8 +24,12 @@ public final class BenchMetrics implements MetricReporter {
 
   /** What the operator's subtasks did in one run, summed over subtasks. */
   record Snapshot(long batches, long events, long tokens, long paddedTokens, long maxBatch, double p50Batch,
-      double meanBatchMs) {
+      double meanBatchMs, long cacheHits, long cacheMisses) {
     double meanBatch() { return batches == 0 ? 0 : (double) events / batches; }
+    /** Share of the looked-up inputs the output cache served; NaN when the cache was off. */
+    double cacheHitRate() {
+      return cacheHits + cacheMisses == 0 ? Double.NaN : (double) cacheHits / (cacheHits + cacheMisses);
+    }
     double padding() { return tokens == 0 ? 1 : (double) paddedTokens / tokens; }
   }
 
@@ -46,6 +50,8 @@ public final class BenchMetrics implements MetricReporter {
     double p50 = 0;
     double batchMs = 0;
     int timed = 0;
+    long hits = 0;
+    long misses = 0;
     synchronized (METRICS) {
       for (Registered r : METRICS) {
         switch (r.name()) {
@@ -53,6 +59,8 @@ public final class BenchMetrics implements MetricReporter {
           case "events" -> events += ((Counter) r.metric()).getCount();
           case "tokens" -> tokens += ((Counter) r.metric()).getCount();
           case "paddedTokens" -> padded += ((Counter) r.metric()).getCount();
+          case "cacheHits" -> hits += ((Counter) r.metric()).getCount();
+          case "cacheMisses" -> misses += ((Counter) r.metric()).getCount();
           case "batchSize" -> {
             Histogram h = (Histogram) r.metric();
             if (h.getCount() > 0) {
@@ -71,7 +79,8 @@ public final class BenchMetrics implements MetricReporter {
         }
       }
     }
-    return new Snapshot(batches, events, tokens, padded, max, p50, timed == 0 ? Double.NaN : batchMs / timed);
+    return new Snapshot(batches, events, tokens, padded, max, p50, timed == 0 ? Double.NaN : batchMs / timed,
+        hits, misses);
   }
 
   @Override

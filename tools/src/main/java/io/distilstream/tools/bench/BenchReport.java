@@ -105,6 +105,9 @@ final class BenchReport {
       sb.append(String.format(Locale.ROOT, "  batch mean %.1f p50 %.0f max %d", b.meanBatch(), b.p50Batch(),
           b.maxBatch()));
     }
+    if (b != null && !Double.isNaN(b.cacheHitRate())) {
+      sb.append(String.format(Locale.ROOT, "  cache hits %.0f%%", 100 * b.cacheHitRate()));
+    }
     if (!Double.isNaN(m.latencyMs(0.5))) {
       sb.append(String.format(Locale.ROOT, "  p50/p95/p99 %.0f/%.0f/%.0f ms", m.latencyMs(0.5), m.latencyMs(0.95),
           m.latencyMs(0.99)));
@@ -285,7 +288,11 @@ final class BenchReport {
         bn.put("p50_size", b.p50Batch());
         bn.put("max_size", b.maxBatch());
         putNumber(bn, "mean_ms", b.meanBatchMs());
+        putNumber(row, "cache_hit_rate", b.cacheHitRate());
         batch = String.format(Locale.ROOT, "%.1f / %.0f / %d", b.meanBatch(), b.p50Batch(), b.maxBatch());
+        if (!Double.isNaN(b.cacheHitRate())) {
+          batch += String.format(Locale.ROOT, "; cache hits %.0f%%", 100 * b.cacheHitRate());
+        }
       }
       String latency = "";
       if (!Double.isNaN(m.latencyMs(0.5))) {

@@ -7,6 +7,7 @@ import io.distilstream.operators.InferenceSpec;
 import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
+import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.Task;
@@ -155,6 +156,41 @@ final class FlinkPatterns {
       }
       return new Events(events, tokens);
     }
+
+    /**
+     * {@code n} events of which a share {@code repeats} (drawn with a seeded random) repeat an earlier event's text
+     * exactly, the others taking the next new text in turn. A repeat picks among the texts seen so far by a Zipf law
+     * over their first appearance (exponent 1: the k-th text is repeated in proportion to 1/k), so a few texts
+     * repeat often and most rarely, as retweets and spam waves do.
+     */
+    static Events withRepeats(List<String> texts, List<Encoding> encodings, int n, String prefix, double repeats,
+        long seed) {
+      java.util.Random random = new java.util.Random(seed);
+      double[] cumulative = new double[n]; // cumulative[k] = sum of 1/(j+1) for j <= k
+      double sum = 0;
+      for (int k = 0; k < n; k++) {
+        sum += 1.0 / (k + 1);
+        cumulative[k] = sum;
+      }
+      List<TextEvent> events = new ArrayList<>(n);
+      List<Integer> seen = new ArrayList<>(); // text indices by first appearance
+      long tokens = 0;
+      for (int i = 0; i < n; i++) {
+        int text;
+        if (!seen.isEmpty() && random.nextDouble() < repeats) {
+          double u = random.nextDouble() * cumulative[seen.size() - 1];
+          int k = java.util.Arrays.binarySearch(cumulative, 0, seen.size(), u);
+          text = seen.get(Math.min(seen.size() - 1, k >= 0 ? k : -k - 1));
+        } else {
+          text = seen.size() % texts.size();
+          seen.add(text);
+        }
+        events.add(TextEvent.newBuilder().setId(prefix + i).setText(texts.get(text))
+            .setTasks(List.of(Task.TEXT_CLASSIFICATION.id())).build());
+        tokens += encodings.get(text).length();
+      }
+      return new Events(events, tokens);
+    }
   }
 
   private static StreamExecutionEnvironment env(int parallelism) {
@@ -284,22 +320,51 @@ final class FlinkPatterns {
 
   /** The operator's spec in this bench; {@code maxPaddingRatio} is bench --max-padding-ratio (the default otherwise). */
   static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio) {
+    return spec(dir, session, maxPaddingRatio, null, -1, false);
+  }
+
+  /**
+   * As {@link #spec(Path, SessionOptions, double)}, with the output cache of these bounds (null: off), on the
+   * TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: threads per session), with one
+   * session shared by the slots if {@code shareSessions}.
+   */
+  static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio, ModelOutputCache.Bounds cache,
+      int taskManagerThreads, boolean shareSessions) {
     return InferenceSpec.builder()
+        .taskManagerThreadPool(taskManagerThreads)
+        .shareSessions(shareSessions)
         .model(Task.TEXT_CLASSIFICATION, dir)
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
             .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
                 maxPaddingRatio)))
         .maxWait(Duration.ofMillis(5))
         .timeout(Duration.ofMinutes(10))
+        .cache(cache)
         .build();
   }
 
   /** The micro-batching operator alone: events from memory, results discarded. */
   static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio)
       throws Exception {
+    return ours(dir, session, slots, in, maxPaddingRatio, null);
+  }
+
+  /** As {@link #ours(Path, SessionOptions, int, Events, double)}, with the output cache of these bounds (null: off). */
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
+      ModelOutputCache.Bounds cache) throws Exception {
+    return ours(dir, session, slots, in, maxPaddingRatio, cache, -1, false);
+  }
+
+  /**
+   * As above, on the TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: per session), the
+   * slots sharing one session if {@code shareSessions}.
+   */
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
+      ModelOutputCache.Bounds cache, int taskManagerThreads, boolean shareSessions) throws Exception {
     StreamExecutionEnvironment env = env(slots);
     Rss.reset();
-    DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()), spec(dir, session, maxPaddingRatio));
+    DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()),
+        spec(dir, session, maxPaddingRatio, cache, taskManagerThreads, shareSessions));
     out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-ours");
     return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
