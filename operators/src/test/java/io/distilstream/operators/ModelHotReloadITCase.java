@@ -43,7 +43,21 @@ import org.junit.jupiter.api.io.TempDir;
  * carry the old version, the ones after it the new one; the corrupt model is reported and the new one keeps serving.
  */
 class ModelHotReloadITCase {
-  static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
+  /**
+   * Every test class's in-memory reporter, read by {@link #counter}. Each MiniCluster needs a reporter of its own:
+   * closing a cluster closes its reporter, which unregisters it, so a second class's cluster could not instantiate a
+   * shared one (seen as an NPE in ReporterSetupBuilder when another class had run first).
+   */
+  private static final List<InMemoryReporter> REPORTERS = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** A reporter for one test class's MiniCluster, whose counters {@link #counter} reads. */
+  static InMemoryReporter newReporter() {
+    InMemoryReporter r = InMemoryReporter.createWithRetainedMetrics();
+    REPORTERS.add(r);
+    return r;
+  }
+
+  private static final InMemoryReporter REPORTER = newReporter();
 
   @RegisterExtension
   static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
@@ -60,15 +74,17 @@ class ModelHotReloadITCase {
   /** A counter of the operator in the named job (metrics of finished jobs are retained). */
   static long counter(String name, String job) {
     long total = 0;
-    for (Map.Entry<org.apache.flink.metrics.MetricGroup, Map<String, Metric>> g
-        : REPORTER.getMetricsByGroup().entrySet()) {
-      String id = g.getKey().getMetricIdentifier("");
-      if (!id.contains(InferenceMetrics.GROUP) || !id.contains(job)) {
-        continue;
-      }
-      Metric m = g.getValue().get(name);
-      if (m instanceof Counter) {
-        total += ((Counter) m).getCount();
+    for (InMemoryReporter reporter : REPORTERS) {
+      for (Map.Entry<org.apache.flink.metrics.MetricGroup, Map<String, Metric>> g
+          : reporter.getMetricsByGroup().entrySet()) {
+        String id = g.getKey().getMetricIdentifier("");
+        if (!id.contains(InferenceMetrics.GROUP) || !id.contains(job)) {
+          continue;
+        }
+        Metric m = g.getValue().get(name);
+        if (m instanceof Counter) {
+          total += ((Counter) m).getCount();
+        }
       }
     }
     return total;

@@ -46,7 +46,7 @@ class OutputCacheITCase {
       new MiniClusterResourceConfiguration.Builder()
           .setNumberTaskManagers(1)
           .setNumberSlotsPerTaskManager(1)
-          .setConfiguration(ModelHotReloadITCase.REPORTER.addToConfiguration(new Configuration()))
+          .setConfiguration(ModelHotReloadITCase.newReporter().addToConfiguration(new Configuration()))
           .build());
 
   /** Events; {@link ModelHotReloadITCase.Publisher} swaps the model when event 20 passes. */
