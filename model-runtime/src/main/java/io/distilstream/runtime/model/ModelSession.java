@@ -321,6 +321,13 @@ public final class ModelSession implements AutoCloseable {
   private static volatile OrtEnvironment environment;
   /** Threads of the environment's global intra-op pool; 0 until the environment exists, -1 when it has none. */
   private static int globalThreads;
+
+  /**
+   * JVM-wide record of the global pool's size, in a system property: ONNX Runtime's classes load parent-first in a
+   * TaskManager, so its environment outlives this class, which a job restart loads again in a new user class loader.
+   * That copy finds the environment made and must still know whether it has a pool, and how large.
+   */
+  static final String GLOBAL_POOL_PROPERTY = "distilstream.onnxruntime.global-intra-op-threads";
   /** What {@link #environment()} will size the global pool to; 0 = the available processors. */
   private static int wantedGlobalThreads;
 
@@ -356,7 +363,8 @@ public final class ModelSession implements AutoCloseable {
    * <p>It is created with a global intra-op pool ({@link #globalThreadPool(int)}, spinning off so idle threads sleep)
    * that only sessions with {@link SessionOptions#sharedThreadPool()} use; the others keep pools of their own. If
    * another library of the process (DJL) created the environment first, there is no global pool and such sessions
-   * fall back to their own threads, with a warning.
+   * fall back to their own threads, with a warning. An environment made by an earlier copy of this class (a job
+   * restarted in the same TaskManager) keeps its pool: its size is in {@link #GLOBAL_POOL_PROPERTY}.
    */
   public static OrtEnvironment environment() {
     OrtEnvironment env = environment;
@@ -376,10 +384,12 @@ public final class ModelSession implements AutoCloseable {
             threading.setGlobalSpinControl(false); // a pool shared by slots: a spinning idle thread steals a core
             made[0] = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
                 OrtEnvironment.DEFAULT_NAME, threading);
+            System.setProperty(GLOBAL_POOL_PROPERTY, String.valueOf(threads));
           } catch (IllegalStateException e) {
-            // another library created the process's environment first: no global pool to share
+            // the process's environment exists: made by an earlier copy of this class (a job restart's new class
+            // loader), which recorded its pool; else by another library (DJL), and it has no global pool to share
             made[0] = OrtEnvironment.getEnvironment();
-            pool[0] = -1;
+            pool[0] = Integer.getInteger(GLOBAL_POOL_PROPERTY, -1);
           } catch (RuntimeException | OrtException e) {
             failed[0] = e instanceof RuntimeException r ? r : new IllegalStateException(e);
           }
