@@ -149,6 +149,25 @@ final class BenchReport {
         + ")"));
     r.add(new Ratio("ours_over_grouped_ceiling", eps(ours) / eps(groupedBest), Double.NaN, false,
         "the operator (" + layout(ours) + ") against the best grouped ceiling (" + layout(groupedBest) + ")"));
+    // the operator against both ceilings in its own layout: the oracle (planned over every text at once) and the
+    // realisable one (planned within windows of 32 arrivals, as the operator plans one collected batch)
+    boolean oursOnSlots = ours != null && ours == slots;
+    Measurement groupedLikeOurs = oursOnSlots ? groupedSlots : grouped;
+    Measurement windowedLikeOurs = find(oursOnSlots ? "ceiling-windowed-slots" : "ceiling-windowed");
+    r.add(Ratio.of("ours_over_grouped_ceiling_same_layout", ours, groupedLikeOurs, 0.9,
+        "the operator (" + layout(ours) + ") against bare ORT on batches grouped over all texts, the oracle ("
+        + layout(groupedLikeOurs) + ")"));
+    r.add(new Ratio("ours_over_windowed_ceiling", eps(ours) / eps(windowedLikeOurs), Double.NaN, false,
+        "the operator (" + layout(ours) + ") against bare ORT grouped within windows of 32 arrivals, the realisable"
+        + " ceiling (" + layout(windowedLikeOurs) + ")"));
+    Measurement windowedLikeE2e = find(e2e != null && !e2e.layout.startsWith("1 slot") ? "ceiling-windowed-slots"
+        : "ceiling-windowed");
+    r.add(new Ratio("ours_end_to_end_over_windowed_ceiling", eps(e2e) / eps(windowedLikeE2e), Double.NaN, false,
+        "the Kafka job (" + layout(e2e) + ") against bare ORT grouped within windows of 32 arrivals ("
+        + layout(windowedLikeE2e) + ")"));
+    r.add(new Ratio("ceiling_grouped_over_windowed", eps(grouped) / eps(find("ceiling-windowed")), Double.NaN,
+        false, "what planning over all texts buys over planning within windows of 32 arrivals (both "
+        + layout(grouped) + ")"));
     r.add(Ratio.of("ours_over_naive_count_window", ours, find("naive-window"), 2.3,
         "the operator (" + layout(ours) + ") against a Flink count window of 32 padded to its longest member, in"
         + " arrival order (" + layout(find("naive-window")) + ")"));

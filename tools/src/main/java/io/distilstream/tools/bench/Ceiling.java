@@ -37,8 +37,12 @@ import java.util.concurrent.TimeUnit;
 final class Ceiling {
   static final int MAX_LEN = 128;
 
-  /** How a ceiling pattern forms its batches. */
-  enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, PADDED_TO_MAX }
+  /**
+   * How a ceiling pattern forms its batches. {@code GROUPED} plans over every text at once (a global sort: the
+   * oracle); {@code GROUPED_IN_WINDOWS} takes the texts in arrival order in windows of the batch size and groups by
+   * length only within each window, as the operator can with one collected batch of arrivals (the realisable one).
+   */
+  enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, GROUPED_IN_WINDOWS, PADDED_TO_MAX }
 
   private Ceiling() {}
 
@@ -54,6 +58,21 @@ final class Ceiling {
         batches.add(b);
       }
       Collections.shuffle(batches, new Random(1));
+      return batches;
+    }
+    if (how == Batching.GROUPED_IN_WINDOWS) {
+      // the same plan, over each window of `size` arrivals on its own; the groups stay in arrival order
+      BatchingOptions options = new BatchingOptions(size, BatchingOptions.DEFAULT_MAX_TOKENS);
+      for (int from = 0; from < encodings.size(); from += size) {
+        List<Encoding> window = encodings.subList(from, Math.min(encodings.size(), from + size));
+        for (int[] g : DynamicBatcher.plan(window, options)) {
+          List<Encoding> b = new ArrayList<>();
+          for (int i : g) {
+            b.add(window.get(i));
+          }
+          batches.add(b);
+        }
+      }
       return batches;
     }
     int step = how == Batching.PER_EVENT ? 1 : size;

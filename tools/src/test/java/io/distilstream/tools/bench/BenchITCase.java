@@ -30,8 +30,8 @@ class BenchITCase {
     JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
     Map<String, JsonNode> rows = new HashMap<>();
     report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
-    assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-grouped-int8",
-        "ceiling-padded", "ceiling-grouped-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
+    assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-windowed",
+        "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
         "load-50", "load-75", "load-90");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
@@ -42,6 +42,8 @@ class BenchITCase {
     double grouped = rows.get("ceiling-grouped").get("padding_ratio").asDouble();
     double padded = rows.get("ceiling-padded").get("padding_ratio").asDouble();
     assertThat(grouped).isBetween(1.0, 1.10); // the batcher's default padding bound
+    // grouped within windows of 32 arrivals: the same padding bound, in smaller batches than the global plan
+    assertThat(rows.get("ceiling-windowed").get("padding_ratio").asDouble()).isBetween(1.0, 1.10);
     assertThat(arrival).isGreaterThan(grouped);
     assertThat(padded).isGreaterThan(arrival);
     // the operator's batches come from its metrics
@@ -52,6 +54,9 @@ class BenchITCase {
     assertThat(latency.get("p50").asDouble()).isPositive();
     assertThat(latency.get("p99").asDouble()).isGreaterThanOrEqualTo(latency.get("p50").asDouble());
     assertThat(report.get("ratios").has("ours_slots_over_ours_1_slot")).isTrue();
+    assertThat(report.get("ratios").has("ours_over_grouped_ceiling_same_layout")).isTrue();
+    assertThat(report.get("ratios").has("ours_over_windowed_ceiling")).isTrue();
+    assertThat(report.get("ratios").has("ceiling_grouped_over_windowed")).isTrue();
     assertThat(report.get("matmul_peak_gflops").asDouble()).isPositive();
 
     assertThat(Files.readString(out.resolve("report.md"))).contains("| ceiling | batches of 32, grouped by length |");
