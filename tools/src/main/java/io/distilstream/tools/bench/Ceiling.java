@@ -131,6 +131,29 @@ final class Ceiling {
     }
   }
 
+  /**
+   * One session of one intra-op thread running the texts one at a time, round-robin, for {@code seconds}: the
+   * single-text service time of each call in {@link Measurement.Run#latenciesMs()}.
+   */
+  static Measurement.Run serviceTimes(Path onnx, SessionOptions base, List<Encoding> texts, int seconds)
+      throws Exception {
+    try (ModelSession session = ModelSession.open(onnx, copy(base).intraOpThreads(1))) {
+      session.run(List.of(texts.get(0))); // warm-up
+      List<Double> ms = new ArrayList<>();
+      long tokens = 0;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      long start = System.nanoTime();
+      for (int k = 0; System.nanoTime() < deadline; k = (k + 1) % texts.size()) {
+        long t0 = System.nanoTime();
+        session.run(List.of(texts.get(k)));
+        ms.add((System.nanoTime() - t0) / 1e6);
+        tokens += texts.get(k).length();
+      }
+      return new Measurement.Run(ms.size(), tokens, tokens, (System.nanoTime() - start) / 1e9, Rss.peakMb(), null,
+          ms.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+  }
+
   private static long[] loop(ModelSession s, List<List<Encoding>> batches, boolean padRow, int first, int stride,
       long deadline) throws Exception {
     long events = 0;

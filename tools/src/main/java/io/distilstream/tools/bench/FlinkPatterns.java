@@ -60,6 +60,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  */
 final class FlinkPatterns {
   private static final int MAX_LEN = Ceiling.MAX_LEN;
+  /** The operator's max-wait in this bench (inference.max-wait): how long a partial batch waits for more. */
+  static final long MAX_WAIT_MS = 5;
 
   private FlinkPatterns() {}
 
@@ -337,7 +339,7 @@ final class FlinkPatterns {
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
             .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
                 maxPaddingRatio)))
-        .maxWait(Duration.ofMillis(5))
+        .maxWait(Duration.ofMillis(MAX_WAIT_MS))
         .timeout(Duration.ofMinutes(10))
         .cache(cache)
         .build();

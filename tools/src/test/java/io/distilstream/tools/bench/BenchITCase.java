@@ -32,7 +32,7 @@ class BenchITCase {
     report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
     assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-windowed",
         "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
-        "load-50", "load-75", "load-90");
+        "load-50", "load-75", "load-90", "service-longest");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
@@ -54,6 +54,15 @@ class BenchITCase {
     assertThat(latency.get("p50").asDouble()).isPositive();
     assertThat(latency.get("p99").asDouble()).isGreaterThanOrEqualTo(latency.get("p50").asDouble());
     assertThat(report.get("ratios").has("ours_slots_over_ours_1_slot")).isTrue();
+    // the latency target, measured against the single-text service time of the longest texts in this run
+    assertThat(rows.get("service-longest").get("latency_ms").get("p99").asDouble()).isPositive();
+    JsonNode target = report.get("latency_target");
+    assertThat(target.get("target_p99_ms").asDouble()).isCloseTo(5 + 2 * target.get("service_p99_ms").asDouble(),
+        org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(target.get("p99_ms").asDouble()).isEqualTo(latency.get("p99").asDouble());
+    assertThat(target.get("status").asText()).isIn("met", "missed");
+    assertThat(report.get("ratios").get("p99_at_50_percent_load_ms").get("met").asBoolean())
+        .isEqualTo(target.get("status").asText().equals("met"));
     assertThat(report.get("ratios").has("ours_over_grouped_ceiling_same_layout")).isTrue();
     assertThat(report.get("ratios").has("ours_over_windowed_ceiling")).isTrue();
     assertThat(report.get("ratios").has("ceiling_grouped_over_windowed")).isTrue();
@@ -62,7 +71,9 @@ class BenchITCase {
     assertThat(Files.readString(out.resolve("report.md"))).contains("| ceiling | batches of 32, grouped by length |");
     assertThat(ImageIO.read(out.resolve("events-per-second.png").toFile())).isNotNull();
     assertThat(ImageIO.read(out.resolve("load.png").toFile())).isNotNull();
-    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("micro-batching operator");
+    assertThat(Files.readString(out.resolve("report.md"))).contains("latency target at 50% load: p99 ");
+    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("micro-batching operator")
+        .contains("latency target at 50% load");
   }
 
   @Test
