@@ -13,6 +13,7 @@ import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.ModelOutputCache;
+import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import io.distilstream.tools.local.LocalKafka;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -40,7 +42,8 @@ public final class Bench {
       "                          [--out DIR]",
       "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
-      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
+      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all but mixed",
+      "  by default):",
       "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length (over all texts:",
       "             the oracle; and within windows of 32 arrivals: what the operator can reach), padded to 128, and",
       "             the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
@@ -58,11 +61,17 @@ public final class Bench {
       "    pool     the operator with threads per session (1 slot x N threads, N slots x 1 thread) against the",
       "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots,",
       "             and N slots x 1 thread sharing one session (inference.share-sessions); peak RSS in the report",
+      "    mixed    the demo's mix: every event classified, every 4th also token-classification, every 10th also",
+      "             question-answering (seeded models of each task), the operator against per-record functions,",
+      "             N slots x 1 thread; result counts, peak threads and peak RSS in the report (on request only)",
       "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
+  /** The patterns run by default. */
   static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load",
       "cache", "pool");
+  /** Patterns run only when --patterns names them: each would lengthen the default run by more than a fifth. */
+  static final List<String> OPT_IN_PATTERNS = List.of("mixed");
   /** Share of the cache pattern's events that repeat an earlier text. */
   static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
@@ -92,8 +101,9 @@ public final class Bench {
         Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)));
     args.rejectUnknown();
     for (String p : patterns) {
-      if (!ALL_PATTERNS.contains(p)) {
-        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS + ")");
+      if (!ALL_PATTERNS.contains(p) && !OPT_IN_PATTERNS.contains(p)) {
+        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS
+            + " or " + OPT_IN_PATTERNS + ")");
       }
     }
     if (seconds < 1 || runs < 1 || threads < 1) {
@@ -405,6 +415,10 @@ public final class Bench {
       on.rerunIfNoisy(runs, cacheOn);
       out.println(report.line(on));
     }
+    if (patterns.contains("mixed")) {
+      mixed(report, out, modelArg, seeded, dir, texts, encodings, n, threads, runs, maxPaddingRatio,
+          threads > 1 ? oneThread : oneSession);
+    }
     Files.createDirectories(outDir);
     report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
     out.println();
@@ -412,6 +426,57 @@ public final class Bench {
     out.println("report: " + outDir.resolve("report.md") + ", " + outDir.resolve("report.json") + ", plots "
         + outDir.resolve("events-per-second.png") + ", " + outDir.resolve("load.png"));
     return 0;
+  }
+
+  /**
+   * Issue 22, item 7: the demo's mix through the operator (one spec, a model per task) and through per-record
+   * functions (a pipeline per task, called once per event and task), both N slots x 1 thread, interleaved run by
+   * run. The token-classification and question-answering models are built seeded as the bench's own model is;
+   * with --model the row is skipped (there is only a text-classification model to measure).
+   */
+  private static void mixed(BenchReport report, PrintStream out, String modelArg, String seeded, ModelDirectory dir,
+      List<String> texts, List<Encoding> encodings, int n, int threads, int runs, double maxPaddingRatio,
+      SessionOptions session) throws Exception {
+    if (modelArg != null) {
+      out.println("no mixed rows: --model gives a text-classification model only; the mix needs one per task");
+      return;
+    }
+    Map<Task, Path> dirs = new EnumMap<>(Task.class);
+    dirs.put(Task.TEXT_CLASSIFICATION, dir.path());
+    for (Task t : List.of(Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
+      Path built = Files.createTempDirectory("distilstream-bench-" + t.id() + "-");
+      BuildModelCli.build(BuildModelCli.Request.seeded(seeded, t.id(), 1, built));
+      dirs.put(t, built);
+    }
+    int slots = threads;
+    String layout = slots + " slot" + (slots > 1 ? "s" : "") + " x " + threads / slots + " thr";
+    String mix = "the demo's mix (all classified, 1/4 NER, 1/10 QA)";
+    Measurement naive = report.add(new Measurement("naive-per-record-mixed", "naive",
+        "per-record AsyncFunction, " + mix, layout));
+    Measurement ours = report.add(new Measurement("ours-mixed", "ours", "micro-batching operator, " + mix,
+        layout));
+    FlinkPatterns.Events events = FlinkPatterns.Events.mixed(texts, encodings, n, "m");
+    Map<String, Long> expected = FlinkPatterns.Events.mixExpected(n);
+    Measurement.RunOnce perRecord = r -> checked(FlinkPatterns.perRecordMixed(dirs, session, slots, events),
+        expected, naive.id);
+    Measurement.RunOnce operator = r -> checked(FlinkPatterns.oursMixed(dirs, session, slots, events,
+        maxPaddingRatio), expected, ours.id);
+    for (int r = 0; r < runs; r++) {
+      naive.runs.add(perRecord.run(r));
+      ours.runs.add(operator.run(r));
+    }
+    naive.rerunIfNoisy(runs, perRecord);
+    out.println(report.line(naive));
+    ours.rerunIfNoisy(runs, operator);
+    out.println(report.line(ours));
+  }
+
+  /** The run, after checking that it gave the mix's results: one per (event, task), no dead letter. */
+  private static Measurement.Run checked(Measurement.Run run, Map<String, Long> expected, String id) {
+    if (!expected.equals(run.results())) {
+      throw new IllegalStateException(id + ": results " + run.results() + ", expected " + expected);
+    }
+    return run;
   }
 
   private static void ceiling(BenchReport report, PrintStream out, String id, String pattern, Ceiling.Batching how,

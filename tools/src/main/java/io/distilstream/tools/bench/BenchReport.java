@@ -112,6 +112,12 @@ final class BenchReport {
       sb.append(String.format(Locale.ROOT, "  p50/p95/p99 %.0f/%.0f/%.0f ms", m.latencyMs(0.5), m.latencyMs(0.95),
           m.latencyMs(0.99)));
     }
+    if (m.peakThreads() > 0) {
+      sb.append(String.format(Locale.ROOT, "  peak threads %d, peak RSS %.0f MiB", m.peakThreads(), m.peakRssMb()));
+    }
+    if (m.results() != null) {
+      sb.append("  results ").append(m.results());
+    }
     if (m.firstAttempt != null) {
       sb.append(String.format(Locale.ROOT, "  rerun (first: %.1f ev/s ±%.0f%%)", m.firstEventsPerSecond(),
           100 * m.firstSpread()));
@@ -195,6 +201,10 @@ final class BenchReport {
     r.add(new Ratio("ours_over_djl_sorted", eps(ours) / eps(find("peer-djl-sorted")), Double.NaN, false,
         "the operator (" + layout(ours) + ") against DJL batchPredict on texts sorted by length first, the best a"
         + " DJL user could do (" + layout(find("peer-djl-sorted")) + ")"));
+    r.add(new Ratio("ours_mixed_over_naive_per_record_mixed", eps(find("ours-mixed"))
+        / eps(find("naive-per-record-mixed")), Double.NaN, false, "the demo's mix of tasks: the operator ("
+        + layout(find("ours-mixed")) + ") against per-record functions (" + layout(find("naive-per-record-mixed"))
+        + ")"));
     r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
         "N slots x 1 thread against 1 slot x N threads"));
     r.add(new Ratio("ceiling_grouped_over_arrival_order", eps(grouped) / eps(find("ceiling-arrival")), Double.NaN,
@@ -301,7 +311,8 @@ final class BenchReport {
     md.append("```\n").append(header()).append("\n```\n\n");
     md.append(lengthHistogram());
     md.append("\n| group | pattern | layout | events/s | spread | tokens/s | padding | batch mean / p50 / max "
-        + "| latency p50 / p95 / p99 ms | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        + "| latency p50 / p95 / p99 ms | peak RSS MiB | peak threads |\n"
+        + "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Measurement m : measurements) {
       if (m.runs.isEmpty()) {
         continue;
@@ -326,6 +337,14 @@ final class BenchReport {
       }
       putNumber(row, "padding_ratio", m.padding());
       putNumber(row, "peak_rss_mib", m.peakRssMb());
+      if (m.peakThreads() > 0) {
+        row.put("peak_threads", m.peakThreads());
+      }
+      if (m.results() != null) {
+        ObjectNode rn = row.putObject("results");
+        rn.put("events", m.runs.get(m.runs.size() - 1).events());
+        m.results().forEach(rn::put);
+      }
       if (m.offeredRate > 0) {
         row.put("offered_events_per_second", m.offeredRate);
       }
@@ -353,11 +372,11 @@ final class BenchReport {
         latency = String.format(Locale.ROOT, "%.0f / %.0f / %.0f", m.latencyMs(0.5), m.latencyMs(0.95),
             m.latencyMs(0.99));
       }
-      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %s | %s | %s | %.0f |%n",
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %s | %s | %s | %.0f | %s |%n",
           m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.firstAttempt == null ? ""
               : String.format(Locale.ROOT, " (rerun; first %.0f%%)", 100 * m.firstSpread()), m.tokensPerSecond(),
           Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()), batch, latency,
-          m.peakRssMb()));
+          m.peakRssMb(), m.peakThreads() > 0 ? Integer.toString(m.peakThreads()) : ""));
     }
     ObjectNode ratios = json.putObject("ratios");
     md.append("\n| ratio | value | target | | meaning |\n|---|---|---|---|---|\n");

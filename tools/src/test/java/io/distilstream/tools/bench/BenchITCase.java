@@ -23,7 +23,7 @@ class BenchITCase {
   void measuresEveryPatternAndWritesTheReportAndPlots() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
-        "--patterns", "ceiling,ours,load", "--out", out.toString()}, new PrintStream(printed, true,
+        "--patterns", "ceiling,ours,load,mixed", "--out", out.toString()}, new PrintStream(printed, true,
         StandardCharsets.UTF_8));
     assertThat(rc).isZero();
 
@@ -31,8 +31,9 @@ class BenchITCase {
     Map<String, JsonNode> rows = new HashMap<>();
     report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
     assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-windowed",
-        "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
-        "load-50", "load-75", "load-90", "service-longest");
+        "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots",
+        "ours-1-slot", "ours-slots", "ours-int8", "load-25",
+        "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
@@ -63,6 +64,20 @@ class BenchITCase {
     assertThat(target.get("status").asText()).isIn("met", "missed");
     assertThat(report.get("ratios").get("p99_at_50_percent_load_ms").get("met").asBoolean())
         .isEqualTo(target.get("status").asText().equals("met"));
+    // the demo's mix: one result per (event, task), the same through both patterns, and the thread and memory
+    // figures
+    for (String id : new String[] {"naive-per-record-mixed", "ours-mixed"}) {
+      JsonNode results = rows.get(id).get("results");
+      long events = results.get("events").asLong();
+      assertThat(events).as(id).isPositive();
+      assertThat(results.get("classification").asLong()).as(id).isEqualTo(events);
+      assertThat(results.get("entities").asLong()).as(id).isEqualTo((events + 3) / 4);
+      assertThat(results.get("answer").asLong()).as(id).isEqualTo((events + 9) / 10);
+      assertThat(results.get("dead_letter").asLong()).as(id).isZero();
+      assertThat(rows.get(id).get("peak_threads").asInt()).as(id).isPositive();
+      assertThat(rows.get(id).get("peak_rss_mib").asDouble()).as(id).isPositive();
+    }
+    assertThat(report.get("ratios").has("ours_mixed_over_naive_per_record_mixed")).isTrue();
     assertThat(report.get("ratios").has("ours_over_grouped_ceiling_same_layout")).isTrue();
     assertThat(report.get("ratios").has("ours_over_windowed_ceiling")).isTrue();
     assertThat(report.get("ratios").has("ceiling_grouped_over_windowed")).isTrue();
