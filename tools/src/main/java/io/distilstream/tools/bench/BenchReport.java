@@ -251,9 +251,9 @@ final class BenchReport {
     double p99 = half == null ? Double.NaN : half.latencyMs(0.99);
     String status = Double.isNaN(p99) || Double.isNaN(latencyBoundMs()) ? "not measured"
         : p99 <= latencyBoundMs() ? "met" : "missed";
-    return String.format(Locale.ROOT, "latency target at 50%% load: p99 %.1f ms <= max-wait %d ms + 2 x %.1f ms "
-        + "(p99 single-text service time, longest texts, one thread) = %.1f ms: %s", p99, FlinkPatterns.MAX_WAIT_MS,
-        serviceP99Ms(), latencyBoundMs(), status);
+    return String.format(Locale.ROOT, "latency target at 50%% load: p99 <= max-wait %d ms + 2 x %.1f ms (p99 "
+        + "single-text service time, longest texts, one thread) = %.1f ms; measured p99 %.1f ms: %s",
+        FlinkPatterns.MAX_WAIT_MS, serviceP99Ms(), latencyBoundMs(), p99, status);
   }
 
   String ratiosTable() {
