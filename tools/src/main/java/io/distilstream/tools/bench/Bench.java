@@ -13,6 +13,7 @@ import io.distilstream.runtime.model.ModelLoadException;
 import io.distilstream.runtime.model.ModelSession;
 import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.ModelOutputCache;
+import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import io.distilstream.tools.local.LocalKafka;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -40,29 +42,44 @@ public final class Bench {
       "                          [--out DIR]",
       "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
-      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all by default):",
-      "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length, padded to 128,",
-      "             and the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
+      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all but mixed",
+      "  by default):",
+      "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length (over all texts:",
+      "             the oracle; and within windows of 32 arrivals: what the operator can reach), padded to 128, and",
+      "             the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
       "             int8), and in fp16 on --device cuda",
       "    naive    Flink: per-record AsyncFunction, count window of 32 (arrival order, and padded to 128)",
       "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
       "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread; with ceiling, the",
       "             operator on the int8 model too, in the better layout",
       "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
-      "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99",
+      "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99, and",
+      "             the target p99 <= max-wait + 2 x the p99 single-text service time of the longest texts (97-128",
+      "             tokens, one thread, measured in the same run) at 50%, met or missed",
       "    cache    the operator on the texts with 30% exact repeats (Zipf-distributed, seeded), its output cache",
       "             (inference.cache.enabled) off and on, N slots x 1 thread; prints the hit rate",
       "    pool     the operator with threads per session (1 slot x N threads, N slots x 1 thread) against the",
       "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots,",
       "             and N slots x 1 thread sharing one session (inference.share-sessions); peak RSS in the report",
+      "    mixed    the demo's mix: every event classified, every 4th also token-classification, every 10th also",
+      "             question-answering (seeded models of each task), the operator against per-record functions,",
+      "             N slots x 1 thread; result counts, peak threads and peak RSS in the report (on request only)",
       "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
+  /** The patterns run by default. */
   static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load",
       "cache", "pool");
+  /** Patterns run only when --patterns names them: each would lengthen the default run by more than a fifth. */
+  static final List<String> OPT_IN_PATTERNS = List.of("mixed");
   /** Share of the cache pattern's events that repeat an earlier text. */
   static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
+  /** The realisable ceiling's pattern: what the operator can plan with one collected batch of arrivals. */
+  static final String WINDOWED = "grouped within windows of 32 arrivals";
+
+  /** The shortest length, in tokens, of the length histogram's last bucket: the latency target's longest texts. */
+  static final int LONGEST_BUCKET_FROM = 97;
 
   /** Full batches each slot runs at least, per Flink run. */
   static final int MIN_BATCHES_PER_SLOT = 20;
@@ -84,8 +101,9 @@ public final class Bench {
         Double.toString(BatchingOptions.DEFAULT_MAX_PADDING_RATIO)));
     args.rejectUnknown();
     for (String p : patterns) {
-      if (!ALL_PATTERNS.contains(p)) {
-        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS + ")");
+      if (!ALL_PATTERNS.contains(p) && !OPT_IN_PATTERNS.contains(p)) {
+        throw new IllegalArgumentException("--patterns: unknown pattern '" + p + "' (one of " + ALL_PATTERNS
+            + " or " + OPT_IN_PATTERNS + ")");
       }
     }
     if (seconds < 1 || runs < 1 || threads < 1) {
@@ -141,6 +159,8 @@ public final class Bench {
           base, encodings, 1, threads, runs, seconds);
       ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
           base, encodings, 1, threads, runs, seconds);
+      ceiling(report, out, "ceiling-windowed", WINDOWED, Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base, encodings,
+          1, threads, runs, seconds);
       int8 = reducedModel(modelArg, seeded, dir, Precision.int8(), out);
       if (int8 != null) {
         ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
@@ -172,6 +192,8 @@ public final class Bench {
             base, encodings, threads, perThread, runs, seconds);
         ceiling(report, out, "ceiling-grouped-slots", "batches of 32, grouped by length", Ceiling.Batching.GROUPED,
             onnx, base, encodings, threads, perThread, runs, seconds);
+        ceiling(report, out, "ceiling-windowed-slots", WINDOWED, Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base,
+            encodings, threads, perThread, runs, seconds);
       }
       double fpt = Ceiling.flopsPerToken(config, report.meanTokens());
       double peak = Ceiling.matMulGflops(config, base, threads, 1024, Math.max(2, seconds / 2));
@@ -305,6 +327,20 @@ public final class Bench {
       out.println(report.line(e2e));
     }
     if (patterns.contains("load") && best != null) {
+      // issue 22, item 6: the latency target's yardstick, measured in this run: the single-text service time of
+      // the longest texts (the length histogram's last bucket) on one thread, one at a time
+      List<Encoding> longest = encodings.stream().filter(e -> e.length() >= LONGEST_BUCKET_FROM).toList();
+      if (longest.isEmpty()) { // a tokenizer that keeps every text short: its longest texts
+        int max = encodings.stream().mapToInt(Encoding::length).max().orElse(0);
+        longest = encodings.stream().filter(e -> e.length() == max).toList();
+      }
+      int from = longest.stream().mapToInt(Encoding::length).min().orElse(0);
+      Measurement service = report.add(new Measurement("service-longest", "ceiling", String.format(Locale.ROOT,
+          "one text at a time, longest bucket (%d-%d tokens)", from, Ceiling.MAX_LEN), "1 x 1 thr"));
+      for (int r = 0; r < runs; r++) {
+        service.runs.add(Ceiling.serviceTimes(onnx, base, longest, Math.max(1, seconds / 2)));
+      }
+      out.println(report.line(service));
       double max = best.eventsPerSecond();
       SessionOptions session = bestSlots > 1 ? oneThread : oneSession;
       int loadSeconds = seconds + 2;
@@ -317,6 +353,7 @@ public final class Bench {
             loadSeconds, maxPaddingRatio));
         out.println(report.line(m));
       }
+      out.println(report.latencyTarget());
     }
 
     if (patterns.contains("pool")) {
@@ -378,6 +415,10 @@ public final class Bench {
       on.rerunIfNoisy(runs, cacheOn);
       out.println(report.line(on));
     }
+    if (patterns.contains("mixed")) {
+      mixed(report, out, modelArg, seeded, dir, texts, encodings, n, threads, runs, maxPaddingRatio,
+          threads > 1 ? oneThread : oneSession);
+    }
     Files.createDirectories(outDir);
     report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
     out.println();
@@ -385,6 +426,57 @@ public final class Bench {
     out.println("report: " + outDir.resolve("report.md") + ", " + outDir.resolve("report.json") + ", plots "
         + outDir.resolve("events-per-second.png") + ", " + outDir.resolve("load.png"));
     return 0;
+  }
+
+  /**
+   * Issue 22, item 7: the demo's mix through the operator (one spec, a model per task) and through per-record
+   * functions (a pipeline per task, called once per event and task), both N slots x 1 thread, interleaved run by
+   * run. The token-classification and question-answering models are built seeded as the bench's own model is;
+   * with --model the row is skipped (there is only a text-classification model to measure).
+   */
+  private static void mixed(BenchReport report, PrintStream out, String modelArg, String seeded, ModelDirectory dir,
+      List<String> texts, List<Encoding> encodings, int n, int threads, int runs, double maxPaddingRatio,
+      SessionOptions session) throws Exception {
+    if (modelArg != null) {
+      out.println("no mixed rows: --model gives a text-classification model only; the mix needs one per task");
+      return;
+    }
+    Map<Task, Path> dirs = new EnumMap<>(Task.class);
+    dirs.put(Task.TEXT_CLASSIFICATION, dir.path());
+    for (Task t : List.of(Task.TOKEN_CLASSIFICATION, Task.QUESTION_ANSWERING)) {
+      Path built = Files.createTempDirectory("distilstream-bench-" + t.id() + "-");
+      BuildModelCli.build(BuildModelCli.Request.seeded(seeded, t.id(), 1, built));
+      dirs.put(t, built);
+    }
+    int slots = threads;
+    String layout = slots + " slot" + (slots > 1 ? "s" : "") + " x " + threads / slots + " thr";
+    String mix = "the demo's mix (all classified, 1/4 NER, 1/10 QA)";
+    Measurement naive = report.add(new Measurement("naive-per-record-mixed", "naive",
+        "per-record AsyncFunction, " + mix, layout));
+    Measurement ours = report.add(new Measurement("ours-mixed", "ours", "micro-batching operator, " + mix,
+        layout));
+    FlinkPatterns.Events events = FlinkPatterns.Events.mixed(texts, encodings, n, "m");
+    Map<String, Long> expected = FlinkPatterns.Events.mixExpected(n);
+    Measurement.RunOnce perRecord = r -> checked(FlinkPatterns.perRecordMixed(dirs, session, slots, events),
+        expected, naive.id);
+    Measurement.RunOnce operator = r -> checked(FlinkPatterns.oursMixed(dirs, session, slots, events,
+        maxPaddingRatio), expected, ours.id);
+    for (int r = 0; r < runs; r++) {
+      naive.runs.add(perRecord.run(r));
+      ours.runs.add(operator.run(r));
+    }
+    naive.rerunIfNoisy(runs, perRecord);
+    out.println(report.line(naive));
+    ours.rerunIfNoisy(runs, operator);
+    out.println(report.line(ours));
+  }
+
+  /** The run, after checking that it gave the mix's results: one per (event, task), no dead letter. */
+  private static Measurement.Run checked(Measurement.Run run, Map<String, Long> expected, String id) {
+    if (!expected.equals(run.results())) {
+      throw new IllegalStateException(id + ": results " + run.results() + ", expected " + expected);
+    }
+    return run;
   }
 
   private static void ceiling(BenchReport report, PrintStream out, String id, String pattern, Ceiling.Batching how,

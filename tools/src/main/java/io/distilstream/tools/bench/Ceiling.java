@@ -37,8 +37,12 @@ import java.util.concurrent.TimeUnit;
 final class Ceiling {
   static final int MAX_LEN = 128;
 
-  /** How a ceiling pattern forms its batches. */
-  enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, PADDED_TO_MAX }
+  /**
+   * How a ceiling pattern forms its batches. {@code GROUPED} plans over every text at once (a global sort: the
+   * oracle); {@code GROUPED_IN_WINDOWS} takes the texts in arrival order in windows of the batch size and groups by
+   * length only within each window, as the operator can with one collected batch of arrivals (the realisable one).
+   */
+  enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, GROUPED_IN_WINDOWS, PADDED_TO_MAX }
 
   private Ceiling() {}
 
@@ -54,6 +58,21 @@ final class Ceiling {
         batches.add(b);
       }
       Collections.shuffle(batches, new Random(1));
+      return batches;
+    }
+    if (how == Batching.GROUPED_IN_WINDOWS) {
+      // the same plan, over each window of `size` arrivals on its own; the groups stay in arrival order
+      BatchingOptions options = new BatchingOptions(size, BatchingOptions.DEFAULT_MAX_TOKENS);
+      for (int from = 0; from < encodings.size(); from += size) {
+        List<Encoding> window = encodings.subList(from, Math.min(encodings.size(), from + size));
+        for (int[] g : DynamicBatcher.plan(window, options)) {
+          List<Encoding> b = new ArrayList<>();
+          for (int i : g) {
+            b.add(window.get(i));
+          }
+          batches.add(b);
+        }
+      }
       return batches;
     }
     int step = how == Batching.PER_EVENT ? 1 : size;
@@ -109,6 +128,29 @@ final class Ceiling {
     } finally {
       pool.shutdownNow();
       open.forEach(ModelSession::close);
+    }
+  }
+
+  /**
+   * One session of one intra-op thread running the texts one at a time, round-robin, for {@code seconds}: the
+   * single-text service time of each call in {@link Measurement.Run#latenciesMs()}.
+   */
+  static Measurement.Run serviceTimes(Path onnx, SessionOptions base, List<Encoding> texts, int seconds)
+      throws Exception {
+    try (ModelSession session = ModelSession.open(onnx, copy(base).intraOpThreads(1))) {
+      session.run(List.of(texts.get(0))); // warm-up
+      List<Double> ms = new ArrayList<>();
+      long tokens = 0;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      long start = System.nanoTime();
+      for (int k = 0; System.nanoTime() < deadline; k = (k + 1) % texts.size()) {
+        long t0 = System.nanoTime();
+        session.run(List.of(texts.get(k)));
+        ms.add((System.nanoTime() - t0) / 1e6);
+        tokens += texts.get(k).length();
+      }
+      return new Measurement.Run(ms.size(), tokens, tokens, (System.nanoTime() - start) / 1e9, Rss.peakMb(), null,
+          ms.stream().mapToDouble(Double::doubleValue).toArray());
     }
   }
 

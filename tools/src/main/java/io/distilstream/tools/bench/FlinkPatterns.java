@@ -10,8 +10,10 @@ import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.ModelOutputCache;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
+import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.runtime.pipeline.TextClassificationPipeline;
+import io.distilstream.runtime.pipeline.TokenClassificationPipeline;
 import io.distilstream.runtime.tokenizer.Encoding;
 import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import io.distilstream.schemas.ClassificationResult;
@@ -60,6 +62,15 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  */
 final class FlinkPatterns {
   private static final int MAX_LEN = Ceiling.MAX_LEN;
+  /** The question-answering events' question in the mixed pattern, as in {@code distilstream chaos}. */
+  static final String MIX_QUESTION = "What is this about?";
+  /**
+   * The question-answering windows' overlap in the mixed pattern (inference.doc-stride): the default 128 does not fit
+   * windows of the bench's 128 tokens, so a long context is cut into windows sharing 32 tokens.
+   */
+  static final int MIX_DOC_STRIDE = 32;
+  /** The operator's max-wait in this bench (inference.max-wait): how long a partial batch waits for more. */
+  static final long MAX_WAIT_MS = 5;
 
   private FlinkPatterns() {}
 
@@ -155,6 +166,40 @@ final class FlinkPatterns {
         tokens += encodings.get(i % encodings.size()).length();
       }
       return new Events(events, tokens);
+    }
+
+    /**
+     * The demo's mix ({@code distilstream chaos}'s events): every event classified, every 4th also
+     * token-classification, every 10th also question-answering (a fixed question about the text). Tokens count the
+     * text once per task it asks for.
+     */
+    static Events mixed(List<String> texts, List<Encoding> encodings, int n, String prefix) {
+      List<TextEvent> events = new ArrayList<>(n);
+      long tokens = 0;
+      for (int i = 0; i < n; i++) {
+        List<String> tasks = new ArrayList<>(List.of(Task.TEXT_CLASSIFICATION.id()));
+        TextEvent.Builder b = TextEvent.newBuilder().setId(prefix + i).setText(texts.get(i % texts.size()));
+        if (i % 4 == 0) {
+          tasks.add(Task.TOKEN_CLASSIFICATION.id());
+        }
+        if (i % 10 == 0) {
+          tasks.add(Task.QUESTION_ANSWERING.id());
+          b.setQuestion(MIX_QUESTION);
+        }
+        events.add(b.setTasks(tasks).build());
+        tokens += (long) tasks.size() * encodings.get(i % encodings.size()).length();
+      }
+      return new Events(events, tokens);
+    }
+
+    /** The results the mix of {@code n} events must give, per kind: one per (event, task), no dead letter. */
+    static Map<String, Long> mixExpected(int n) {
+      Map<String, Long> m = new LinkedHashMap<>();
+      m.put(MixCount.CLASSIFICATION, (long) n);
+      m.put(MixCount.ENTITIES, (n + 3) / 4L);
+      m.put(MixCount.ANSWER, (n + 9) / 10L);
+      m.put(MixCount.DEAD_LETTER, 0L);
+      return m;
     }
 
     /**
@@ -337,7 +382,7 @@ final class FlinkPatterns {
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
             .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
                 maxPaddingRatio)))
-        .maxWait(Duration.ofMillis(5))
+        .maxWait(Duration.ofMillis(MAX_WAIT_MS))
         .timeout(Duration.ofMinutes(10))
         .cache(cache)
         .build();
@@ -369,6 +414,138 @@ final class FlinkPatterns {
     env.execute("bench-ours");
     return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
         BenchMetrics.snapshot(), null);
+  }
+
+  // ---- the demo's mix of tasks --------------------------------------------------------------------------------
+
+  /** Counts the results of a mixed run per kind (the {@link InferenceOutput} field that is set). */
+  static final class MixCount<T> extends RichMapFunction<T, T> {
+    private static final long serialVersionUID = 1L;
+    static final String CLASSIFICATION = "classification";
+    static final String ENTITIES = "entities";
+    static final String ANSWER = "answer";
+    static final String DEAD_LETTER = "dead_letter";
+    static final Map<String, AtomicLong> COUNTS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static void reset() {
+      COUNTS.clear();
+    }
+
+    static Map<String, Long> counts() {
+      Map<String, Long> m = new LinkedHashMap<>();
+      for (String k : List.of(CLASSIFICATION, ENTITIES, ANSWER, DEAD_LETTER)) {
+        m.put(k, COUNTS.getOrDefault(k, new AtomicLong()).get());
+      }
+      return m;
+    }
+
+    @Override
+    public T map(T value) {
+      String kind;
+      if (value instanceof InferenceOutput o) {
+        kind = o.getClassification() != null ? CLASSIFICATION : o.getEntities() != null ? ENTITIES
+            : o.getAnswer() != null ? ANSWER : o.getDeadLetter() != null ? DEAD_LETTER : "other";
+      } else {
+        kind = value.toString(); // the per-record function emits the kind of each result
+      }
+      COUNTS.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+      return value;
+    }
+  }
+
+  /** The mix as users write it first: one AsyncFunction calling a pipeline per task, once per event and task. */
+  static final class PerRecordMix extends RichAsyncFunction<TextEvent, String> {
+    private static final long serialVersionUID = 1L;
+    private final Map<Task, String> dirs;
+    private final SessionOptions session;
+    private transient TextClassificationPipeline classify;
+    private transient TokenClassificationPipeline entities;
+    private transient QuestionAnsweringPipeline answer;
+    private transient ExecutorService executor;
+
+    PerRecordMix(Map<Task, Path> dirs, SessionOptions session) {
+      this.dirs = new java.util.EnumMap<>(Task.class);
+      dirs.forEach((t, d) -> this.dirs.put(t, d.toString()));
+      this.session = session;
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+      PipelineOptions o = PipelineOptions.defaults().session(session).maxLength(MAX_LEN).docStride(MIX_DOC_STRIDE);
+      classify = Pipeline.textClassification(Path.of(dirs.get(Task.TEXT_CLASSIFICATION)), o);
+      entities = Pipeline.tokenClassification(Path.of(dirs.get(Task.TOKEN_CLASSIFICATION)), o);
+      answer = Pipeline.questionAnswering(Path.of(dirs.get(Task.QUESTION_ANSWERING)), o);
+      executor = Executors.newSingleThreadExecutor();
+    }
+
+    @Override
+    public void asyncInvoke(TextEvent e, ResultFuture<String> rf) {
+      executor.submit(() -> {
+        try {
+          List<String> kinds = new ArrayList<>();
+          String text = e.getText().toString();
+          classify.run(text);
+          kinds.add(MixCount.CLASSIFICATION);
+          if (e.getTasks().stream().anyMatch(t -> Task.TOKEN_CLASSIFICATION.id().equals(t.toString()))) {
+            entities.run(text);
+            kinds.add(MixCount.ENTITIES);
+          }
+          if (e.getTasks().stream().anyMatch(t -> Task.QUESTION_ANSWERING.id().equals(t.toString()))) {
+            answer.run(new QuestionAnsweringPipeline.Question(e.getQuestion().toString(), text));
+            kinds.add(MixCount.ANSWER);
+          }
+          rf.complete(kinds);
+        } catch (RuntimeException ex) {
+          rf.completeExceptionally(ex);
+        }
+      });
+    }
+
+    @Override
+    public void close() {
+      executor.shutdownNow();
+      classify.close();
+      entities.close();
+      answer.close();
+    }
+  }
+
+  /** The per-record mix on {@code slots} subtasks, each with its own sessions; results counted per kind. */
+  static Measurement.Run perRecordMixed(Map<Task, Path> dirs, SessionOptions session, int slots, Events in)
+      throws Exception {
+    StreamExecutionEnvironment env = env(slots);
+    MixCount.reset();
+    Rss.reset();
+    try (Rss.Threads threads = Rss.Threads.sample()) {
+      AsyncDataStream.unorderedWait(gated(env, in.events()), new PerRecordMix(dirs, session), 600,
+          TimeUnit.SECONDS, 100).map(new MixCount<>()).map(new Clock<>()).sinkTo(new DiscardingSink<>());
+      env.execute("bench-naive-per-record-mixed");
+      return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(), null, null)
+          .withMix(MixCount.counts(), threads.peak());
+    }
+  }
+
+  /** The operator with a model per task of the mix; results counted per kind. */
+  static Measurement.Run oursMixed(Map<Task, Path> dirs, SessionOptions session, int slots, Events in,
+      double maxPaddingRatio) throws Exception {
+    StreamExecutionEnvironment env = env(slots);
+    MixCount.reset();
+    Rss.reset();
+    InferenceSpec.Builder spec = InferenceSpec.builder()
+        .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).docStride(MIX_DOC_STRIDE).session(session)
+            .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
+                maxPaddingRatio)))
+        .maxWait(Duration.ofMillis(MAX_WAIT_MS))
+        .timeout(Duration.ofMinutes(10));
+    dirs.forEach(spec::model);
+    try (Rss.Threads threads = Rss.Threads.sample()) {
+      Enrichment.inference(gated(env, in.events()), spec.build()).map(new MixCount<>())
+          .returns(new AvroTypeInfo<>(InferenceOutput.class)).map(new Clock<>())
+          .returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
+      env.execute("bench-ours-mixed");
+      return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
+          BenchMetrics.snapshot(), null).withMix(MixCount.counts(), threads.peak());
+    }
   }
 
   /**

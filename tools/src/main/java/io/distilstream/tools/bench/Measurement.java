@@ -3,12 +3,28 @@ package io.distilstream.tools.bench;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /** One pattern of the benchmark and its repeated runs; figures are medians over the runs, with their spread. */
 final class Measurement {
-  /** One timed run. {@code batch} and {@code latenciesMs} are null where the pattern has none. */
+  /**
+   * One timed run. {@code batch} and {@code latenciesMs} are null where the pattern has none; {@code results} (the
+   * results per kind) is null and {@code peakThreads} 0 where the run did not count them.
+   */
   record Run(long events, long tokens, long paddedTokens, double seconds, double peakRssMb,
-      BenchMetrics.Snapshot batch, double[] latenciesMs) {
+      BenchMetrics.Snapshot batch, double[] latenciesMs, Map<String, Long> results, int peakThreads) {
+    Run(long events, long tokens, long paddedTokens, double seconds, double peakRssMb, BenchMetrics.Snapshot batch,
+        double[] latenciesMs) {
+      this(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs, null, 0);
+    }
+
+    /** This run with its results per kind and the process's peak thread count. */
+    Run withMix(Map<String, Long> results, int peakThreads) {
+      return new Run(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs,
+          java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(results)),
+          peakThreads);
+    }
+
     double eventsPerSecond() { return events / seconds; }
     double tokensPerSecond() { return tokens / seconds; }
 
@@ -98,6 +114,14 @@ final class Measurement {
 
   double padding() { return median(runs.stream().mapToDouble(Run::padding).filter(d -> !Double.isNaN(d)).toArray()); }
   double peakRssMb() { return runs.stream().mapToDouble(Run::peakRssMb).max().orElse(0); }
+
+  /** The most threads the process ran at once in any run (every thread, ONNX Runtime's too); 0 if not sampled. */
+  int peakThreads() { return runs.stream().mapToInt(Run::peakThreads).max().orElse(0); }
+
+  /** The last run's results per kind; null where the pattern does not count them. */
+  Map<String, Long> results() {
+    return runs.isEmpty() ? null : runs.get(runs.size() - 1).results();
+  }
 
   BenchMetrics.Snapshot batch() {
     return runs.isEmpty() ? null : runs.get(runs.size() / 2).batch();

@@ -23,16 +23,17 @@ class BenchITCase {
   void measuresEveryPatternAndWritesTheReportAndPlots() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
-        "--patterns", "ceiling,ours,load", "--out", out.toString()}, new PrintStream(printed, true,
+        "--patterns", "ceiling,ours,load,mixed", "--out", out.toString()}, new PrintStream(printed, true,
         StandardCharsets.UTF_8));
     assertThat(rc).isZero();
 
     JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
     Map<String, JsonNode> rows = new HashMap<>();
     report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
-    assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-grouped-int8",
-        "ceiling-padded", "ceiling-grouped-slots", "ours-1-slot", "ours-slots", "ours-int8", "load-25",
-        "load-50", "load-75", "load-90");
+    assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-windowed",
+        "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots",
+        "ours-1-slot", "ours-slots", "ours-int8", "load-25",
+        "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
@@ -42,6 +43,8 @@ class BenchITCase {
     double grouped = rows.get("ceiling-grouped").get("padding_ratio").asDouble();
     double padded = rows.get("ceiling-padded").get("padding_ratio").asDouble();
     assertThat(grouped).isBetween(1.0, 1.10); // the batcher's default padding bound
+    // grouped within windows of 32 arrivals: the same padding bound, in smaller batches than the global plan
+    assertThat(rows.get("ceiling-windowed").get("padding_ratio").asDouble()).isBetween(1.0, 1.10);
     assertThat(arrival).isGreaterThan(grouped);
     assertThat(padded).isGreaterThan(arrival);
     // the operator's batches come from its metrics
@@ -52,12 +55,40 @@ class BenchITCase {
     assertThat(latency.get("p50").asDouble()).isPositive();
     assertThat(latency.get("p99").asDouble()).isGreaterThanOrEqualTo(latency.get("p50").asDouble());
     assertThat(report.get("ratios").has("ours_slots_over_ours_1_slot")).isTrue();
+    // the latency target, measured against the single-text service time of the longest texts in this run
+    assertThat(rows.get("service-longest").get("latency_ms").get("p99").asDouble()).isPositive();
+    JsonNode target = report.get("latency_target");
+    assertThat(target.get("target_p99_ms").asDouble()).isCloseTo(5 + 2 * target.get("service_p99_ms").asDouble(),
+        org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(target.get("p99_ms").asDouble()).isEqualTo(latency.get("p99").asDouble());
+    assertThat(target.get("status").asText()).isIn("met", "missed");
+    assertThat(report.get("ratios").get("p99_at_50_percent_load_ms").get("met").asBoolean())
+        .isEqualTo(target.get("status").asText().equals("met"));
+    // the demo's mix: one result per (event, task), the same through both patterns, and the thread and memory
+    // figures
+    for (String id : new String[] {"naive-per-record-mixed", "ours-mixed"}) {
+      JsonNode results = rows.get(id).get("results");
+      long events = results.get("events").asLong();
+      assertThat(events).as(id).isPositive();
+      assertThat(results.get("classification").asLong()).as(id).isEqualTo(events);
+      assertThat(results.get("entities").asLong()).as(id).isEqualTo((events + 3) / 4);
+      assertThat(results.get("answer").asLong()).as(id).isEqualTo((events + 9) / 10);
+      assertThat(results.get("dead_letter").asLong()).as(id).isZero();
+      assertThat(rows.get(id).get("peak_threads").asInt()).as(id).isPositive();
+      assertThat(rows.get(id).get("peak_rss_mib").asDouble()).as(id).isPositive();
+    }
+    assertThat(report.get("ratios").has("ours_mixed_over_naive_per_record_mixed")).isTrue();
+    assertThat(report.get("ratios").has("ours_over_grouped_ceiling_same_layout")).isTrue();
+    assertThat(report.get("ratios").has("ours_over_windowed_ceiling")).isTrue();
+    assertThat(report.get("ratios").has("ceiling_grouped_over_windowed")).isTrue();
     assertThat(report.get("matmul_peak_gflops").asDouble()).isPositive();
 
     assertThat(Files.readString(out.resolve("report.md"))).contains("| ceiling | batches of 32, grouped by length |");
     assertThat(ImageIO.read(out.resolve("events-per-second.png").toFile())).isNotNull();
     assertThat(ImageIO.read(out.resolve("load.png").toFile())).isNotNull();
-    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("micro-batching operator");
+    assertThat(Files.readString(out.resolve("report.md"))).contains("latency target at 50% load: p99 ");
+    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("micro-batching operator")
+        .contains("latency target at 50% load");
   }
 
   @Test
