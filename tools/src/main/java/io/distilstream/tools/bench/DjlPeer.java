@@ -37,6 +37,9 @@ final class DjlPeer {
         ai.djl.engine.Engine.getEngine("OnnxRuntime");
       } catch (RuntimeException e) {
         failed[0] = e;
+      } catch (ExceptionInInitializerError e) {
+        // how DJL reports that ONNX Runtime's environment existed before it: say so, do not run on without it
+        failed[0] = new IllegalStateException("DJL's ONNX Runtime engine did not start: " + e.getCause(), e);
       }
     }, "djl-onnxruntime-init", 16L << 20);
     t.start();
