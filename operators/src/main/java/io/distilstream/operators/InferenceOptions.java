@@ -51,8 +51,8 @@ public final class InferenceOptions {
   public static final ConfigOption<String> NAMED_MODEL_TOPIC = ConfigOptions.key(MODELS_PREFIX + "<name>.topic")
       .stringType().noDefaultValue()
       .withDescription("The topic of the model <name>'s results; default <the task's topic>-<name> (e.g."
-          + " text-labels-toxicity). Set it to the task's topic to share it: every result names its model in"
-          + " model.alias.");
+          + " text-labels-toxicity). Set it to the task's topic to share it: every result of a named model carries"
+          + " the model's name in model.name.");
 
   /** Documents the key pattern (see {@link #NAMED_MODEL_TASK}). */
   public static final ConfigOption<String> NAMED_MODEL_SHADOWS = ConfigOptions.key(MODELS_PREFIX + "<name>.shadows")

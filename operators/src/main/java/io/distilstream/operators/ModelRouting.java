@@ -140,7 +140,7 @@ public final class ModelRouting implements Serializable {
       ModelSpec m = ModelSpec.isName(n) ? models.get(n) : null;
       if (m != null && !m.isShadow()) {
         selected.putIfAbsent(n, m);
-      } else if (unknown.size() <= QUOTED) { // one past the quoted ones, to say "and more"
+      } else { // distinct, each cut: at most the event's list (input.max-collection-items) of short strings
         unknown.add(n.length() > ModelSpec.MAX_NAME_CHARS ? n.substring(0, ModelSpec.MAX_NAME_CHARS) + "…" : n);
       }
     }
@@ -154,9 +154,7 @@ public final class ModelRouting implements Serializable {
       Task t = n == null || n.length() > ModelSpec.MAX_NAME_CHARS ? null : Task.find(n);
       List<ModelSpec> ms = t == null ? List.of() : modelsOf(t);
       if (ms.isEmpty()) {
-        if (unknown.size() <= QUOTED) {
-          unknown.add(n == null ? "" : n);
-        }
+        unknown.add(n == null ? "" : n);
       }
       for (ModelSpec m : ms) {
         selected.putIfAbsent(m.name(), m);
@@ -191,7 +189,7 @@ public final class ModelRouting implements Serializable {
       sb.append(i == 0 ? "'" : ", '").append(unknown.get(i)).append('\'');
     }
     if (unknown.size() > QUOTED) {
-      sb.append(" and more");
+      sb.append(" and ").append(unknown.size() - QUOTED).append(" more");
     }
     sb.append(" (models: ");
     String sep = "";

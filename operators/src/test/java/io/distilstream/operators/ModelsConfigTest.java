@@ -115,11 +115,11 @@ class ModelsConfigTest {
     }
     ModelRouting.Selection s = r.select(TextEvent.newBuilder().setId("1").setText("t").setModels(names).build());
     assertThat(s.models()).extracting(ModelSpec::name).containsExactly("toxicity");
-    // a shadow is not selected by name; at most QUOTED + 1 names are kept, each cut to a name's length
-    assertThat(s.unknownModels()).hasSize(ModelRouting.QUOTED + 1)
+    // a shadow is not selected by name; unknown names are kept distinct, each cut to a name's length
+    assertThat(s.unknownModels()).hasSize(1003)
         .allSatisfy(n -> assertThat(n.length()).isLessThanOrEqualTo(ModelSpec.MAX_NAME_CHARS + 1));
     String message = r.unknownModelsMessage(s.unknownModels());
-    assertThat(message).contains("'Toxicity'", "'toxicity-v2'", "and more", "models: pii, toxicity, toxicity-de")
+    assertThat(message).contains("'Toxicity'", "'toxicity-v2'", "and 998 more", "models: pii, toxicity, toxicity-de")
         .doesNotContain("nope-4").hasSizeLessThan(1000);
   }
 
