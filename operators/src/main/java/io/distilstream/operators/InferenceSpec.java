@@ -61,9 +61,10 @@ public final class InferenceSpec implements Serializable {
     this.taskManagerThreads = b.taskManagerThreads;
     this.shareSessions = b.shareSessions;
     validateModels(all);
-    this.routing = new ModelRouting(all, defaults(b, all), b.routingHeader, b.attributeRules);
     validate();
-    this.models = pinned(all); // last: it reads files or asks the Hub
+    this.models = pinned(all); // after the checks that need no I/O: it reads files or asks the Hub
+    // from the pinned models: what a selection hands out is what the operator opens
+    this.routing = new ModelRouting(models, defaults(b, models), b.routingHeader, b.attributeRules);
   }
 
   /** {@code inference.models.default}, else the models of {@code inference.default-tasks}, else null (every one). */
