@@ -91,12 +91,15 @@ class BenchITCase {
         .contains("latency target at 50% load");
   }
 
-  /** Issue 21's row: three models on one stream against three jobs of one model each; rows and counts, no timing. */
+  /**
+   * Issue 21's row: three models on one stream against three jobs of one model each; rows and counts, no timing. One
+   * thread (one slot per job): half the events of two, and the row's logic is the same.
+   */
   @Test
   void threeModelsOnOneStreamAgainstThreeJobs() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
-        "--patterns", "models", "--out", out.toString()}, new PrintStream(printed, true, StandardCharsets.UTF_8));
+        "--threads", "1", "--patterns", "models", "--out", out.toString()}, new PrintStream(printed, true, StandardCharsets.UTF_8));
     assertThat(rc).isZero();
     JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
     Map<String, JsonNode> rows = new HashMap<>();
