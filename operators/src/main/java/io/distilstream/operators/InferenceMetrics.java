@@ -30,7 +30,8 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * repeat in the same batch, and those that ran through the model) and {@code cacheEvictions} (entries this
  * subtask's inputs pushed out).
  *
- * <p>Per model, in its {@code task} group ({@link #forModel}): {@code queueDepth} gauge (requests waiting for a
+ * <p>Per model, in the {@code task} group of its name, as the {@code serving} gauge (a per-task model's name is its
+ * task's id) ({@link #forModel}): {@code queueDepth} gauge (requests waiting for a
  * batch), {@code batchLatencyMs} histogram (a batch's service time: model call and post-processing),
  * {@code budgetWaitMs} histogram (time a batch waited for the TaskManager's thread budget; empty with
  * {@code inference.scheduling=none}) and {@code batches} counter. {@code budgetWaitMs} is also kept for all models.
@@ -44,7 +45,7 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
   private final Histogram batchLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
   private final Histogram eventLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
   private final Histogram budgetWaitMs = new DescriptiveStatisticsHistogram(WINDOW);
-  /** The per-model listeners by task id: a reload's new batcher reports to the same metrics. */
+  /** The per-model listeners by model name: a reload's new batcher reports to the same metrics. */
   private final Map<String, ModelMetrics> models = new ConcurrentHashMap<>();
   private final Counter batches;
   private final Counter events;
@@ -112,12 +113,12 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
   }
 
   /**
-   * The listener of the batcher of the model that serves {@code task}: it updates this subtask's metrics and the
-   * model's own ({@code task} group); {@code queueDepth} reads the model's queue. One per task: a reload's new
-   * batcher gets the same one.
+   * The listener of the batcher of model {@code name}: it updates this subtask's metrics and the model's own
+   * ({@code task} group of the model's name, as {@link #onServing}); {@code queueDepth} reads the model's queue. One
+   * per model: a reload's new batcher gets the same one.
    */
-  public MicroBatcher.Listener forModel(String task, IntSupplier queueDepth) {
-    return models.computeIfAbsent(task, t -> new ModelMetrics(group.addGroup("task", t), queueDepth));
+  public MicroBatcher.Listener forModel(String name, IntSupplier queueDepth) {
+    return models.computeIfAbsent(name, n -> new ModelMetrics(group.addGroup("task", n), queueDepth));
   }
 
   /** One model's metrics, on top of the subtask's. */
