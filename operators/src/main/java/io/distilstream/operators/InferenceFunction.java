@@ -1,5 +1,6 @@
 package io.distilstream.operators;
 
+import io.distilstream.runtime.batch.InferenceBudget;
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.model.ModelSession;
@@ -47,6 +48,10 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
   /** The serving runtime of each model, by the model's name, in the spec's order. */
   private transient Map<String, TaskRuntime<?, ?>> runtimes;
   private transient InferenceMetrics metrics;
+  /** The TaskManager's thread budget the batchers draw on; null with {@code inference.scheduling=none}. */
+  private transient InferenceBudget budget;
+  /** Permits a batch of this subtask takes from {@link #budget}: its session's threads, 1 on the shared pool. */
+  private transient int batchThreads;
 
   private transient ModelReloader reloader;
   /** Runtimes replaced by a reload that still have requests in flight; closed when those are done. */
@@ -192,6 +197,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
     PipelineOptions options = spec.shareSessions()
         ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
+    if (spec.scheduling() != null) {
+      // a static of a class in the job's jar: one budget per job and TaskManager (see InferenceBudget)
+      budget = InferenceBudget.shared(spec.budgetThreads() > 0 ? spec.budgetThreads() : cores, spec.scheduling());
+      batchThreads = spec.taskManagerThreads() >= 0 ? 1 : options.session().intraOpThreads();
+      LOG.info("subtask {}: thread budget of {}, {} per batch", subtask, budget, batchThreads);
+    }
     runtimes = new java.util.LinkedHashMap<>();
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());
@@ -246,9 +257,11 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       }
     }
     // queue room for every event in flight (one request per task each): submit blocks only on hostile events
+    String thread = "distilstream-" + name + "-" + subtask;
     MicroBatcher<I, O> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
-        options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
-        "distilstream-" + name + "-" + subtask);
+        options.batching().maxTokens(), spec.maxWait(), spec.capacity(),
+        metrics.forModel(name, () -> queueDepth(name)), thread,
+        budget == null ? null : budget.lane(thread, batchThreads));
     LOG.info("subtask {}: model {} ({}) on {} = {} ({}, {}, max-wait={}, cache={})", subtask, name, task, dir,
         version, options.session(), options.batching(), spec.maxWait(), spec.cache() == null ? "off" : spec.cache());
     return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), named, this::track);
@@ -299,6 +312,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       }
     }
     return depth;
+  }
+
+  /** Requests queued for the model {@code name} (its runtime serving now). */
+  private int queueDepth(String name) {
+    TaskRuntime<?, ?> r = runtimes == null ? null : runtimes.get(name);
+    return r == null ? 0 : r.batcher.queueDepth();
   }
 
   @Override

@@ -29,6 +29,12 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * on, {@code cacheHits} and {@code cacheMisses} (inputs of this subtask served from the TaskManager's cache, or by a
  * repeat in the same batch, and those that ran through the model) and {@code cacheEvictions} (entries this
  * subtask's inputs pushed out).
+ *
+ * <p>Per model, in the {@code task} group of its name, as the {@code serving} gauge (a per-task model's name is its
+ * task's id) ({@link #forModel}): {@code queueDepth} gauge (requests waiting for a
+ * batch), {@code batchLatencyMs} histogram (a batch's service time: model call and post-processing),
+ * {@code budgetWaitMs} histogram (time a batch waited for the TaskManager's thread budget; empty with
+ * {@code inference.scheduling=none}) and {@code batches} counter. {@code budgetWaitMs} is also kept for all models.
  */
 public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutputCache.Listener {
   public static final String GROUP = "distilstream";
@@ -38,6 +44,9 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
   private final Histogram paddingRatio = new DescriptiveStatisticsHistogram(WINDOW);
   private final Histogram batchLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
   private final Histogram eventLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
+  private final Histogram budgetWaitMs = new DescriptiveStatisticsHistogram(WINDOW);
+  /** The per-model listeners by model name: a reload's new batcher reports to the same metrics. */
+  private final Map<String, ModelMetrics> models = new ConcurrentHashMap<>();
   private final Counter batches;
   private final Counter events;
   private final Counter tokens;
@@ -66,6 +75,7 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
     g.histogram("paddingRatio", paddingRatio);
     g.histogram("batchLatencyMs", batchLatencyMs);
     g.histogram("eventLatencyMs", eventLatencyMs);
+    g.histogram("budgetWaitMs", budgetWaitMs);
     g.gauge("queueDepth", (Gauge<Integer>) queueDepth::getAsInt);
     batches = g.counter("batches");
     events = g.counter("events");
@@ -95,6 +105,56 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
     events.inc(size);
     tokens.inc(batchTokens);
     this.paddedTokens.inc(paddedTokens);
+  }
+
+  @Override
+  public synchronized void onBudgetWait(long nanos) {
+    budgetWaitMs.update(nanos / 1_000_000);
+  }
+
+  /**
+   * The listener of the batcher of model {@code name}: it updates this subtask's metrics and the model's own
+   * ({@code task} group of the model's name, as {@link #onServing}); {@code queueDepth} reads the model's queue. One
+   * per model: a reload's new batcher gets the same one.
+   */
+  public MicroBatcher.Listener forModel(String name, IntSupplier queueDepth) {
+    return models.computeIfAbsent(name, n -> new ModelMetrics(group.addGroup("task", n), queueDepth));
+  }
+
+  /** One model's metrics, on top of the subtask's. */
+  private final class ModelMetrics implements MicroBatcher.Listener {
+    private final Histogram batchLatencyMs = new DescriptiveStatisticsHistogram(WINDOW);
+    private final Histogram budgetWaitMs = new DescriptiveStatisticsHistogram(WINDOW);
+    private final Counter batches;
+
+    ModelMetrics(MetricGroup g, IntSupplier queueDepth) {
+      g.gauge("queueDepth", (Gauge<Integer>) queueDepth::getAsInt);
+      g.histogram("batchLatencyMs", batchLatencyMs);
+      g.histogram("budgetWaitMs", budgetWaitMs);
+      batches = g.counter("batches", new ThreadSafeSimpleCounter());
+    }
+
+    @Override
+    public void onBatch(int size, int tokens, int paddedTokens, long nanos) {
+      InferenceMetrics.this.onBatch(size, tokens, paddedTokens, nanos);
+      synchronized (this) {
+        batchLatencyMs.update(nanos / 1_000_000);
+      }
+      batches.inc();
+    }
+
+    @Override
+    public void onBudgetWait(long nanos) {
+      InferenceMetrics.this.onBudgetWait(nanos);
+      synchronized (this) {
+        budgetWaitMs.update(nanos / 1_000_000);
+      }
+    }
+
+    @Override
+    public void onCancelled(int count) {
+      InferenceMetrics.this.onCancelled(count);
+    }
   }
 
   synchronized void onEventDone(long nanos) {

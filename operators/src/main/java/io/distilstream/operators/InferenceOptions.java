@@ -143,8 +143,17 @@ public final class InferenceOptions {
 
   public static final ConfigOption<Integer> TASK_MANAGER_THREADS = ConfigOptions.key("inference.task-manager-threads")
       .intType().defaultValue(0)
-      .withDescription("With inference.thread-pool=task-manager: threads of the TaskManager's shared pool;"
+      .withDescription("The TaskManager's inference threads: with inference.thread-pool=task-manager the size of"
+          + " its shared pool, with inference.scheduling=fair or fifo the size of its thread budget;"
           + " 0 = the available processors.");
+
+  public static final ConfigOption<String> SCHEDULING = ConfigOptions.key("inference.scheduling")
+      .stringType().defaultValue("none")
+      .withDescription("none: every model's micro-batcher runs a batch as soon as it has one. fair: the batchers of"
+          + " all models and slots of a TaskManager share one thread budget (inference.task-manager-threads); a"
+          + " batch takes its session's threads from it (1 on the shared pool) and gives them back after, and when"
+          + " threads free up the model that has used the least run time lately goes first, so a slow model does"
+          + " not starve the others. fifo: the same budget, batches in the order they asked.");
 
   public static final ConfigOption<Boolean> SHARE_SESSIONS = ConfigOptions.key("inference.share-sessions")
       .booleanType().defaultValue(false)

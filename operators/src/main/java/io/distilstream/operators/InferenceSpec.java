@@ -1,5 +1,6 @@
 package io.distilstream.operators;
 
+import io.distilstream.runtime.batch.InferenceBudget;
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.ModelOutputCache;
@@ -43,6 +44,10 @@ public final class InferenceSpec implements Serializable {
   private final int taskManagerThreads;
   /** One session per model per TaskManager, shared by its slots. */
   private final boolean shareSessions;
+  /** How the TaskManager's thread budget is shared; null: no budget ({@code inference.scheduling=none}). */
+  private final InferenceBudget.Policy scheduling;
+  /** The TaskManager's inference threads ({@code inference.task-manager-threads}; 0 = available processors). */
+  private final int budgetThreads;
 
   private InferenceSpec(Builder b) {
     List<ModelSpec> all = new ArrayList<>(b.perTask.values());
@@ -60,6 +65,8 @@ public final class InferenceSpec implements Serializable {
     this.cache = b.cache;
     this.taskManagerThreads = b.taskManagerThreads;
     this.shareSessions = b.shareSessions;
+    this.scheduling = b.scheduling;
+    this.budgetThreads = b.budgetThreads;
     validateModels(all);
     validate();
     this.models = pinned(all); // after the checks that need no I/O: it reads files or asks the Hub
@@ -231,6 +238,7 @@ public final class InferenceSpec implements Serializable {
         .cache(cacheBounds(conf))
         .taskManagerThreadPool(threadPool(conf))
         .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
+        .scheduling(scheduling(conf), conf.get(InferenceOptions.TASK_MANAGER_THREADS))
         .build();
   }
 
@@ -320,6 +328,18 @@ public final class InferenceSpec implements Serializable {
     };
   }
 
+  /** The budget's policy from {@code inference.scheduling}, or null for none. */
+  static InferenceBudget.Policy scheduling(org.apache.flink.configuration.ReadableConfig conf) {
+    String s = conf.get(InferenceOptions.SCHEDULING).trim().toLowerCase(java.util.Locale.ROOT);
+    return switch (s) {
+      case "none" -> null;
+      case "fair" -> InferenceBudget.Policy.FAIR;
+      case "fifo" -> InferenceBudget.Policy.FIFO;
+      default -> throw new IllegalArgumentException(InferenceOptions.SCHEDULING.key()
+          + " must be none, fair or fifo, got '" + s + "'");
+    };
+  }
+
   /** The cache's bounds from {@code inference.cache.*}, or null when it is off. */
   static ModelOutputCache.Bounds cacheBounds(org.apache.flink.configuration.ReadableConfig conf) {
     if (!conf.get(InferenceOptions.CACHE_ENABLED)) {
@@ -387,6 +407,10 @@ public final class InferenceSpec implements Serializable {
   public int taskManagerThreads() { return taskManagerThreads; }
   /** One session per model per TaskManager, shared by its slots. */
   public boolean shareSessions() { return shareSessions; }
+  /** How the TaskManager's thread budget is shared; null: no budget. */
+  public InferenceBudget.Policy scheduling() { return scheduling; }
+  /** The TaskManager's inference threads, the budget's size (0 = available processors). */
+  public int budgetThreads() { return budgetThreads; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -409,6 +433,8 @@ public final class InferenceSpec implements Serializable {
     private ModelOutputCache.Bounds cache;
     private int taskManagerThreads = -1;
     private boolean shareSessions;
+    private InferenceBudget.Policy scheduling;
+    private int budgetThreads;
 
     public Builder model(Task task, Path dir) { return model(task, dir.toAbsolutePath().toString()); }
     /**
@@ -462,6 +488,19 @@ public final class InferenceSpec implements Serializable {
     public Builder taskManagerThreadPool(int threads) { this.taskManagerThreads = threads; return this; }
     /** One session per model per TaskManager, shared by its slots (default false: one per slot). */
     public Builder shareSessions(boolean b) { this.shareSessions = b; return this; }
+    /**
+     * Every batch of the operator within the TaskManager's thread budget of {@code threads} threads (0 = the
+     * available processors), shared under {@code policy}; null (the default): no budget.
+     */
+    public Builder scheduling(InferenceBudget.Policy policy, int threads) {
+      if (threads < 0) {
+        throw new IllegalArgumentException(InferenceOptions.TASK_MANAGER_THREADS.key() + " must be >= 0, got "
+            + threads);
+      }
+      this.scheduling = policy;
+      this.budgetThreads = threads;
+      return this;
+    }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

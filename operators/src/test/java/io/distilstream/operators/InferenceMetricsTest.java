@@ -118,6 +118,28 @@ class InferenceMetricsTest {
     assertThat(group.gauges.get(v2).getValue()).isEqualTo(0);
   }
 
+  /** Per model: its queue, its batches, and its waits for the thread budget, on top of the subtask's totals. */
+  @Test
+  void eachModelHasItsQueueBatchesAndBudgetWaits() {
+    Recording group = new Recording();
+    InferenceMetrics metrics = new InferenceMetrics(group, () -> 5);
+    var classification = metrics.forModel("text-classification", () -> 3);
+    var ner = metrics.forModel("token-classification", () -> 2);
+    // a reload's new batcher reports to the same metrics: no second registration (Recording would fail)
+    assertThat(metrics.forModel("text-classification", () -> 0)).isSameAs(classification);
+    classification.onBudgetWait(2_000_000);
+    classification.onBatch(4, 40, 44, 1_000_000);
+    classification.onBatch(4, 40, 44, 1_000_000);
+    ner.onBatch(2, 20, 20, 1_000_000);
+    assertThat(group.gauges.get("task=text-classification/queueDepth").getValue()).isEqualTo(3);
+    assertThat(group.gauges.get("task=token-classification/queueDepth").getValue()).isEqualTo(2);
+    assertThat(group.gauges.get("queueDepth").getValue()).isEqualTo(5);
+    assertThat(group.counters.get("task=text-classification/batches").getCount()).isEqualTo(2);
+    assertThat(group.counters.get("task=token-classification/batches").getCount()).isEqualTo(1);
+    assertThat(group.counters.get("batches").getCount()).isEqualTo(3);
+    assertThat(group.counters.get("events").getCount()).isEqualTo(10);
+  }
+
   private static ModelInfo info(String name, String version) {
     return ModelInfo.newBuilder().setName(name).setVersion(version).setRuntime("test").build();
   }

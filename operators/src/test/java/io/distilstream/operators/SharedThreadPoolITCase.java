@@ -24,7 +24,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Issue 22, item 4, on a real MiniCluster of 2 slots: the operator with two tasks on the TaskManager's shared ONNX
  * Runtime pool ({@code inference.thread-pool=task-manager}) gives, byte for byte, the outputs it gives with threads
  * per session (today's default), and with one thread per session: results do not depend on the thread layout. And
- * with both slots sharing one session per model ({@code inference.share-sessions}, issue 22, item 5).
+ * with both slots sharing one session per model ({@code inference.share-sessions}, issue 22, item 5), and with
+ * every batch within one fair thread budget ({@code inference.scheduling=fair}, issue 21, item 3).
  */
 class SharedThreadPoolITCase {
   @RegisterExtension
@@ -44,6 +45,9 @@ class SharedThreadPoolITCase {
     Map<String, byte[]> shared = run(InferenceSpec.builder().taskManagerThreadPool(0), "task-manager-pool");
     // issue 22, item 5: both slots on one session per model
     Map<String, byte[]> oneSession = run(InferenceSpec.builder().shareSessions(true), "shared-sessions");
+    // issue 21, item 3: both tasks' batchers of both slots on one fair thread budget of one thread
+    Map<String, byte[]> budgeted = run(InferenceSpec.builder()
+        .scheduling(io.distilstream.runtime.batch.InferenceBudget.Policy.FAIR, 1), "fair-budget");
 
     // no other library created ONNX Runtime's environment in this JVM, so the pool exists, at its default size
     assertThat(ModelSession.globalThreadPool()).isEqualTo(Runtime.getRuntime().availableProcessors());
@@ -52,6 +56,7 @@ class SharedThreadPoolITCase {
       assertThat(shared.get(k)).as(k).isEqualTo(perSession.get(k));
       assertThat(oneThread.get(k)).as(k).isEqualTo(perSession.get(k));
       assertThat(oneSession.get(k)).as(k).isEqualTo(perSession.get(k));
+      assertThat(budgeted.get(k)).as(k).isEqualTo(perSession.get(k));
     }
   }
 

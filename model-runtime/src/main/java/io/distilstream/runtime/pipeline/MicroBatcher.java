@@ -1,6 +1,7 @@
 package io.distilstream.runtime.pipeline;
 
 import io.distilstream.runtime.batch.DynamicBatcher;
+import io.distilstream.runtime.batch.InferenceBudget;
 import io.distilstream.runtime.tokenizer.Encoding;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -41,6 +42,9 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     /** {@code count} requests were cancelled by their caller before they ran, and dropped. Any thread. */
     default void onCancelled(int count) {}
 
+    /** A batch waited {@code nanos} for the thread budget before it ran (only with a budget). */
+    default void onBudgetWait(long nanos) {}
+
     Listener NONE = (size, tokens, padded, nanos) -> {};
   }
 
@@ -60,6 +64,8 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   private final long maxWaitNanos;
   private final int queueCapacity;
   private final Listener listener;
+  /** This batcher's share of the TaskManager's thread budget; null: batches run as soon as they are formed. */
+  private final InferenceBudget.Lane lane;
   // one lock for the queue and the closed flag, so that close() wakes every waiter and nothing slips in after it
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
@@ -76,6 +82,15 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
 
   public MicroBatcher(Pipeline<I, O> pipeline, int maxBatchSize, int maxTokens, Duration maxWait,
       int queueCapacity, Listener listener, String threadName) {
+    this(pipeline, maxBatchSize, maxTokens, maxWait, queueCapacity, listener, threadName, null);
+  }
+
+  /**
+   * A batcher whose batches run within {@code lane}'s budget (null: no budget). The batcher closes the lane when it
+   * closes.
+   */
+  public MicroBatcher(Pipeline<I, O> pipeline, int maxBatchSize, int maxTokens, Duration maxWait,
+      int queueCapacity, Listener listener, String threadName, InferenceBudget.Lane lane) {
     if (maxBatchSize < 1 || maxTokens < 1 || maxWait.isNegative() || queueCapacity < 1) {
       throw new IllegalArgumentException(
           "max-batch-size, max-tokens and the queue capacity must be >= 1 and max-wait >= 0");
@@ -86,6 +101,7 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     this.maxWaitNanos = maxWait.toNanos();
     this.queueCapacity = queueCapacity;
     this.listener = listener == null ? Listener.NONE : listener;
+    this.lane = lane;
     this.thread = new Thread(this::loop, threadName);
     this.thread.setDaemon(true);
     this.thread.start();
@@ -181,7 +197,7 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
           cancel(batch); // closed: what was collected (and left queued) never runs
           break;
         }
-        runBatch(batch);
+        runWithinBudget(batch);
       } catch (RuntimeException | Error e) {
         // runBatch completes every request; anything thrown past it must not kill the thread silently
         for (Request<I, O> r : batch) {
@@ -252,6 +268,25 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     }
   }
 
+  /** The hook of the thread budget: takes the lane's permits around the batch; without a lane, just runs it. */
+  private void runWithinBudget(List<Request<I, O>> batch) {
+    if (lane == null) {
+      runBatch(batch);
+      return;
+    }
+    long waited = lane.acquire();
+    if (waited < 0) {
+      cancel(batch); // the batcher closed while the batch waited for its turn: it never runs
+      return;
+    }
+    listener.onBudgetWait(waited);
+    try {
+      runBatch(batch);
+    } finally {
+      lane.release(queueDepth() > 0); // still busy: ask for the next turn in the same step
+    }
+  }
+
   private void runBatch(List<Request<I, O>> collected) {
     // a request cancelled after it left the queue is dropped here, before the model call
     List<Request<I, O>> batch = new ArrayList<>(collected.size());
@@ -318,6 +353,9 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
       lock.unlock();
     }
     cancel(queued); // never to run: completed now, not after the batch that is running
+    if (lane != null) {
+      lane.close(); // a batch waiting for the budget wakes up and is cancelled
+    }
     if (Thread.currentThread() == thread) {
       return; // closed from a callback on the batcher thread: it exits after this batch
     }

@@ -64,6 +64,10 @@ public final class Bench {
       "    mixed    the demo's mix: every event classified, every 4th also token-classification, every 10th also",
       "             question-answering (seeded models of each task), the operator against per-record functions,",
       "             N slots x 1 thread; result counts, peak threads and peak RSS in the report (on request only)",
+      "    models   three named models on one stream (issue 21): toxicity and spam (text-classification, seeded 1 and",
+      "             2) and answers (question-answering); one operator with the three, without and with the fair thread",
+      "             budget of N (inference.scheduling=fair), against three jobs of one model each run at once; N slots",
+      "             x 1 thread per model in all; an event is done when its three results are out (on request only)",
       "  --max-padding-ratio R sets the operator's inference.max-padding-ratio in ours, e2e and load (1.1).",
       "  Writes OUT/report.md, OUT/report.json, OUT/events-per-second.png and OUT/load.png (default bench-out).");
 
@@ -71,10 +75,10 @@ public final class Bench {
   static final List<String> ALL_PATTERNS = List.of("ceiling", "naive", "peer", "ours", "e2e", "load",
       "cache");
   /**
-   * Patterns run only when --patterns names them: mixed would lengthen the default run by more than a fifth; pool
-   * needs ONNX Runtime's process-wide environment made with our thread pool, which DJL (peer) cannot share.
+   * Patterns run only when --patterns names them: mixed would lengthen the default run by more than a fifth, models
+   * (three models per event, in three layouts) by more; pool needs ONNX Runtime's process-wide environment made with our thread pool, which DJL (peer) cannot share.
    */
-  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool");
+  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool", "models");
   /** Share of the cache pattern's events that repeat an earlier text. */
   static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
@@ -428,6 +432,9 @@ public final class Bench {
       mixed(report, out, modelArg, seeded, dir, texts, encodings, n, threads, runs, maxPaddingRatio,
           threads > 1 ? oneThread : oneSession);
     }
+    if (patterns.contains("models")) {
+      models(report, out, modelArg, seeded, dir, texts, encodings, n, threads, runs, maxPaddingRatio, oneThread);
+    }
     Files.createDirectories(outDir);
     report.write(outDir, (System.nanoTime() - benchStart) / 1e9);
     out.println();
@@ -478,6 +485,59 @@ public final class Bench {
     out.println(report.line(naive));
     ours.rerunIfNoisy(runs, operator);
     out.println(report.line(ours));
+  }
+
+  /**
+   * Issue 21's row: three named models on one stream, one operator with the three (threads of their own, then the fair
+   * thread budget of N threads) against three jobs of one model each run at once, all N slots x 1 thread per model,
+   * interleaved run by run. Skipped with --model, as mixed is.
+   */
+  private static void models(BenchReport report, PrintStream out, String modelArg, String seeded, ModelDirectory dir,
+      List<String> texts, List<Encoding> encodings, int n, int threads, int runs, double maxPaddingRatio,
+      SessionOptions oneThread) throws Exception {
+    if (modelArg != null) {
+      out.println("no models rows: --model gives a text-classification model only; the row needs three models");
+      return;
+    }
+    Map<String, Path> dirs = new java.util.LinkedHashMap<>();
+    long seed = 1;
+    for (Map.Entry<String, Task> m : ThreeModels.MODELS.entrySet()) {
+      if (m.getValue() == Task.TEXT_CLASSIFICATION && seed == 1) {
+        dirs.put(m.getKey(), dir.path()); // the bench's own model (seed 1)
+      } else {
+        Path built = Files.createTempDirectory("distilstream-bench-" + m.getKey() + "-");
+        BuildModelCli.build(BuildModelCli.Request.seeded(seeded, m.getValue().id(), seed, built));
+        dirs.put(m.getKey(), built);
+      }
+      seed++;
+    }
+    String what = "three named models on one stream (toxicity, spam: classifiers; answers: QA)";
+    String slots = threads + " slot" + (threads > 1 ? "s" : "");
+    Measurement jobs = report.add(new Measurement("models-three-jobs", "ours",
+        "three jobs of one model each, run at once, " + what, "3 jobs x " + slots + " x 1 thr"));
+    Measurement one = report.add(new Measurement("models-one-stream", "ours",
+        "one operator with three models, " + what, slots + " x 3 models x 1 thr"));
+    Measurement fair = report.add(new Measurement("models-one-stream-fair", "ours",
+        "one operator with three models, fair thread budget, " + what,
+        slots + " x 3 models x 1 thr, budget " + threads));
+    FlinkPatterns.Events all = ThreeModels.events(texts, encodings, n, "3m");
+    Map<String, Long> expected = ThreeModels.expected(n);
+    List<Measurement> rows = List.of(jobs, one, fair);
+    List<Measurement.RunOnce> how = List.of(
+        r -> checked(ThreeModels.threeJobs(dirs, oneThread, threads, all, maxPaddingRatio), expected, jobs.id),
+        r -> checked(ThreeModels.oneStream(dirs, oneThread, threads, threads, all, maxPaddingRatio, null), expected,
+            one.id),
+        r -> checked(ThreeModels.oneStream(dirs, oneThread, threads, threads, all, maxPaddingRatio,
+            io.distilstream.runtime.batch.InferenceBudget.Policy.FAIR), expected, fair.id));
+    for (int r = 0; r < runs; r++) {
+      for (int i = 0; i < rows.size(); i++) {
+        rows.get(i).runs.add(how.get(i).run(r));
+      }
+    }
+    for (int i = 0; i < rows.size(); i++) {
+      rows.get(i).rerunIfNoisy(runs, how.get(i));
+      out.println(report.line(rows.get(i)));
+    }
   }
 
   /** The run, after checking that it gave the mix's results: one per (event, task), no dead letter. */

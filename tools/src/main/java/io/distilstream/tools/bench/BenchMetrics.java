@@ -91,7 +91,8 @@ public final class BenchMetrics implements MetricReporter {
 
   @Override
   public void notifyOfAddedMetric(Metric metric, String name, MetricGroup group) {
-    if (group.getMetricIdentifier(name).contains(".distilstream.")) {
+    // the operator's own metrics only, not those of a sub-group (per model, per dead-letter reason): they repeat them
+    if (group.getMetricIdentifier(name).endsWith(".distilstream." + name)) {
       synchronized (METRICS) {
         METRICS.add(new Registered(name, metric));
       }

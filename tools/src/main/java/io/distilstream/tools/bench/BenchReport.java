@@ -205,6 +205,13 @@ final class BenchReport {
         / eps(find("naive-per-record-mixed")), Double.NaN, false, "the demo's mix of tasks: the operator ("
         + layout(find("ours-mixed")) + ") against per-record functions (" + layout(find("naive-per-record-mixed"))
         + ")"));
+    r.add(new Ratio("models_one_stream_over_three_jobs", eps(find("models-one-stream"))
+        / eps(find("models-three-jobs")), Double.NaN, false, "issue 21: three models on one stream, one operator"
+        + " with the three (" + layout(find("models-one-stream")) + ") against three jobs of one model each run at"
+        + " once (" + layout(find("models-three-jobs")) + "), events with all three results out per second"));
+    r.add(new Ratio("models_fair_budget_over_none", eps(find("models-one-stream-fair"))
+        / eps(find("models-one-stream")), Double.NaN, false, "the same operator with its batchers on the fair"
+        + " thread budget (inference.scheduling=fair) against threads of their own"));
     r.add(new Ratio("ours_slots_over_ours_1_slot", eps(slots) / eps(one), Double.NaN, false,
         "N slots x 1 thread against 1 slot x N threads"));
     r.add(new Ratio("ceiling_grouped_over_arrival_order", eps(grouped) / eps(find("ceiling-arrival")), Double.NaN,

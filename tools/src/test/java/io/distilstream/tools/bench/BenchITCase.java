@@ -91,6 +91,36 @@ class BenchITCase {
         .contains("latency target at 50% load");
   }
 
+  /**
+   * Issue 21's row: three named models on one stream against three jobs of one model each; rows and counts, no timing. One
+   * thread (one slot per job): half the events of two, and the row's logic is the same.
+   */
+  @Test
+  void threeModelsOnOneStreamAgainstThreeJobs() throws Exception {
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
+        "--threads", "1", "--patterns", "models", "--out", out.toString()}, new PrintStream(printed, true, StandardCharsets.UTF_8));
+    assertThat(rc).isZero();
+    JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+    Map<String, JsonNode> rows = new HashMap<>();
+    report.get("results").forEach(r -> rows.put(r.get("id").asText(), r));
+    assertThat(rows).containsOnlyKeys("models-three-jobs", "models-one-stream", "models-one-stream-fair");
+    for (JsonNode row : rows.values()) {
+      String id = row.get("id").asText();
+      assertThat(row.get("events_per_second").asDouble()).as(id).isPositive();
+      JsonNode results = row.get("results");
+      long events = results.get("events").asLong();
+      assertThat(events).as(id).isPositive();
+      // every event has its three results, whichever the layout: two classifiers and a question answerer
+      assertThat(results.get("classification").asLong()).as(id).isEqualTo(2 * events);
+      assertThat(results.get("entities").asLong()).as(id).isZero();
+      assertThat(results.get("answer").asLong()).as(id).isEqualTo(events);
+      assertThat(results.get("dead_letter").asLong()).as(id).isZero();
+    }
+    assertThat(report.get("ratios").has("models_one_stream_over_three_jobs")).isTrue();
+    assertThat(report.get("ratios").has("models_fair_budget_over_none")).isTrue();
+  }
+
   @Test
   void aNoisyPatternIsRunAgainAndReportedFromTheRerunNeverTheBetterOfTheTwo() throws Exception {
     Measurement m = new Measurement("p", "naive", "pattern", "1 slot x 2 thr");
