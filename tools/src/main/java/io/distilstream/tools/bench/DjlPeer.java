@@ -51,31 +51,27 @@ final class DjlPeer {
 
   /**
    * {@code runs} timed runs of batchPredict over batches of 32 texts; with {@code sortedByLength} the texts are first
-   * sorted by their token count and cut into batches of 32 (the grouped ceiling's global sort, the best a DJL user
-   * could do), else taken in arrival order.
+   * sorted by their token count within each pass and cut into batches of 32 (the oracle ceiling's plan over a pass,
+   * the best a DJL user could do), else taken in arrival order. Each run covers whole passes
+   * ({@link BenchTexts#PASS}), at least {@code seconds}.
    */
   static void measure(Measurement m, ModelDirectory dir, List<String> texts, List<Encoding> encodings, int threads,
       int runs, int seconds, boolean sortedByLength) throws Exception {
     if (sortedByLength) {
-      Integer[] order = new Integer[texts.size()];
-      for (int i = 0; i < order.length; i++) {
-        order[i] = i;
-      }
-      List<Encoding> arrival = encodings;
-      java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
-      // batches of near-equal length, taken in a seeded random order: a run of a few seconds then samples every
-      // length, where the sorted order itself would time only the shortest texts
-      List<Integer> batches = new java.util.ArrayList<>();
-      for (int b = 0; b + 32 <= order.length; b += 32) {
-        batches.add(b);
-      }
-      java.util.Collections.shuffle(batches, new java.util.Random(42));
-      List<String> t = new java.util.ArrayList<>(order.length);
-      List<Encoding> e = new java.util.ArrayList<>(order.length);
-      for (int b : batches) {
-        for (int k = b; k < b + 32; k++) {
-          t.add(texts.get(order[k]));
-          e.add(encodings.get(order[k]));
+      // each pass sorted by length and cut into batches of 32 (the oracle's plan over a pass): a run covers whole
+      // passes, so it times every length in the corpus' proportions
+      List<String> t = new java.util.ArrayList<>(texts.size());
+      List<Encoding> e = new java.util.ArrayList<>(texts.size());
+      for (int from = 0; from < texts.size(); from += BenchTexts.PASS) {
+        List<Integer> pass = new java.util.ArrayList<>();
+        for (int i = from; i < Math.min(texts.size(), from + BenchTexts.PASS); i++) {
+          pass.add(i);
+        }
+        List<Encoding> arrival = encodings;
+        pass.sort(java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
+        for (int i : pass) {
+          t.add(texts.get(i));
+          e.add(encodings.get(i));
         }
       }
       texts = t;
@@ -108,15 +104,17 @@ final class DjlPeer {
           long padded = 0;
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
           long start = System.nanoTime();
-          for (int i = 0; System.nanoTime() < deadline; i = (i + batch) % (texts.size() - batch)) {
-            List<Classifications> out = predictor.batchPredict(texts.subList(i, i + batch));
+          // whole passes: the run ends at the first pass boundary after --seconds
+          for (int i = 0; System.nanoTime() < deadline || i % BenchTexts.PASS != 0; i = (i + batch) % texts.size()) {
+            int end = Math.min(texts.size(), i + batch);
+            List<Classifications> out = predictor.batchPredict(texts.subList(i, end));
             int longest = 0;
-            for (int j = i; j < i + batch; j++) {
+            for (int j = i; j < end; j++) {
               longest = Math.max(longest, encodings.get(j).length());
               tokens += encodings.get(j).length();
             }
             events += out.size();
-            padded += (long) longest * batch;
+            padded += (long) longest * (end - i);
           }
           m.runs.add(new Measurement.Run(events, tokens, padded, (System.nanoTime() - start) / 1e9, Rss.peakMb(),
               null, null));
