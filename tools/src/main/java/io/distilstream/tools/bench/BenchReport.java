@@ -107,6 +107,9 @@ final class BenchReport {
     if (b != null && b.batches() > 0) {
       sb.append(String.format(Locale.ROOT, "  batch mean %.1f p50 %.0f max %d", b.meanBatch(), b.p50Batch(),
           b.maxBatch()));
+      if (!Double.isNaN(m.modelBusyShare())) {
+        sb.append(String.format(Locale.ROOT, "  model busy %.0f%%", 100 * m.modelBusyShare()));
+      }
     }
     if (b != null && !Double.isNaN(b.cacheHitRate())) {
       sb.append(String.format(Locale.ROOT, "  cache hits %.0f%%", 100 * b.cacheHitRate()));
@@ -372,6 +375,7 @@ final class BenchReport {
         bn.put("p50_size", b.p50Batch());
         bn.put("max_size", b.maxBatch());
         putNumber(bn, "mean_ms", b.meanBatchMs());
+        putNumber(bn, "model_busy_share", m.modelBusyShare());
         putNumber(row, "cache_hit_rate", b.cacheHitRate());
         batch = String.format(Locale.ROOT, "%.1f / %.0f / %d", b.meanBatch(), b.p50Batch(), b.maxBatch());
         if (!Double.isNaN(b.cacheHitRate())) {
@@ -421,8 +425,8 @@ final class BenchReport {
         + "read_committed consumer has counted every result exactly once. Load rows time each event from when the "
         + "open-loop generator was due to emit it (the first tenth is warm-up). Every row is fed whole passes of "
         + BenchTexts.PASS + " texts, each with the corpus' length histogram, so tokens/text shows the corpus' mean "
-        + "(%.1f) on every row but the cache rows (their repeats lean towards the first texts, by design) and "
-        + "service-longest (the longest texts only): events/s compare like with like. Whole bench: %.0f s.%n",
+        + "(%.1f) on every row but the cache rows (their repeats lean towards the first texts, by design), the mixed "
+        + "rows (a text counts once per task) and service-longest (the longest texts only): events/s compare like with like. Whole bench: %.0f s.%n",
         meanTokens(),
         elapsedSeconds));
     if (find("load-50") != null) {

@@ -21,7 +21,6 @@ import io.distilstream.runtime.tokenizer.Encoding;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -54,13 +53,17 @@ final class Ceiling {
 
   private Ceiling() {}
 
-  /** The batches of {@code how} over each pass of {@code encodings} (in the bench's pass order). */
+  /**
+   * The batches of {@code how} over each pass of {@code encodings} (in the bench's pass order); the oracle
+   * ({@code GROUPED}) plans over blocks of {@link BenchTexts#ORACLE_BLOCK} texts, each a whole number of passes.
+   */
   static Plan plan(List<Encoding> encodings, Batching how, int size) {
     List<List<Encoding>> all = new ArrayList<>();
     List<Integer> starts = new ArrayList<>();
-    for (int from = 0; from < encodings.size(); from += BenchTexts.PASS) {
+    int step = how == Batching.GROUPED ? BenchTexts.ORACLE_BLOCK : BenchTexts.PASS;
+    for (int from = 0; from < encodings.size(); from += step) {
       starts.add(all.size());
-      all.addAll(batches(encodings.subList(from, Math.min(encodings.size(), from + BenchTexts.PASS)), how, size));
+      all.addAll(batches(encodings.subList(from, Math.min(encodings.size(), from + step)), how, size));
     }
     boolean[] passStart = new boolean[all.size()];
     starts.forEach(i -> passStart[i] = true);
@@ -71,8 +74,8 @@ final class Ceiling {
   static List<List<Encoding>> batches(List<Encoding> encodings, Batching how, int size) {
     List<List<Encoding>> batches = new ArrayList<>();
     if (how == Batching.GROUPED) {
-      // the operator's own plan over the whole pass: sorted by length, cut by size and token budget, padding bounded;
-      // shuffled so that sessions sharing a pass do not end it on its longest batches together
+      // the operator's own plan over all these texts at once: sorted by length, cut by size and token budget, padding
+      // bounded; shuffled, so that sessions sharing a block do not end it on its longest batches together
       for (int[] g : DynamicBatcher.plan(encodings, new BatchingOptions(size, BatchingOptions.DEFAULT_MAX_TOKENS))) {
         List<Encoding> b = new ArrayList<>();
         for (int i : g) {
@@ -80,7 +83,7 @@ final class Ceiling {
         }
         batches.add(b);
       }
-      Collections.shuffle(batches, new Random(1));
+      java.util.Collections.shuffle(batches, new Random(1));
       return batches;
     }
     if (how == Batching.GROUPED_IN_WINDOWS) {

@@ -51,27 +51,35 @@ final class DjlPeer {
 
   /**
    * {@code runs} timed runs of batchPredict over batches of 32 texts; with {@code sortedByLength} the texts are first
-   * sorted by their token count within each pass and cut into batches of 32 (the oracle ceiling's plan over a pass,
-   * the best a DJL user could do), else taken in arrival order. Each run covers whole passes
-   * ({@link BenchTexts#PASS}), at least {@code seconds}.
+   * sorted by their token count and cut into batches of 32 within each of the oracle's blocks (the best a DJL user
+   * could do), else taken in arrival order. Each run covers whole passes
+   * ({@link BenchTexts#PASS}; sorted: whole blocks), at least {@code seconds}.
    */
   static void measure(Measurement m, ModelDirectory dir, List<String> texts, List<Encoding> encodings, int threads,
       int runs, int seconds, boolean sortedByLength) throws Exception {
     if (sortedByLength) {
-      // each pass sorted by length and cut into batches of 32 (the oracle's plan over a pass): a run covers whole
-      // passes, so it times every length in the corpus' proportions
+      // each block of the oracle's (BenchTexts.ORACLE_BLOCK texts, whole passes) sorted by length and cut into
+      // batches of 32, taken in a seeded random order within the block: a run of whole blocks times every length
       List<String> t = new java.util.ArrayList<>(texts.size());
       List<Encoding> e = new java.util.ArrayList<>(texts.size());
-      for (int from = 0; from < texts.size(); from += BenchTexts.PASS) {
-        List<Integer> pass = new java.util.ArrayList<>();
-        for (int i = from; i < Math.min(texts.size(), from + BenchTexts.PASS); i++) {
-          pass.add(i);
+      java.util.Random random = new java.util.Random(42);
+      for (int from = 0; from < texts.size(); from += BenchTexts.ORACLE_BLOCK) {
+        List<Integer> block = new java.util.ArrayList<>();
+        for (int i = from; i < Math.min(texts.size(), from + BenchTexts.ORACLE_BLOCK); i++) {
+          block.add(i);
         }
         List<Encoding> arrival = encodings;
-        pass.sort(java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
-        for (int i : pass) {
-          t.add(texts.get(i));
-          e.add(encodings.get(i));
+        block.sort(java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
+        List<List<Integer>> batches = new java.util.ArrayList<>();
+        for (int b = 0; b < block.size(); b += 32) {
+          batches.add(block.subList(b, Math.min(block.size(), b + 32)));
+        }
+        java.util.Collections.shuffle(batches, random);
+        for (List<Integer> b : batches) {
+          for (int i : b) {
+            t.add(texts.get(i));
+            e.add(encodings.get(i));
+          }
         }
       }
       texts = t;
@@ -104,8 +112,9 @@ final class DjlPeer {
           long padded = 0;
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
           long start = System.nanoTime();
-          // whole passes: the run ends at the first pass boundary after --seconds
-          for (int i = 0; System.nanoTime() < deadline || i % BenchTexts.PASS != 0; i = (i + batch) % texts.size()) {
+          // whole passes (sorted: whole blocks): the run ends at the first boundary after --seconds
+          int unit = sortedByLength ? BenchTexts.ORACLE_BLOCK : BenchTexts.PASS;
+          for (int i = 0; System.nanoTime() < deadline || i % unit != 0; i = (i + batch) % texts.size()) {
             int end = Math.min(texts.size(), i + batch);
             List<Classifications> out = predictor.batchPredict(texts.subList(i, end));
             int longest = 0;

@@ -158,6 +158,24 @@ final class Measurement {
     return runs.isEmpty() ? null : runs.get(runs.size() - 1).results();
   }
 
+  /**
+   * The operator's model share of its slots' time: its batches' time (model call and post-processing, from the
+   * metrics) over slots x run time, in the median run; NaN without metrics. 1 - this is what the batcher threads
+   * spent waiting for input: batch formation, max-wait, an empty queue.
+   */
+  double modelBusyShare() {
+    if (runs.isEmpty()) {
+      return Double.NaN;
+    }
+    Run r = runs.get(runs.size() / 2);
+    if (r.batch() == null || r.batch().batches() == 0 || Double.isNaN(r.batch().meanBatchMs())) {
+      return Double.NaN;
+    }
+    java.util.regex.Matcher slots = java.util.regex.Pattern.compile("^(\\d+) slots?").matcher(layout);
+    int n = slots.find() ? Integer.parseInt(slots.group(1)) : 1;
+    return r.batch().batches() * r.batch().meanBatchMs() / 1e3 / (n * r.seconds());
+  }
+
   BenchMetrics.Snapshot batch() {
     return runs.isEmpty() ? null : runs.get(runs.size() / 2).batch();
   }

@@ -42,26 +42,36 @@ class PassOrderTest {
   }
 
   @Test
-  void aCeilingPlanFormsItsBatchesWithinEachPassAndMarksWhereEachStarts() {
+  void aCeilingPlanCoversWholePassesEachWithTheCorpusLengths() {
     int[] lengths = lengths();
     int[] order = BenchTexts.passOrder(lengths, 22);
     List<Encoding> encodings = new ArrayList<>();
     for (int i : order) {
       encodings.add(Encoding.ofIds(new int[Math.min(Ceiling.MAX_LEN, lengths[i])], null));
     }
+    double mean = encodings.stream().mapToInt(Encoding::length).average().orElseThrow();
     for (Ceiling.Batching how : Ceiling.Batching.values()) {
       Ceiling.Plan plan = Ceiling.plan(encodings, how, 32);
-      int passes = 0;
-      int texts = 0;
+      List<long[]> passes = new ArrayList<>(); // texts, tokens
       for (int k = 0; k < plan.batches().size(); k++) {
         if (plan.passStart()[k]) {
-          assertThat(texts).as("%s: a pass starts after whole passes", how).isEqualTo(passes * BenchTexts.PASS);
-          passes++;
+          passes.add(new long[2]);
         }
-        texts += plan.batches().get(k).size() - (plan.padRow() ? 1 : 0);
+        List<Encoding> b = plan.batches().get(k);
+        for (int i = 0; i < b.size() - (plan.padRow() ? 1 : 0); i++) {
+          passes.get(passes.size() - 1)[0]++;
+          passes.get(passes.size() - 1)[1] += b.get(i).length();
+        }
       }
-      assertThat(passes).as("%s", how).isEqualTo(encodings.size() / BenchTexts.PASS);
-      assertThat(texts).as("%s: every text once", how).isEqualTo(encodings.size());
+      int unit = how == Ceiling.Batching.GROUPED ? BenchTexts.ORACLE_BLOCK : BenchTexts.PASS;
+      assertThat(passes).as("%s", how).hasSize(encodings.size() / unit);
+      assertThat(passes.stream().mapToLong(p -> p[0]).sum()).as("%s: every text once", how)
+          .isEqualTo(encodings.size());
+      for (long[] p : passes) {
+        assertThat(p[0]).as("%s: whole passes", how).isEqualTo(unit);
+        assertThat((double) p[1] / p[0]).as("%s: a pass's tokens per text", how).isCloseTo(mean,
+            org.assertj.core.data.Percentage.withPercentage(2));
+      }
     }
   }
 }
