@@ -249,6 +249,8 @@ public final class Bench {
     int n = wholePasses(Math.max(MIN_BATCHES_PER_SLOT * batch * threads, rate * seconds));
     // the count windows (one slot, a quarter of the operator's speed) get their minimum: 20 windows, whole passes
     int windowed = wholePasses(MIN_BATCHES_PER_SLOT * batch);
+    // the per-record functions form no batches: --seconds at the per-event ceiling's rate, whole passes
+    int single = wholePasses(rate * seconds);
     SessionOptions oneSession = Ceiling.copy(base).intraOpThreads(threads);
     SessionOptions oneThread = Ceiling.copy(base).intraOpThreads(perThread);
     Measurement prSlots = null;
@@ -262,9 +264,9 @@ public final class Bench {
       Measurement win128 = report.add(new Measurement("naive-window-padded", "naive",
           "count window of 32, padded to 128", "1 slot x " + threads + " thr"));
       Measurement.RunOnce perRecord = r -> FlinkPatterns.perRecord(dir.path(), oneSession, 1,
-          events(texts, encodings, n, "p"));
+          events(texts, encodings, single, "p"));
       Measurement.RunOnce perRecordSlots = r -> FlinkPatterns.perRecord(dir.path(), oneThread, threads,
-          events(texts, encodings, n, "ps"));
+          events(texts, encodings, single, "ps"));
       Measurement.RunOnce window = r -> FlinkPatterns.countWindow(dir.path(), oneSession,
           events(texts, encodings, windowed, "w"), false);
       Measurement.RunOnce window128 = r -> FlinkPatterns.countWindow(dir.path(), oneSession,

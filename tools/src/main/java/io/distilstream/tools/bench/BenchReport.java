@@ -87,7 +87,8 @@ final class BenchReport {
         + "texts: %d fortunes, tokens per text mean %.1f, median %d, p90 %d, p99 %d, max %d (truncated to %d)%n"
         + "each pattern: warm-up, then %d run(s) of about %d s; events/s is the median, spread (max-min)/median;%n"
         + "a Flink run is timed from its first input handed to an opened operator to its last result, with at least "
-        + Bench.MIN_BATCHES_PER_SLOT + " batches per slot;%nevery pattern is fed whole passes of " + BenchTexts.PASS
+        + Bench.MIN_BATCHES_PER_SLOT + " batches per slot (per-record rows: --seconds at the per-event ceiling's"
+        + " rate);%nevery pattern is fed whole passes of " + BenchTexts.PASS
         + " texts (each pass has the corpus' length histogram; a run ends at the end of a pass);%n"
         + "a pattern whose spread passes "
         + Math.round(100 * Measurement.NOISY) + "%% is run again and reported from the rerun",
