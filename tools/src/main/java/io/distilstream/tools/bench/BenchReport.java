@@ -396,7 +396,8 @@ final class BenchReport {
           "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %.1f | %s | %s | %s | %.0f | %s |%n",
           m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.firstAttempt == null ? ""
               : String.format(Locale.ROOT, " (rerun; first %.0f%%)", 100 * m.firstSpread()), m.tokensPerSecond(),
-          m.tokensPerText(), Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()), batch, latency,
+          m.tokensPerText(), Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()),
+          batch, latency,
           m.peakRssMb(), m.peakThreads() > 0 ? Integer.toString(m.peakThreads()) : ""));
     }
     ObjectNode ratios = json.putObject("ratios");

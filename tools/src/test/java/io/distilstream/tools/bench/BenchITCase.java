@@ -34,7 +34,8 @@ class BenchITCase {
         "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots",
         "ours-1-slot", "ours-slots", "ours-int8", "load-25",
         "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed",
-        "plan-ours-window-1", "plan-ours-window-4", "plan-ceiling-grouped", "plan-ceiling-windowed");
+        "plan-ours-window-1", "plan-ours-window-4", "plan-ours-window-8", "plan-ceiling-grouped",
+        "plan-ceiling-windowed");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
