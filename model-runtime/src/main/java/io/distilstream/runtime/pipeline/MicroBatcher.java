@@ -1,12 +1,17 @@
 package io.distilstream.runtime.pipeline;
 
+import io.distilstream.runtime.batch.BatchingOptions;
 import io.distilstream.runtime.batch.DynamicBatcher;
 import io.distilstream.runtime.batch.InferenceBudget;
 import io.distilstream.runtime.tokenizer.Encoding;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.Condition;
@@ -18,6 +23,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * its oldest request has waited {@code maxWait}. The pipeline then groups each batch by length (see
  * {@link io.distilstream.runtime.batch.DynamicBatcher}). Every future completes exactly once, with an outcome, or
  * with a {@link CancellationException} when the batcher closes first.
+ *
+ * <p>Under load, when more than one batch is queued, the batcher plans over a window of the queue's oldest requests
+ * (the pipeline's {@link BatchingOptions#planWindowBatches()} batches' worth) instead of taking the first
+ * {@code maxBatchSize}: it groups the window by length as the pipeline will, runs the full groups first, and keeps
+ * max-wait for the rest: a request of a partial group that has not waited {@code maxWait} stays queued to join later
+ * arrivals of its length, one that has runs in this round. Requests then complete out of arrival order; their
+ * results do not depend on which requests share their batch.
  *
  * <p>The queue holds at most {@code queueCapacity} requests: {@link #submit} blocks while it is full, which is the
  * caller's back-pressure (on a Flink operator's thread, Flink's own). A caller that gives up on a request cancels its
@@ -71,6 +83,11 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   private final Condition notEmpty = lock.newCondition();
   private final Condition notFull = lock.newCondition();
   private final ArrayDeque<Request<I, O>> queue = new ArrayDeque<>();
+  /** Batches planned from a window of the queue, to run before anything else is collected (under the lock). */
+  private final ArrayDeque<List<Request<I, O>>> planned = new ArrayDeque<>();
+  /** The window planned over when more than one batch is queued, in requests; at most maxBatchSize: no planning. */
+  private final int planWindow;
+  private final BatchingOptions planOptions;
   private boolean closed;
   private final Thread thread;
 
@@ -100,6 +117,9 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     this.maxTokens = maxTokens;
     this.maxWaitNanos = maxWait.toNanos();
     this.queueCapacity = queueCapacity;
+    BatchingOptions batching = pipeline.batcher.options();
+    this.planWindow = batching.planWindowBatches() * maxBatchSize;
+    this.planOptions = new BatchingOptions(maxBatchSize, maxTokens, batching.maxPaddingRatio());
     this.listener = listener == null ? Listener.NONE : listener;
     this.lane = lane;
     this.thread = new Thread(this::loop, threadName);
@@ -216,12 +236,19 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   private boolean collect(List<Request<I, O>> batch) {
     lock.lock();
     try {
-      while (queue.isEmpty() && !closed) {
+      while (queue.isEmpty() && planned.isEmpty() && !closed) {
         notEmpty.awaitUninterruptibly();
       }
       if (closed) {
         drainInto(batch);
         return false;
+      }
+      if (planned.isEmpty() && queue.size() > maxBatchSize && planWindow > maxBatchSize) {
+        plan();
+      }
+      if (!planned.isEmpty()) {
+        batch.addAll(planned.pollFirst());
+        return true;
       }
       Request<I, O> first = queue.pollFirst();
       notFull.signal();
@@ -257,9 +284,89 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
 
   /** Empties the queue into {@code batch}, to be cancelled outside the lock (completing runs callbacks). */
   private void drainInto(List<Request<I, O>> batch) {
+    planned.forEach(batch::addAll);
+    planned.clear();
     batch.addAll(queue);
     queue.clear();
     notFull.signalAll();
+  }
+
+  /**
+   * Under load (more than one batch queued): groups the oldest {@code planWindow} requests by length as the pipeline
+   * will ({@link DynamicBatcher#plan}), and moves into {@link #planned} first the full groups (oldest first), then,
+   * packed in length order, the requests of partial groups that have waited max-wait. The rest stay queued, to group
+   * with later arrivals; if nothing is planned, the caller takes the queue's first batch as without planning.
+   */
+  private void plan() {
+    List<Request<I, O>> window = new ArrayList<>(Math.min(planWindow, queue.size()));
+    for (Iterator<Request<I, O>> it = queue.iterator(); it.hasNext() && window.size() < planWindow; ) {
+      window.add(it.next());
+    }
+    int[] lengths = new int[window.size()];
+    for (int i = 0; i < lengths.length; i++) {
+      lengths[i] = longestWindow(window.get(i).prepared);
+    }
+    long now = System.nanoTime();
+    List<int[]> remainder = new ArrayList<>();
+    // the plan sorts by length and is stable, so groups come shortest first; full ones run oldest member first
+    List<int[]> full = new ArrayList<>();
+    for (int[] group : DynamicBatcher.plan(lengths, planOptions)) {
+      int longest = lengths[group[group.length - 1]];
+      boolean isFull = group.length >= maxBatchSize || (long) (group.length + 1) * longest > maxTokens;
+      (isFull ? full : remainder).add(group);
+    }
+    full.sort((a, b) -> Integer.compare(min(a), min(b)));
+    Set<Request<I, O>> taken = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (int[] group : full) {
+      List<Request<I, O>> b = new ArrayList<>(group.length);
+      for (int i : group) {
+        b.add(window.get(i));
+      }
+      planned.addLast(b);
+      taken.addAll(b);
+    }
+    List<Request<I, O>> due = new ArrayList<>();
+    int tokens = 0;
+    for (int[] group : remainder) {
+      for (int i : group) {
+        Request<I, O> r = window.get(i);
+        if (now - r.enqueuedNanos < maxWaitNanos) {
+          continue; // still within max-wait: it may yet find company of its length
+        }
+        int t = r.prepared.tokens();
+        if (!due.isEmpty() && (due.size() >= maxBatchSize || tokens + t > maxTokens)) {
+          planned.addLast(due);
+          due = new ArrayList<>();
+          tokens = 0;
+        }
+        due.add(r);
+        tokens += t;
+        taken.add(r);
+      }
+    }
+    if (!due.isEmpty()) {
+      planned.addLast(due);
+    }
+    if (!taken.isEmpty()) {
+      queue.removeIf(taken::contains);
+      notFull.signalAll();
+    }
+  }
+
+  private static int min(int[] group) {
+    int m = Integer.MAX_VALUE;
+    for (int i : group) {
+      m = Math.min(m, i);
+    }
+    return m;
+  }
+
+  private static int longestWindow(Pipeline.Prepared<?> p) {
+    int longest = 0;
+    for (Encoding e : p.windows) {
+      longest = Math.max(longest, e.length());
+    }
+    return longest;
   }
 
   private static <I, O> void cancel(List<Request<I, O>> requests) {

@@ -207,4 +207,48 @@ class MicroBatcherTest {
     assertThat(o.reason()).isEqualTo(Outcome.Reason.INVALID_INPUT);
     assertThat(pipeline.batches).isEmpty();
   }
+
+  /**
+   * Issue 22: with more than one batch queued, the batcher plans over the queue (up to plan-window batches) and runs
+   * full length groups, not the first max-batch-size arrivals; every request still gets its own result, the one it
+   * gets alone (within float rounding).
+   */
+  @Test
+  void underLoadFullLengthGroupsRunFirstAndEachRequestKeepsItsOwnResult() throws Exception {
+    var b = batcher(4, 4096, FOREVER, 64);
+    CompletableFuture<Void> gate = pipeline.hold();
+    List<CompletableFuture<Outcome<GatedPipeline.Result>>> warmUp = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      warmUp.add(b.submit("warm up " + i));
+    }
+    assertThat(pipeline.started.take()).hasSize(4); // a full batch, held at the gate
+    // two batches' worth queued while the first runs, short and long texts alternating
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      texts.add("short " + i);
+      texts.add("a much longer text, with many more words than the short one has, number " + i);
+    }
+    List<CompletableFuture<Outcome<GatedPipeline.Result>>> futures = new ArrayList<>();
+    texts.forEach(t -> futures.add(b.submit(t)));
+    assertThat(b.queueDepth()).isEqualTo(8);
+    gate.complete(null);
+
+    warmUp.forEach(f -> input(f.join()));
+    for (int i = 0; i < texts.size(); i++) {
+      assertThat(input(futures.get(i).join())).isEqualTo(texts.get(i));
+    }
+    // without planning: [short 0, long 0, short 1, long 1], [short 2, ...]; planned: one length per batch
+    assertThat(pipeline.batches).hasSize(3);
+    assertThat(pipeline.batches.get(1)).containsExactly("short 0", "short 1", "short 2", "short 3");
+    assertThat(pipeline.batches.get(2)).allMatch(s -> s.startsWith("a much longer text")).hasSize(4);
+    assertThat(batchSizes).containsExactly(4, 4, 4);
+    // the same outputs as alone: a result never depends on the batch it ran in
+    for (int i = 0; i < texts.size(); i++) {
+      float[] alone = pipeline.runPrepared(List.of(pipeline.prepare(texts.get(i)))).get(0).value().logits();
+      float[] batched = futures.get(i).join().value().logits();
+      for (int k = 0; k < alone.length; k++) {
+        assertThat(batched[k]).isCloseTo(alone[k], org.assertj.core.data.Offset.offset(1e-5f));
+      }
+    }
+  }
 }

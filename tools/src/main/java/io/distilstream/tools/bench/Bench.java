@@ -42,8 +42,8 @@ public final class Bench {
       "                          [--out DIR]",
       "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
-      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all but mixed and pool",
-      "  by default):",
+      "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all but mixed,",
+      "  pool and plan by default):",
       "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length (over all texts:",
       "             the oracle; and within windows of 32 arrivals: what the operator can reach), padded to 128, and",
       "             the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
@@ -61,6 +61,9 @@ public final class Bench {
       "    pool     the operator with threads per session (1 slot x N threads, N slots x 1 thread) against the",
       "             TaskManager's shared pool of N threads (inference.thread-pool=task-manager), 1 slot and N slots,",
       "             and N slots x 1 thread sharing one session (inference.share-sessions); peak RSS in the report",
+      "    plan     the operator's batcher planning each collected batch alone (plan window 1) against planning",
+      "             over the default window of queued requests (4 batches) and twice it, beside the oracle and",
+      "             windowed ceilings, N slots x 1 thread, interleaved run by run (on request only)",
       "    mixed    the demo's mix: every event classified, every 4th also token-classification, every 10th also",
       "             question-answering (seeded models of each task), the operator against per-record functions,",
       "             N slots x 1 thread; result counts, peak threads and peak RSS in the report (on request only)",
@@ -78,12 +81,14 @@ public final class Bench {
    * Patterns run only when --patterns names them: mixed would lengthen the default run by more than a fifth, models
    * (three models per event, in three layouts) by more; pool needs ONNX Runtime's process-wide environment made with our thread pool, which DJL (peer) cannot share.
    */
-  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool", "models");
+  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool", "models", "plan");
   /** Share of the cache pattern's events that repeat an earlier text. */
   static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
   /** The realisable ceiling's pattern: what the operator can plan with one collected batch of arrivals. */
   static final String WINDOWED = "grouped within windows of 32 arrivals";
+  /** The oracle ceiling's pattern: the operator's plan over a whole pass at once. */
+  static final String GROUPED = "batches of 32, grouped by length";
 
   /** The shortest length, in tokens, of the length histogram's last bucket: the latency target's longest texts. */
   static final int LONGEST_BUCKET_FROM = 97;
@@ -145,10 +150,18 @@ public final class Bench {
     Path onnx = dir.onnxFile();
     SessionOptions base = SessionOptions.defaults().device(device);
     WordPieceTokenizer tokenizer = WordPieceTokenizer.fromDirectory(dir.path());
-    List<String> texts = BenchTexts.fortunes();
+    List<String> fortunes = BenchTexts.fortunes();
+    List<Encoding> tokenized = new ArrayList<>();
+    for (String t : fortunes) {
+      tokenized.add(tokenizer.encode(t, Ceiling.MAX_LEN));
+    }
+    // every pattern gets the texts in pass order and covers whole passes: the same length distribution for all
+    int[] order = BenchTexts.passOrder(tokenized.stream().mapToInt(Encoding::length).toArray(), 22);
+    List<String> texts = new ArrayList<>();
     List<Encoding> encodings = new ArrayList<>();
-    for (String t : texts) {
-      encodings.add(tokenizer.encode(t, Ceiling.MAX_LEN));
+    for (int i : order) {
+      texts.add(fortunes.get(i));
+      encodings.add(tokenized.get(i));
     }
     BenchReport report = new BenchReport(modelName, config, device, threads, seconds, runs, encodings);
     out.println(report.header());
@@ -159,21 +172,31 @@ public final class Bench {
     if (patterns.contains("ceiling") || patterns.contains("naive") || patterns.contains("ours")) {
       perEvent = report.add(new Measurement("ceiling-per-event", "ceiling", "per event (batch 1)",
           "1 x " + threads + " thr"));
-      List<List<Encoding>> single = Ceiling.batches(encodings, Ceiling.Batching.PER_EVENT, 1);
-      Ceiling.measure(perEvent, onnx, base, single, false, 1, threads, runs, seconds);
+      Ceiling.Plan single = Ceiling.plan(encodings, Ceiling.Batching.PER_EVENT, 1);
+      Ceiling.measure(perEvent, onnx, base, single, 1, threads, runs, seconds);
       if (perEvent.startRerun()) {
-        Ceiling.measure(perEvent, onnx, base, single, false, 1, threads, runs, seconds);
+        Ceiling.measure(perEvent, onnx, base, single, 1, threads, runs, seconds);
       }
       out.println(report.line(perEvent));
     }
     Path int8 = null;
+    // the oracle and windowed ceilings in each layout; with ours in the run, they are measured beside the operator
+    // in its layout, interleaved run by run, so that ours / ceiling never compares runs made under different load
+    boolean besideOurs = patterns.contains("ours");
+    Map<String, Measurement> deferred = new java.util.LinkedHashMap<>();
+    Ceiling.Plan groupedPlan = Ceiling.plan(encodings, Ceiling.Batching.GROUPED, 32);
+    Ceiling.Plan windowedPlan = Ceiling.plan(encodings, Ceiling.Batching.GROUPED_IN_WINDOWS, 32);
     if (patterns.contains("ceiling")) {
       ceiling(report, out, "ceiling-arrival", "batches of 32, arrival order", Ceiling.Batching.ARRIVAL_ORDER, onnx,
           base, encodings, 1, threads, runs, seconds);
-      ceiling(report, out, "ceiling-grouped", "batches of 32, grouped by length", Ceiling.Batching.GROUPED, onnx,
-          base, encodings, 1, threads, runs, seconds);
-      ceiling(report, out, "ceiling-windowed", WINDOWED, Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base, encodings,
-          1, threads, runs, seconds);
+      for (String[] row : new String[][] {{"ceiling-grouped", GROUPED}, {"ceiling-windowed", WINDOWED}}) {
+        if (besideOurs) {
+          deferred.put(row[0], report.add(new Measurement(row[0], "ceiling", row[1], "1 x " + threads + " thr")));
+        } else {
+          ceiling(report, out, row[0], row[1], row[0].equals("ceiling-grouped") ? Ceiling.Batching.GROUPED
+              : Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base, encodings, 1, threads, runs, seconds);
+        }
+      }
       int8 = reducedModel(modelArg, seeded, dir, Precision.int8(), out);
       if (int8 != null) {
         ceiling(report, out, "ceiling-grouped-int8", "batches of 32, grouped by length, int8 (dynamic)",
@@ -187,8 +210,8 @@ public final class Bench {
             Measurement m = report.add(new Measurement(id, "ceiling", "batches of 32, grouped by length, int8 "
                 + (rewrite ? "per-tensor rewritten to per-row at load" : "per-tensor (batch-dependent)"),
                 "1 x " + threads + " thr"));
-            Ceiling.measure(m, perTensor, base, Ceiling.batches(encodings, Ceiling.Batching.GROUPED, 32), false, 1,
-                threads, runs, seconds, new ModelSession.Int8Policy(rewrite, true));
+            Ceiling.measure(m, perTensor, base, groupedPlan, 1, threads, runs, seconds,
+                new ModelSession.Int8Policy(rewrite, true));
             out.println(report.line(m));
           }
         }
@@ -203,10 +226,18 @@ public final class Bench {
       if (threads > 1) {
         ceiling(report, out, "ceiling-per-event-slots", "per event (batch 1)", Ceiling.Batching.PER_EVENT, onnx,
             base, encodings, threads, perThread, runs, seconds);
-        ceiling(report, out, "ceiling-grouped-slots", "batches of 32, grouped by length", Ceiling.Batching.GROUPED,
-            onnx, base, encodings, threads, perThread, runs, seconds);
-        ceiling(report, out, "ceiling-windowed-slots", WINDOWED, Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base,
-            encodings, threads, perThread, runs, seconds);
+        String slotsLayout = threads + " x " + perThread + " thr";
+        if (besideOurs) {
+          deferred.put("ceiling-grouped-slots", report.add(new Measurement("ceiling-grouped-slots", "ceiling",
+              GROUPED, slotsLayout)));
+          deferred.put("ceiling-windowed-slots", report.add(new Measurement("ceiling-windowed-slots", "ceiling",
+              WINDOWED, slotsLayout)));
+        } else {
+          ceiling(report, out, "ceiling-grouped-slots", GROUPED, Ceiling.Batching.GROUPED, onnx, base, encodings,
+              threads, perThread, runs, seconds);
+          ceiling(report, out, "ceiling-windowed-slots", WINDOWED, Ceiling.Batching.GROUPED_IN_WINDOWS, onnx, base,
+              encodings, threads, perThread, runs, seconds);
+        }
       }
       double fpt = Ceiling.flopsPerToken(config, report.meanTokens());
       double peak = Ceiling.matMulGflops(config, base, threads, 1024, Math.max(2, seconds / 2));
@@ -219,8 +250,11 @@ public final class Bench {
     // MIN_BATCHES_PER_SLOT full batches per slot, so that a run is not mostly its first and last batch
     double rate = perEvent != null ? perEvent.eventsPerSecond() : 50;
     int batch = BatchingOptions.DEFAULT_MAX_BATCH_SIZE;
-    int n = (int) Math.max(MIN_BATCHES_PER_SLOT * batch * threads, rate * seconds);
-    int windowed = Math.max(MIN_BATCHES_PER_SLOT * batch, n);
+    int n = wholePasses(Math.max(MIN_BATCHES_PER_SLOT * batch * threads, rate * seconds));
+    // the count windows (one slot, a quarter of the operator's speed) get their minimum: 20 windows, whole passes
+    int windowed = wholePasses(MIN_BATCHES_PER_SLOT * batch);
+    // the per-record functions form no batches: --seconds at the per-event ceiling's rate, whole passes
+    int single = wholePasses(rate * seconds);
     SessionOptions oneSession = Ceiling.copy(base).intraOpThreads(threads);
     SessionOptions oneThread = Ceiling.copy(base).intraOpThreads(perThread);
     Measurement prSlots = null;
@@ -234,31 +268,21 @@ public final class Bench {
       Measurement win128 = report.add(new Measurement("naive-window-padded", "naive",
           "count window of 32, padded to 128", "1 slot x " + threads + " thr"));
       Measurement.RunOnce perRecord = r -> FlinkPatterns.perRecord(dir.path(), oneSession, 1,
-          events(texts, encodings, n, "p"));
+          events(texts, encodings, single, "p"));
       Measurement.RunOnce perRecordSlots = r -> FlinkPatterns.perRecord(dir.path(), oneThread, threads,
-          events(texts, encodings, n, "ps"));
+          events(texts, encodings, single, "ps"));
       Measurement.RunOnce window = r -> FlinkPatterns.countWindow(dir.path(), oneSession,
           events(texts, encodings, windowed, "w"), false);
       Measurement.RunOnce window128 = r -> FlinkPatterns.countWindow(dir.path(), oneSession,
-          events(texts, encodings, Math.max(MIN_BATCHES_PER_SLOT * batch, n / 2), "x"), true);
-      for (int r = 0; r < runs; r++) { // interleaved, so that a slow minute of the machine hits every pattern
-        pr.runs.add(perRecord.run(r));
-        if (prSlots != null) {
-          prSlots.runs.add(perRecordSlots.run(r));
-        }
-        win.runs.add(window.run(r));
-        win128.runs.add(window128.run(r));
-      }
-      pr.rerunIfNoisy(runs, perRecord);
-      out.println(report.line(pr));
+          events(texts, encodings, windowed, "x"), true);
+      List<Measurement> rows = new ArrayList<>(List.of(pr, win, win128));
+      List<Measurement.RunOnce> how = new ArrayList<>(List.of(perRecord, window, window128));
       if (prSlots != null) {
-        prSlots.rerunIfNoisy(runs, perRecordSlots);
-        out.println(report.line(prSlots));
+        rows.add(1, prSlots);
+        how.add(1, perRecordSlots);
       }
-      win.rerunIfNoisy(runs, window);
-      out.println(report.line(win));
-      win128.rerunIfNoisy(runs, window128);
-      out.println(report.line(win128));
+      Measurement.runInterleaved(runs, rows, how);
+      rows.forEach(m -> out.println(report.line(m)));
     }
     if (patterns.contains("peer")) {
       Measurement djl = report.add(new Measurement("peer-djl", "peer", "DJL batchPredict, batches of 32",
@@ -280,18 +304,20 @@ public final class Bench {
           events(texts, encodings, n, "o"), maxPaddingRatio);
       Measurement.RunOnce oursMany = r -> FlinkPatterns.ours(dir.path(), oneThread, threads,
           events(texts, encodings, n, "s"), maxPaddingRatio);
-      for (int r = 0; r < runs; r++) {
-        one.runs.add(oursOne.run(r));
-        if (many != null) {
-          many.runs.add(oursMany.run(r));
-        }
+      // each layout's operator beside the oracle and windowed ceilings of that layout (when the ceilings run)
+      List<Measurement> rows = new ArrayList<>(List.of(one));
+      List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursOne));
+      besideCeilings(deferred, "", onnx, base, groupedPlan, windowedPlan, 1, threads, seconds, rows, how);
+      if (many != null) {
+        rows.add(many);
+        how.add(oursMany);
+        besideCeilings(deferred, "-slots", onnx, base, groupedPlan, windowedPlan, threads, perThread, seconds, rows,
+            how);
       }
-      one.rerunIfNoisy(runs, oursOne);
-      out.println(report.line(one));
+      Measurement.runInterleaved(runs, rows, how);
+      rows.forEach(m -> out.println(report.line(m)));
       best = one;
       if (many != null) {
-        many.rerunIfNoisy(runs, oursMany);
-        out.println(report.line(many));
         best = many.eventsPerSecond() > one.eventsPerSecond() ? many : one;
       }
     }
@@ -305,23 +331,16 @@ public final class Bench {
       Path int8Dir = int8.getParent();
       Measurement.RunOnce oursInt8 = r -> FlinkPatterns.ours(int8Dir, bestSession, bestSlots,
           events(texts, encodings, n, "q"), maxPaddingRatio);
-      for (int r = 0; r < runs; r++) {
-        q.runs.add(oursInt8.run(r));
-      }
-      q.rerunIfNoisy(runs, oursInt8);
-      out.println(report.line(q));
+      List<Measurement> rows = new ArrayList<>(List.of(q));
+      List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursInt8));
       if (patterns.contains("naive")) {
-        // the naive per-record function on the same int8 model and layout: the like-for-like int8 ratio
-        Measurement qn = report.add(new Measurement("naive-per-record-int8", "naive",
-            "per-record AsyncFunction, int8 model", best.layout));
-        Measurement.RunOnce perRecordInt8 = r -> FlinkPatterns.perRecord(int8Dir, bestSession, bestSlots,
-            events(texts, encodings, n, "pq"));
-        for (int r = 0; r < runs; r++) {
-          qn.runs.add(perRecordInt8.run(r));
-        }
-        qn.rerunIfNoisy(runs, perRecordInt8);
-        out.println(report.line(qn));
+        // the naive per-record function on the same int8 model and layout, interleaved: the like-for-like ratio
+        rows.add(report.add(new Measurement("naive-per-record-int8", "naive", "per-record AsyncFunction, int8 model",
+            best.layout)));
+        how.add(r -> FlinkPatterns.perRecord(int8Dir, bestSession, bestSlots, events(texts, encodings, n, "pq")));
       }
+      Measurement.runInterleaved(runs, rows, how);
+      rows.forEach(m -> out.println(report.line(m)));
     }
     if (patterns.contains("e2e")) {
       int slots = best != null ? bestSlots : threads;
@@ -393,15 +412,8 @@ public final class Bench {
               null, threads, false),
           r -> FlinkPatterns.ours(dir.path(), oneThread, threads, events(texts, encodings, n, "y"), maxPaddingRatio,
               null, -1, true));
-      for (int r = 0; r < runs; r++) {
-        for (int i = 0; i < rows.size(); i++) {
-          rows.get(i).runs.add(how.get(i).run(r));
-        }
-      }
-      for (int i = 0; i < rows.size(); i++) {
-        rows.get(i).rerunIfNoisy(runs, how.get(i));
-        out.println(report.line(rows.get(i)));
-      }
+      Measurement.runInterleaved(runs, rows, how);
+      rows.forEach(m -> out.println(report.line(m)));
     }
     if (patterns.contains("cache")) {
       // the same events (with repeats) and layout, the cache off and on, interleaved run by run
@@ -419,14 +431,13 @@ public final class Bench {
       Measurement.RunOnce cacheOff = r -> FlinkPatterns.ours(dir.path(), session, slots, repeated, maxPaddingRatio);
       Measurement.RunOnce cacheOn = r -> FlinkPatterns.ours(dir.path(), session, slots, repeated, maxPaddingRatio,
           bounds);
-      for (int r = 0; r < runs; r++) {
-        off.runs.add(cacheOff.run(r));
-        on.runs.add(cacheOn.run(r));
-      }
-      off.rerunIfNoisy(runs, cacheOff);
+      Measurement.runInterleaved(runs, List.of(off, on), List.of(cacheOff, cacheOn));
       out.println(report.line(off));
-      on.rerunIfNoisy(runs, cacheOn);
       out.println(report.line(on));
+    }
+    if (patterns.contains("plan")) {
+      plan(report, out, dir.path(), onnx, base, groupedPlan, windowedPlan, texts, encodings, n, threads, runs,
+          seconds, maxPaddingRatio, threads > 1 ? oneThread : oneSession);
     }
     if (patterns.contains("mixed")) {
       mixed(report, out, modelArg, seeded, dir, texts, encodings, n, threads, runs, maxPaddingRatio,
@@ -477,13 +488,8 @@ public final class Bench {
         expected, naive.id);
     Measurement.RunOnce operator = r -> checked(FlinkPatterns.oursMixed(dirs, session, slots, events,
         maxPaddingRatio), expected, ours.id);
-    for (int r = 0; r < runs; r++) {
-      naive.runs.add(perRecord.run(r));
-      ours.runs.add(operator.run(r));
-    }
-    naive.rerunIfNoisy(runs, perRecord);
+    Measurement.runInterleaved(runs, List.of(naive, ours), List.of(perRecord, operator));
     out.println(report.line(naive));
-    ours.rerunIfNoisy(runs, operator);
     out.println(report.line(ours));
   }
 
@@ -529,15 +535,39 @@ public final class Bench {
             one.id),
         r -> checked(ThreeModels.oneStream(dirs, oneThread, threads, threads, all, maxPaddingRatio,
             io.distilstream.runtime.batch.InferenceBudget.Policy.FAIR), expected, fair.id));
-    for (int r = 0; r < runs; r++) {
-      for (int i = 0; i < rows.size(); i++) {
-        rows.get(i).runs.add(how.get(i).run(r));
-      }
+    Measurement.runInterleaved(runs, rows, how);
+    rows.forEach(m -> out.println(report.line(m)));
+  }
+
+  /**
+   * Issue 22, item 3: the operator's batcher planning each collected batch on its own (plan window 1, as before)
+   * against planning over the default window of queued requests and twice it, beside the oracle and windowed
+   * ceilings in the same layout (N slots x 1 thread), all five interleaved run by run: the before and after in one
+   * sitting.
+   */
+  private static void plan(BenchReport report, PrintStream out, Path dir, Path onnx, SessionOptions base,
+      Ceiling.Plan grouped, Ceiling.Plan windowed, List<String> texts, List<Encoding> encodings, int n, int threads,
+      int runs, int seconds, double maxPaddingRatio, SessionOptions session) throws Exception {
+    int slots = threads;
+    int perSlot = threads / slots;
+    String layout = slots + " slot" + (slots > 1 ? "s" : "") + " x " + perSlot + " thr";
+    String ceilingLayout = slots + " x " + perSlot + " thr";
+    // one batch (as before), the default, and twice it (the default queue holds 256 requests: 8 batches' worth)
+    int window = BatchingOptions.DEFAULT_PLAN_WINDOW_BATCHES;
+    List<Measurement> rows = new ArrayList<>();
+    List<Measurement.RunOnce> how = new ArrayList<>();
+    for (int w : new int[] {1, window, 2 * window}) {
+      rows.add(report.add(new Measurement("plan-ours-window-" + w, "ours", "micro-batching operator, plan window "
+          + w + (w == 1 ? " batch" : " batches"), layout)));
+      how.add(r -> FlinkPatterns.ours(dir, session, slots, events(texts, encodings, n, "w" + w + "-"),
+          maxPaddingRatio, w));
     }
-    for (int i = 0; i < rows.size(); i++) {
-      rows.get(i).rerunIfNoisy(runs, how.get(i));
-      out.println(report.line(rows.get(i)));
-    }
+    rows.add(report.add(new Measurement("plan-ceiling-grouped", "ceiling", GROUPED, ceilingLayout)));
+    how.add(Ceiling.once(onnx, base, grouped, slots, perSlot, seconds));
+    rows.add(report.add(new Measurement("plan-ceiling-windowed", "ceiling", WINDOWED, ceilingLayout)));
+    how.add(Ceiling.once(onnx, base, windowed, slots, perSlot, seconds));
+    Measurement.runInterleaved(runs, rows, how);
+    rows.forEach(m -> out.println(report.line(m)));
   }
 
   /** The run, after checking that it gave the mix's results: one per (event, task), no dead letter. */
@@ -553,11 +583,10 @@ public final class Bench {
       throws Exception {
     String layout = sessions > 1 ? sessions + " x " + threads + " thr" : "1 x " + threads + " thr";
     Measurement m = report.add(new Measurement(id, "ceiling", pattern, layout));
-    List<List<Encoding>> batches = Ceiling.batches(encodings, how, 32);
-    boolean padToMax = how == Ceiling.Batching.PADDED_TO_MAX;
-    Ceiling.measure(m, onnx, base, batches, padToMax, sessions, threads, runs, seconds);
+    Ceiling.Plan plan = Ceiling.plan(encodings, how, 32);
+    Ceiling.measure(m, onnx, base, plan, sessions, threads, runs, seconds);
     if (m.startRerun()) {
-      Ceiling.measure(m, onnx, base, batches, padToMax, sessions, threads, runs, seconds);
+      Ceiling.measure(m, onnx, base, plan, sessions, threads, runs, seconds);
     }
     out.println(report.line(m));
   }
@@ -603,6 +632,31 @@ public final class Bench {
         : BuildModelCli.Request.of(dir.configFile(), "text-classification", dir.safetensorsFile(), dir.path(), built);
     BuildModelCli.build(request.withPrecision(precision));
     return built.resolve(ModelDirectory.MODEL_ONNX);
+  }
+
+  /**
+   * Adds the oracle and windowed ceilings of one layout ({@code suffix} "" or "-slots"), deferred from the ceiling
+   * section, to an interleaved group beside the operator of that layout; nothing when the ceilings did not run.
+   */
+  private static void besideCeilings(Map<String, Measurement> deferred, String suffix, Path onnx, SessionOptions base,
+      Ceiling.Plan grouped, Ceiling.Plan windowed, int sessions, int threads, int seconds, List<Measurement> rows,
+      List<Measurement.RunOnce> how) {
+    Measurement g = deferred.get("ceiling-grouped" + suffix);
+    Measurement w = deferred.get("ceiling-windowed" + suffix);
+    if (g != null) {
+      rows.add(g);
+      how.add(Ceiling.once(onnx, base, grouped, sessions, threads, seconds));
+    }
+    if (w != null) {
+      rows.add(w);
+      how.add(Ceiling.once(onnx, base, windowed, sessions, threads, seconds));
+    }
+  }
+
+  /** {@code events} rounded up to whole passes of the corpus ({@link BenchTexts#PASS}). */
+  static int wholePasses(double events) {
+    int passes = (int) Math.max(1, Math.ceil(events / BenchTexts.PASS));
+    return passes * BenchTexts.PASS;
   }
 
   private static FlinkPatterns.Events events(List<String> texts, List<Encoding> encodings, int n, String prefix) {

@@ -87,7 +87,10 @@ final class BenchReport {
         + "texts: %d fortunes, tokens per text mean %.1f, median %d, p90 %d, p99 %d, max %d (truncated to %d)%n"
         + "each pattern: warm-up, then %d run(s) of about %d s; events/s is the median, spread (max-min)/median;%n"
         + "a Flink run is timed from its first input handed to an opened operator to its last result, with at least "
-        + Bench.MIN_BATCHES_PER_SLOT + " batches per slot;%na pattern whose spread passes "
+        + Bench.MIN_BATCHES_PER_SLOT + " batches per slot (per-record rows: --seconds at the per-event ceiling's"
+        + " rate);%nevery pattern is fed whole passes of " + BenchTexts.PASS
+        + " texts (each pass has the corpus' length histogram; a run ends at the end of a pass);%n"
+        + "a pattern whose spread passes "
         + Math.round(100 * Measurement.NOISY) + "%% is run again and reported from the rerun",
         model, config.hiddenSize(), config.numLayers(), device.name().toLowerCase(Locale.ROOT),
         Runtime.getRuntime().availableProcessors(), threads, lengths.length, meanTokens(), pct(0.5), pct(0.9),
@@ -95,8 +98,9 @@ final class BenchReport {
   }
 
   String line(Measurement m) {
-    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %-50s %-16s %8.1f ev/s ±%3.0f%% %9.0f tok/s",
-        m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.tokensPerSecond()));
+    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+        "%-8s %-50s %-16s %8.1f ev/s ±%3.0f%% %9.0f tok/s %5.1f tok/text", m.group, m.pattern, m.layout,
+        m.eventsPerSecond(), 100 * m.spread(), m.tokensPerSecond(), m.tokensPerText()));
     if (!Double.isNaN(m.padding())) {
       sb.append(String.format(Locale.ROOT, "  padding x%.2f", m.padding()));
     }
@@ -104,6 +108,9 @@ final class BenchReport {
     if (b != null && b.batches() > 0) {
       sb.append(String.format(Locale.ROOT, "  batch mean %.1f p50 %.0f max %d", b.meanBatch(), b.p50Batch(),
           b.maxBatch()));
+      if (!Double.isNaN(m.modelBusyShare())) {
+        sb.append(String.format(Locale.ROOT, "  model busy %.0f%%", 100 * m.modelBusyShare()));
+      }
     }
     if (b != null && !Double.isNaN(b.cacheHitRate())) {
       sb.append(String.format(Locale.ROOT, "  cache hits %.0f%%", 100 * b.cacheHitRate()));
@@ -228,6 +235,17 @@ final class BenchReport {
         / eps(grouped), Double.NaN, false, "Optimum's per-tensor form rewritten to per-row at load, same batches"));
     r.add(new Ratio("ceiling_grouped_fp16_over_fp32", eps(find("ceiling-grouped-fp16")) / eps(grouped), Double.NaN,
         false, "the same model in float16 (build-model --dtype fp16) on the GPU, same batches"));
+    // issue 22, item 3 (pattern plan): the batcher's plan window, before and after, against both ceilings
+    for (Measurement p : measurements) {
+      if (p.id.startsWith("plan-ours-window-") && !p.runs.isEmpty()) {
+        String w = p.id.substring("plan-ours-window-".length());
+        r.add(new Ratio("plan_window_" + w + "_ours_over_grouped_ceiling", eps(p) / eps(find("plan-ceiling-grouped")),
+            Double.NaN, false, "the operator planning over " + w + " batch(es) of queued requests against the oracle"
+            + " ceiling, interleaved (" + p.layout + ")"));
+        r.add(new Ratio("plan_window_" + w + "_ours_over_windowed_ceiling", eps(p)
+            / eps(find("plan-ceiling-windowed")), Double.NaN, false, "the same against the windowed ceiling"));
+      }
+    }
     double achieved = groupedBest == null ? Double.NaN : groupedBest.tokensPerSecond() * flopsPerToken / 1e9;
     r.add(new Ratio("achieved_over_peak_flops", achieved / peakGflops, Double.NaN, false,
         "best grouped ceiling's FLOP/s against the measured MatMul rate"));
@@ -317,9 +335,9 @@ final class BenchReport {
     StringBuilder md = new StringBuilder("# distilstream bench\n\n");
     md.append("```\n").append(header()).append("\n```\n\n");
     md.append(lengthHistogram());
-    md.append("\n| group | pattern | layout | events/s | spread | tokens/s | padding | batch mean / p50 / max "
-        + "| latency p50 / p95 / p99 ms | peak RSS MiB | peak threads |\n"
-        + "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.append("\n| group | pattern | layout | events/s | spread | tokens/s | tokens/text | padding "
+        + "| batch mean / p50 / max | latency p50 / p95 / p99 ms | peak RSS MiB | peak threads |\n"
+        + "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Measurement m : measurements) {
       if (m.runs.isEmpty()) {
         continue;
@@ -333,6 +351,7 @@ final class BenchReport {
       row.put("events_per_second_min", m.minEventsPerSecond());
       row.put("events_per_second_max", m.maxEventsPerSecond());
       row.put("tokens_per_second", m.tokensPerSecond());
+      putNumber(row, "tokens_per_text", m.tokensPerText());
       ArrayNode each = row.putArray("runs_events_per_second");
       m.runs.forEach(run -> each.add(run.eventsPerSecond()));
       if (m.firstAttempt != null) {
@@ -364,6 +383,7 @@ final class BenchReport {
         bn.put("p50_size", b.p50Batch());
         bn.put("max_size", b.maxBatch());
         putNumber(bn, "mean_ms", b.meanBatchMs());
+        putNumber(bn, "model_busy_share", m.modelBusyShare());
         putNumber(row, "cache_hit_rate", b.cacheHitRate());
         batch = String.format(Locale.ROOT, "%.1f / %.0f / %d", b.meanBatch(), b.p50Batch(), b.maxBatch());
         if (!Double.isNaN(b.cacheHitRate())) {
@@ -379,10 +399,12 @@ final class BenchReport {
         latency = String.format(Locale.ROOT, "%.0f / %.0f / %.0f", m.latencyMs(0.5), m.latencyMs(0.95),
             m.latencyMs(0.99));
       }
-      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %s | %s | %s | %.0f | %s |%n",
+      md.append(String.format(Locale.ROOT,
+          "| %s | %s | %s | %.1f | %.0f%%%s | %.0f | %.1f | %s | %s | %s | %.0f | %s |%n",
           m.group, m.pattern, m.layout, m.eventsPerSecond(), 100 * m.spread(), m.firstAttempt == null ? ""
               : String.format(Locale.ROOT, " (rerun; first %.0f%%)", 100 * m.firstSpread()), m.tokensPerSecond(),
-          Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()), batch, latency,
+          m.tokensPerText(), Double.isNaN(m.padding()) ? "" : String.format(Locale.ROOT, "x%.2f", m.padding()),
+          batch, latency,
           m.peakRssMb(), m.peakThreads() > 0 ? Integer.toString(m.peakThreads()) : ""));
     }
     ObjectNode ratios = json.putObject("ratios");
@@ -406,10 +428,15 @@ final class BenchReport {
           + "%.0f GFLOP/s here; the model costs %.1f MFLOP per token at the texts' mean length.%n",
           config.hiddenSize(), config.intermediateSize(), threads, peakGflops, flopsPerToken / 1e6));
     }
-    md.append(String.format(Locale.ROOT, "%nFlink rows are timed from the first result to the last (job start-up "
-        + "excluded); the end-to-end row from the first result's Kafka timestamp to the last, after a "
+    md.append(String.format(Locale.ROOT, "%nFlink rows are timed from the first input handed to an opened operator "
+        + "to the last result (job start-up excluded); the end-to-end row from then to the last result's Kafka "
+        + "timestamp, after a "
         + "read_committed consumer has counted every result exactly once. Load rows time each event from when the "
-        + "open-loop generator was due to emit it (the first tenth is warm-up). Whole bench: %.0f s.%n",
+        + "open-loop generator was due to emit it (the first tenth is warm-up). Every row is fed whole passes of "
+        + BenchTexts.PASS + " texts, each with the corpus' length histogram, so tokens/text shows the corpus' mean "
+        + "(%.1f) on every row but the cache rows (their repeats lean towards the first texts, by design), the mixed "
+        + "rows (a text counts once per task) and service-longest (the longest texts only): events/s compare like with like. Whole bench: %.0f s.%n",
+        meanTokens(),
         elapsedSeconds));
     if (find("load-50") != null) {
       md.append("\n").append(latencyTarget().replace("<=", "≤")).append(".\n");

@@ -21,7 +21,6 @@ import io.distilstream.runtime.tokenizer.Encoding;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -44,12 +43,39 @@ final class Ceiling {
    */
   enum Batching { PER_EVENT, ARRIVAL_ORDER, GROUPED, GROUPED_IN_WINDOWS, PADDED_TO_MAX }
 
+  /**
+   * A pattern's batches over the corpus, pass after pass ({@link BenchTexts#PASS} texts each, formed within the
+   * pass), and which batch starts a pass: a run covers whole passes, so every pattern sees the corpus' lengths in
+   * its proportions (issue 22: a short run of the oracle's shuffled batches timed 23.4 tokens per text against the
+   * corpus' 29.6). {@code padRow}: each batch's last row pads it to {@link #MAX_LEN} and is not counted.
+   */
+  record Plan(List<List<Encoding>> batches, boolean[] passStart, boolean padRow) {}
+
   private Ceiling() {}
 
+  /**
+   * The batches of {@code how} over each pass of {@code encodings} (in the bench's pass order); the oracle
+   * ({@code GROUPED}) plans over blocks of {@link BenchTexts#ORACLE_BLOCK} texts, each a whole number of passes.
+   */
+  static Plan plan(List<Encoding> encodings, Batching how, int size) {
+    List<List<Encoding>> all = new ArrayList<>();
+    List<Integer> starts = new ArrayList<>();
+    int step = how == Batching.GROUPED ? BenchTexts.ORACLE_BLOCK : BenchTexts.PASS;
+    for (int from = 0; from < encodings.size(); from += step) {
+      starts.add(all.size());
+      all.addAll(batches(encodings.subList(from, Math.min(encodings.size(), from + step)), how, size));
+    }
+    boolean[] passStart = new boolean[all.size()];
+    starts.forEach(i -> passStart[i] = true);
+    return new Plan(all, passStart, how == Batching.PADDED_TO_MAX);
+  }
+
+  /** Only the batches of {@code encodings}, in one piece (the service-time and test helpers). */
   static List<List<Encoding>> batches(List<Encoding> encodings, Batching how, int size) {
     List<List<Encoding>> batches = new ArrayList<>();
     if (how == Batching.GROUPED) {
-      // the operator's own plan: sorted by length, cut by size and token budget, padding bounded
+      // the operator's own plan over all these texts at once: sorted by length, cut by size and token budget, padding
+      // bounded; shuffled, so that sessions sharing a block do not end it on its longest batches together
       for (int[] g : DynamicBatcher.plan(encodings, new BatchingOptions(size, BatchingOptions.DEFAULT_MAX_TOKENS))) {
         List<Encoding> b = new ArrayList<>();
         for (int i : g) {
@@ -57,7 +83,7 @@ final class Ceiling {
         }
         batches.add(b);
       }
-      Collections.shuffle(batches, new Random(1));
+      java.util.Collections.shuffle(batches, new Random(1));
       return batches;
     }
     if (how == Batching.GROUPED_IN_WINDOWS) {
@@ -87,47 +113,98 @@ final class Ceiling {
   }
 
   /**
-   * Runs the batches round-robin on {@code sessions} sessions of {@code threads} intra-op threads each (one Java
-   * thread per session) for {@code seconds} per run.
+   * {@code runs} timed runs of the plan on {@code sessions} sessions of {@code threads} intra-op threads each (one
+   * Java thread per session, taking the next batch in turn), each run whole passes and at least {@code seconds}.
    */
-  static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
-      int sessions, int threads, int runs, int seconds) throws Exception {
-    measure(m, onnx, base, batches, padRow, sessions, threads, runs, seconds, ModelSession.Int8Policy.defaults());
+  static void measure(Measurement m, Path onnx, SessionOptions base, Plan plan, int sessions, int threads, int runs,
+      int seconds) throws Exception {
+    measure(m, onnx, base, plan, sessions, threads, runs, seconds, ModelSession.Int8Policy.defaults());
   }
 
   /** As above, with how a per-tensor int8 graph is loaded (as it is and batched, rewritten, or per sequence). */
-  static void measure(Measurement m, Path onnx, SessionOptions base, List<List<Encoding>> batches, boolean padRow,
-      int sessions, int threads, int runs, int seconds, ModelSession.Int8Policy policy) throws Exception {
-    List<ModelSession> open = new ArrayList<>();
-    ExecutorService pool = Executors.newFixedThreadPool(sessions);
-    try {
-      for (int s = 0; s < sessions; s++) {
-        open.add(ModelSession.open(onnx, copy(base).intraOpThreads(threads), policy));
-        open.get(s).run(batches.get(s % batches.size())); // warm-up
-      }
+  static void measure(Measurement m, Path onnx, SessionOptions base, Plan plan, int sessions, int threads, int runs,
+      int seconds, ModelSession.Int8Policy policy) throws Exception {
+    try (Sessions open = new Sessions(onnx, base, plan, sessions, threads, policy)) {
       for (int r = 0; r < runs; r++) {
-        Rss.reset();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        long start = System.nanoTime();
-        List<Future<long[]>> parts = new ArrayList<>();
-        for (int s = 0; s < sessions; s++) {
-          ModelSession session = open.get(s);
-          int first = s;
-          parts.add(pool.submit(() -> loop(session, batches, padRow, first, sessions, deadline)));
-        }
-        long[] sum = new long[3];
-        for (Future<long[]> f : parts) {
-          long[] p = f.get();
-          for (int i = 0; i < 3; i++) {
-            sum[i] += p[i];
-          }
-        }
-        m.runs.add(new Measurement.Run(sum[0], sum[1], sum[2], (System.nanoTime() - start) / 1e9, Rss.peakMb(),
-            null, null));
+        m.runs.add(open.timed(plan, seconds));
       }
-    } finally {
+    }
+  }
+
+  /**
+   * One run of the plan on sessions opened (and warmed up) for it alone: for a ceiling interleaved run by run with
+   * other patterns ({@link Measurement#runInterleaved}).
+   */
+  static Measurement.RunOnce once(Path onnx, SessionOptions base, Plan plan, int sessions, int threads,
+      int seconds) {
+    return r -> {
+      try (Sessions open = new Sessions(onnx, base, plan, sessions, threads, ModelSession.Int8Policy.defaults())) {
+        return open.timed(plan, seconds);
+      }
+    };
+  }
+
+  /** Sessions of one ceiling pattern, each warmed up on a batch of the plan, and a thread per session. */
+  private static final class Sessions implements AutoCloseable {
+    private final List<ModelSession> open = new ArrayList<>();
+    private final ExecutorService pool;
+
+    Sessions(Path onnx, SessionOptions base, Plan plan, int sessions, int threads, ModelSession.Int8Policy policy)
+        throws Exception {
+      pool = Executors.newFixedThreadPool(sessions);
+      try {
+        for (int s = 0; s < sessions; s++) {
+          open.add(ModelSession.open(onnx, copy(base).intraOpThreads(threads), policy));
+          open.get(s).run(plan.batches().get(s % plan.batches().size())); // warm-up
+        }
+      } catch (Exception | Error e) {
+        close();
+        throw e;
+      }
+    }
+
+    /** One run: whole passes, at least {@code seconds}; the sessions take the plan's batches in turn. */
+    Measurement.Run timed(Plan plan, int seconds) throws Exception {
+      Rss.reset();
+      Cursor cursor = new Cursor();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      long start = System.nanoTime();
+      List<Future<long[]>> parts = new ArrayList<>();
+      for (ModelSession session : open) {
+        parts.add(pool.submit(() -> loop(session, plan, cursor, deadline)));
+      }
+      long[] sum = new long[3];
+      for (Future<long[]> f : parts) {
+        long[] p = f.get();
+        for (int i = 0; i < 3; i++) {
+          sum[i] += p[i];
+        }
+      }
+      return new Measurement.Run(sum[0], sum[1], sum[2], (System.nanoTime() - start) / 1e9, Rss.peakMb(), null,
+          null);
+    }
+
+    @Override
+    public void close() {
       pool.shutdownNow();
       open.forEach(ModelSession::close);
+    }
+  }
+
+  /** The next batch of a run, shared by its sessions; the run stops at the first pass start after the deadline. */
+  private static final class Cursor {
+    long next;
+    boolean done;
+
+    /** The index of the next batch to run, or -1 when the run is over. */
+    synchronized int take(Plan plan, long deadline) {
+      int k = (int) (next % plan.batches().size());
+      if (done || next > 0 && plan.passStart()[k] && System.nanoTime() >= deadline) {
+        done = true;
+        return -1;
+      }
+      next++;
+      return k;
     }
   }
 
@@ -154,16 +231,15 @@ final class Ceiling {
     }
   }
 
-  private static long[] loop(ModelSession s, List<List<Encoding>> batches, boolean padRow, int first, int stride,
-      long deadline) throws Exception {
+  private static long[] loop(ModelSession s, Plan plan, Cursor cursor, long deadline) throws Exception {
     long events = 0;
     long tokens = 0;
     long padded = 0;
-    for (int k = first; System.nanoTime() < deadline; k = (k + stride) % batches.size()) {
-      List<Encoding> b = batches.get(k);
+    for (int k; (k = cursor.take(plan, deadline)) >= 0; ) {
+      List<Encoding> b = plan.batches().get(k);
       s.run(b);
       int longest = 0;
-      int real = padRow ? b.size() - 1 : b.size();
+      int real = plan.padRow() ? b.size() - 1 : b.size();
       for (int i = 0; i < b.size(); i++) {
         longest = Math.max(longest, b.get(i).length());
         if (i < real) {

@@ -51,31 +51,35 @@ final class DjlPeer {
 
   /**
    * {@code runs} timed runs of batchPredict over batches of 32 texts; with {@code sortedByLength} the texts are first
-   * sorted by their token count and cut into batches of 32 (the grouped ceiling's global sort, the best a DJL user
-   * could do), else taken in arrival order.
+   * sorted by their token count and cut into batches of 32 within each of the oracle's blocks (the best a DJL user
+   * could do), else taken in arrival order. Each run covers whole passes
+   * ({@link BenchTexts#PASS}; sorted: whole blocks), at least {@code seconds}.
    */
   static void measure(Measurement m, ModelDirectory dir, List<String> texts, List<Encoding> encodings, int threads,
       int runs, int seconds, boolean sortedByLength) throws Exception {
     if (sortedByLength) {
-      Integer[] order = new Integer[texts.size()];
-      for (int i = 0; i < order.length; i++) {
-        order[i] = i;
-      }
-      List<Encoding> arrival = encodings;
-      java.util.Arrays.sort(order, java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
-      // batches of near-equal length, taken in a seeded random order: a run of a few seconds then samples every
-      // length, where the sorted order itself would time only the shortest texts
-      List<Integer> batches = new java.util.ArrayList<>();
-      for (int b = 0; b + 32 <= order.length; b += 32) {
-        batches.add(b);
-      }
-      java.util.Collections.shuffle(batches, new java.util.Random(42));
-      List<String> t = new java.util.ArrayList<>(order.length);
-      List<Encoding> e = new java.util.ArrayList<>(order.length);
-      for (int b : batches) {
-        for (int k = b; k < b + 32; k++) {
-          t.add(texts.get(order[k]));
-          e.add(encodings.get(order[k]));
+      // each block of the oracle's (BenchTexts.ORACLE_BLOCK texts, whole passes) sorted by length and cut into
+      // batches of 32, taken in a seeded random order within the block: a run of whole blocks times every length
+      List<String> t = new java.util.ArrayList<>(texts.size());
+      List<Encoding> e = new java.util.ArrayList<>(texts.size());
+      java.util.Random random = new java.util.Random(42);
+      for (int from = 0; from < texts.size(); from += BenchTexts.ORACLE_BLOCK) {
+        List<Integer> block = new java.util.ArrayList<>();
+        for (int i = from; i < Math.min(texts.size(), from + BenchTexts.ORACLE_BLOCK); i++) {
+          block.add(i);
+        }
+        List<Encoding> arrival = encodings;
+        block.sort(java.util.Comparator.comparingInt(i -> arrival.get(i).length()));
+        List<List<Integer>> batches = new java.util.ArrayList<>();
+        for (int b = 0; b < block.size(); b += 32) {
+          batches.add(block.subList(b, Math.min(block.size(), b + 32)));
+        }
+        java.util.Collections.shuffle(batches, random);
+        for (List<Integer> b : batches) {
+          for (int i : b) {
+            t.add(texts.get(i));
+            e.add(encodings.get(i));
+          }
         }
       }
       texts = t;
@@ -108,15 +112,18 @@ final class DjlPeer {
           long padded = 0;
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
           long start = System.nanoTime();
-          for (int i = 0; System.nanoTime() < deadline; i = (i + batch) % (texts.size() - batch)) {
-            List<Classifications> out = predictor.batchPredict(texts.subList(i, i + batch));
+          // whole passes (sorted: whole blocks): the run ends at the first boundary after --seconds
+          int unit = sortedByLength ? BenchTexts.ORACLE_BLOCK : BenchTexts.PASS;
+          for (int i = 0; System.nanoTime() < deadline || i % unit != 0; i = (i + batch) % texts.size()) {
+            int end = Math.min(texts.size(), i + batch);
+            List<Classifications> out = predictor.batchPredict(texts.subList(i, end));
             int longest = 0;
-            for (int j = i; j < i + batch; j++) {
+            for (int j = i; j < end; j++) {
               longest = Math.max(longest, encodings.get(j).length());
               tokens += encodings.get(j).length();
             }
             events += out.size();
-            padded += (long) longest * batch;
+            padded += (long) longest * (end - i);
           }
           m.runs.add(new Measurement.Run(events, tokens, padded, (System.nanoTime() - start) / 1e9, Rss.peakMb(),
               null, null));

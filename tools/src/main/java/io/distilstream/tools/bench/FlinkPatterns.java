@@ -365,23 +365,24 @@ final class FlinkPatterns {
 
   /** The operator's spec in this bench; {@code maxPaddingRatio} is bench --max-padding-ratio (the default otherwise). */
   static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio) {
-    return spec(dir, session, maxPaddingRatio, null, -1, false);
+    return spec(dir, session, maxPaddingRatio, null, -1, false, BatchingOptions.DEFAULT_PLAN_WINDOW_BATCHES);
   }
 
   /**
    * As {@link #spec(Path, SessionOptions, double)}, with the output cache of these bounds (null: off), on the
    * TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: threads per session), with one
-   * session shared by the slots if {@code shareSessions}.
+   * session shared by the slots if {@code shareSessions}, its batcher planning over {@code planWindowBatches}
+   * batches' worth of queued requests under load.
    */
   static InferenceSpec spec(Path dir, SessionOptions session, double maxPaddingRatio, ModelOutputCache.Bounds cache,
-      int taskManagerThreads, boolean shareSessions) {
+      int taskManagerThreads, boolean shareSessions, int planWindowBatches) {
     return InferenceSpec.builder()
         .taskManagerThreadPool(taskManagerThreads)
         .shareSessions(shareSessions)
         .model(Task.TEXT_CLASSIFICATION, dir)
         .pipelineOptions(PipelineOptions.defaults().maxLength(MAX_LEN).session(session)
             .batching(new BatchingOptions(BatchingOptions.DEFAULT_MAX_BATCH_SIZE, BatchingOptions.DEFAULT_MAX_TOKENS,
-                maxPaddingRatio)))
+                maxPaddingRatio, planWindowBatches)))
         .maxWait(Duration.ofMillis(MAX_WAIT_MS))
         .timeout(Duration.ofMinutes(10))
         .cache(cache)
@@ -400,16 +401,31 @@ final class FlinkPatterns {
     return ours(dir, session, slots, in, maxPaddingRatio, cache, -1, false);
   }
 
-  /**
-   * As above, on the TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: per session), the
-   * slots sharing one session if {@code shareSessions}.
-   */
+  /** As above, with the output cache off and the batcher planning over {@code planWindowBatches} batches' worth. */
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
+      int planWindowBatches) throws Exception {
+    return ours(dir, session, slots, in, maxPaddingRatio, null, -1, false, planWindowBatches);
+  }
+
+  /** As below, with the batcher's default plan window. */
   static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
       ModelOutputCache.Bounds cache, int taskManagerThreads, boolean shareSessions) throws Exception {
+    return ours(dir, session, slots, in, maxPaddingRatio, cache, taskManagerThreads, shareSessions,
+        BatchingOptions.DEFAULT_PLAN_WINDOW_BATCHES);
+  }
+
+  /**
+   * The operator on the TaskManager's shared ONNX Runtime pool of {@code taskManagerThreads} (-1: per session), the
+   * slots sharing one session if {@code shareSessions}, the batcher planning over {@code planWindowBatches} batches'
+   * worth of queued requests under load (1: each collected batch on its own, as before issue 22).
+   */
+  static Measurement.Run ours(Path dir, SessionOptions session, int slots, Events in, double maxPaddingRatio,
+      ModelOutputCache.Bounds cache, int taskManagerThreads, boolean shareSessions, int planWindowBatches)
+      throws Exception {
     StreamExecutionEnvironment env = env(slots);
     Rss.reset();
     DataStream<InferenceOutput> out = Enrichment.inference(gated(env, in.events()),
-        spec(dir, session, maxPaddingRatio, cache, taskManagerThreads, shareSessions));
+        spec(dir, session, maxPaddingRatio, cache, taskManagerThreads, shareSessions, planWindowBatches));
     out.map(new Clock<>()).returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-ours");
     return new Measurement.Run(in.events().size(), in.tokens(), 0, Clock.seconds(), Rss.peakMb(),
@@ -723,7 +739,7 @@ final class FlinkPatterns {
     synchronized (LATENCIES) {
       LATENCIES.clear();
     }
-    long n = Math.max(20, Math.round(rate * seconds));
+    long n = Bench.wholePasses(rate * seconds); // whole passes: the corpus' lengths in their proportions
     DataGeneratorSource<TextEvent> source = new DataGeneratorSource<>(new LoadEvents(texts, rate), n,
         new OpenLoop(rate), new AvroTypeInfo<>(TextEvent.class));
     Rss.reset();

@@ -64,6 +64,12 @@ final class Measurement {
 
   double eventsPerSecond() { return median(runs.stream().mapToDouble(Run::eventsPerSecond).toArray()); }
   double tokensPerSecond() { return median(runs.stream().mapToDouble(Run::tokensPerSecond).toArray()); }
+  /** Tokens per event over every run: the text distribution the pattern was fed (the corpus' for whole passes). */
+  double tokensPerText() {
+    long events = runs.stream().mapToLong(Run::events).sum();
+    return events == 0 ? Double.NaN : (double) runs.stream().mapToLong(Run::tokens).sum() / events;
+  }
+
   double minEventsPerSecond() { return runs.stream().mapToDouble(Run::eventsPerSecond).min().orElse(0); }
   double maxEventsPerSecond() { return runs.stream().mapToDouble(Run::eventsPerSecond).max().orElse(0); }
 
@@ -95,6 +101,35 @@ final class Measurement {
     }
   }
 
+  /**
+   * Runs {@code rows} interleaved run by run ({@code how.get(i)} runs {@code rows.get(i)}), so that a slow minute
+   * of the machine hits every row alike; if any row's spread passes {@link #NOISY}, every row runs again, interleaved
+   * as before, and reports the rerun: the rows' ratios then never compare runs made under different load.
+   */
+  static void runInterleaved(int runs, List<Measurement> rows, List<RunOnce> how) throws Exception {
+    if (rows.size() != how.size()) {
+      throw new IllegalArgumentException(rows.size() + " rows, " + how.size() + " ways to run them");
+    }
+    for (int r = 0; r < runs; r++) {
+      for (int i = 0; i < rows.size(); i++) {
+        rows.get(i).runs.add(how.get(i).run(r));
+      }
+    }
+    boolean noisy = rows.stream().anyMatch(m -> m.runs.size() >= 2 && m.spread() > NOISY && m.firstAttempt == null);
+    if (!noisy) {
+      return;
+    }
+    for (Measurement m : rows) {
+      m.firstAttempt = List.copyOf(m.runs);
+      m.runs.clear();
+    }
+    for (int r = 0; r < runs; r++) {
+      for (int i = 0; i < rows.size(); i++) {
+        rows.get(i).runs.add(how.get(i).run(r));
+      }
+    }
+  }
+
   /** The first attempt's median events per second, NaN when there was no rerun. */
   double firstEventsPerSecond() {
     return firstAttempt == null ? Double.NaN
@@ -121,6 +156,24 @@ final class Measurement {
   /** The last run's results per kind; null where the pattern does not count them. */
   Map<String, Long> results() {
     return runs.isEmpty() ? null : runs.get(runs.size() - 1).results();
+  }
+
+  /**
+   * The operator's model share of its slots' time: its batches' time (model call and post-processing, from the
+   * metrics) over slots x run time, in the median run; NaN without metrics. 1 - this is what the batcher threads
+   * spent waiting for input: batch formation, max-wait, an empty queue.
+   */
+  double modelBusyShare() {
+    if (runs.isEmpty()) {
+      return Double.NaN;
+    }
+    Run r = runs.get(runs.size() / 2);
+    if (r.batch() == null || r.batch().batches() == 0 || Double.isNaN(r.batch().meanBatchMs())) {
+      return Double.NaN;
+    }
+    java.util.regex.Matcher slots = java.util.regex.Pattern.compile("^(\\d+) slots?").matcher(layout);
+    int n = slots.find() ? Integer.parseInt(slots.group(1)) : 1;
+    return r.batch().batches() * r.batch().meanBatchMs() / 1e3 / (n * r.seconds());
   }
 
   BenchMetrics.Snapshot batch() {

@@ -23,7 +23,7 @@ class BenchITCase {
   void measuresEveryPatternAndWritesTheReportAndPlots() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
-        "--patterns", "ceiling,ours,load,mixed", "--out", out.toString()}, new PrintStream(printed, true,
+        "--patterns", "ceiling,ours,load,mixed,plan", "--out", out.toString()}, new PrintStream(printed, true,
         StandardCharsets.UTF_8));
     assertThat(rc).isZero();
 
@@ -33,11 +33,25 @@ class BenchITCase {
     assertThat(rows).containsKeys("ceiling-per-event", "ceiling-arrival", "ceiling-grouped", "ceiling-windowed",
         "ceiling-grouped-int8", "ceiling-padded", "ceiling-grouped-slots", "ceiling-windowed-slots",
         "ours-1-slot", "ours-slots", "ours-int8", "load-25",
-        "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed");
+        "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed",
+        "plan-ours-window-1", "plan-ours-window-4", "plan-ours-window-8", "plan-ceiling-grouped",
+        "plan-ceiling-windowed");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
     assertThat(rows.get("ours-1-slot").get("runs_events_per_second")).hasSize(1);
+    // whole passes: every row is fed the corpus' length distribution, but the longest texts' service time and the
+    // mixed rows (which count a text once per task it asks for)
+    double corpus = report.get("texts").get("mean_tokens").asDouble();
+    for (JsonNode r : rows.values()) {
+      String id = r.get("id").asText();
+      if (!id.equals("service-longest") && !id.endsWith("-mixed")) {
+        assertThat(r.get("tokens_per_text").asDouble()).as(r.get("id").asText()).isCloseTo(corpus,
+            org.assertj.core.data.Percentage.withPercentage(3));
+      }
+    }
+    assertThat(rows.get("service-longest").get("tokens_per_text").asDouble()).isGreaterThan(corpus);
+    assertThat(report.get("ratios").has("plan_window_4_ours_over_windowed_ceiling")).isTrue();
     // arrival order pads; grouping by length does not (much); padding to 128 pads most
     double arrival = rows.get("ceiling-arrival").get("padding_ratio").asDouble();
     double grouped = rows.get("ceiling-grouped").get("padding_ratio").asDouble();
