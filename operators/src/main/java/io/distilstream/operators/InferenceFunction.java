@@ -182,7 +182,13 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
     PipelineOptions options = spec.shareSessions()
-        ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
+        ? threaded.session(threaded.session().copy().shareSession(true).shareLinger(spec.sessionLinger()))
+        : threaded;
+    if (spec.shareSessions() && !spec.sessionLinger().isZero()) {
+      // idle sessions outlive this task for its restart in this TaskManager; the job leaving it closes them
+      getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent("distilstream-idle-model-sessions",
+          ModelSession::closeIdle);
+    }
     runtimes = new EnumMap<>(Task.class);
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());

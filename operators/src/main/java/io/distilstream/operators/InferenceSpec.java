@@ -42,6 +42,8 @@ public final class InferenceSpec implements Serializable {
   private final int taskManagerThreads;
   /** One session per model per TaskManager, shared by its slots. */
   private final boolean shareSessions;
+  /** With {@link #shareSessions}: how long a session outlives its last slot, for a restart to take it over. */
+  private final Duration sessionLinger;
 
   private InferenceSpec(Builder b) {
     this.models = new EnumMap<>(b.models);
@@ -60,6 +62,7 @@ public final class InferenceSpec implements Serializable {
     this.cache = b.cache;
     this.taskManagerThreads = b.taskManagerThreads;
     this.shareSessions = b.shareSessions;
+    this.sessionLinger = b.sessionLinger;
     validate();
   }
 
@@ -143,6 +146,7 @@ public final class InferenceSpec implements Serializable {
         .cache(cacheBounds(conf))
         .taskManagerThreadPool(threadPool(conf))
         .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
+        .sessionLinger(conf.get(InferenceOptions.SESSION_LINGER))
         .build();
   }
 
@@ -201,6 +205,8 @@ public final class InferenceSpec implements Serializable {
   public int taskManagerThreads() { return taskManagerThreads; }
   /** One session per model per TaskManager, shared by its slots. */
   public boolean shareSessions() { return shareSessions; }
+  /** With {@link #shareSessions}: how long a session outlives its last slot (0: closed with it). */
+  public Duration sessionLinger() { return sessionLinger; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -219,6 +225,7 @@ public final class InferenceSpec implements Serializable {
     private ModelOutputCache.Bounds cache;
     private int taskManagerThreads = -1;
     private boolean shareSessions;
+    private Duration sessionLinger = InferenceOptions.SESSION_LINGER.defaultValue();
 
     public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
     /**
@@ -252,6 +259,14 @@ public final class InferenceSpec implements Serializable {
     public Builder taskManagerThreadPool(int threads) { this.taskManagerThreads = threads; return this; }
     /** One session per model per TaskManager, shared by its slots (default false: one per slot). */
     public Builder shareSessions(boolean b) { this.shareSessions = b; return this; }
+    /** With {@link #shareSessions}: keep a session open this long after its last slot closed it (0: no). */
+    public Builder sessionLinger(Duration d) {
+      if (d.isNegative()) {
+        throw new IllegalArgumentException(InferenceOptions.SESSION_LINGER.key() + " must be >= 0, got " + d);
+      }
+      this.sessionLinger = d;
+      return this;
+    }
 
     public InferenceSpec build() {
       return new InferenceSpec(this);

@@ -57,7 +57,7 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     int wanted = options.maxLength() > 0 ? options.maxLength() : defaultMaxLength;
     this.maxLength = wanted > 0 ? Math.min(wanted, limit) : limit;
     this.session = options.session().shareSession()
-        ? ModelSession.shared(sessionKey(), this::openSession)
+        ? ModelSession.shared(sessionKey(), modelFamily(), options.session().shareLinger(), this::openSession)
         : openSession();
     this.batcher = new DynamicBatcher(session, options.batching());
   }
@@ -67,6 +67,16 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
         ? ModelSession.open(GraphBuilder.build(config, GraphBuilder.Head.forTask(task.id(), config),
             Weights.of(SafeTensors.open(directory.safetensorsFile()))), directory.safetensorsFile(), options.session())
         : ModelSession.open(directory.onnxFile(), options.session());
+  }
+
+  /** The model file whatever its version, and the task: what a hot reload's old and new sessions have in common. */
+  private String modelFamily() {
+    java.nio.file.Path file = directory.needsBuild() ? directory.safetensorsFile() : directory.onnxFile();
+    try {
+      return file.toRealPath() + " " + task.id();
+    } catch (java.io.IOException e) {
+      throw new ModelLoadException(file, "a readable model file", e.toString());
+    }
   }
 
   /**
