@@ -196,12 +196,18 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
           configured.session().copy().intraOpThreads(Math.max(1, cores / Math.min(parallelism, cores))));
     }
     PipelineOptions options = spec.shareSessions()
-        ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
+        ? threaded.session(threaded.session().copy().shareSession(true).shareLinger(spec.sessionLinger()))
+        : threaded;
     if (spec.scheduling() != null) {
       // a static of a class in the job's jar: one budget per job and TaskManager (see InferenceBudget)
       budget = InferenceBudget.shared(spec.budgetThreads() > 0 ? spec.budgetThreads() : cores, spec.scheduling());
       batchThreads = spec.taskManagerThreads() >= 0 ? 1 : options.session().intraOpThreads();
       LOG.info("subtask {}: thread budget of {}, {} per batch", subtask, budget, batchThreads);
+    }
+    if (spec.shareSessions() && !spec.sessionLinger().isZero()) {
+      // idle sessions outlive this task for its restart in this TaskManager; the job leaving it closes them
+      getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent("distilstream-idle-model-sessions",
+          ModelSession::closeIdle);
     }
     runtimes = new java.util.LinkedHashMap<>();
     retired = new ArrayList<>();

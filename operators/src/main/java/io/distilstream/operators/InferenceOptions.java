@@ -162,6 +162,14 @@ public final class InferenceOptions {
           + " session closes with the last slot that uses it; a hot reload opens the new model's beside it. Weights"
           + " live outside the JVM heap: size taskmanager.memory.task.off-heap.size for them (docs/job.md).");
 
+  public static final ConfigOption<Duration> SESSION_LINGER = ConfigOptions.key("inference.session-linger")
+      .durationType().defaultValue(Duration.ofMinutes(1))
+      .withDescription("With inference.share-sessions: how long a TaskManager keeps a model's session open after the"
+          + " last slot using it closed, so that the job's tasks restarted in it (after a failure or a rescale) take"
+          + " the session over instead of loading the model again, most of a task's start-up. 0 closes it with its"
+          + " last slot. A hot reload closes the old model's at once; the job leaving the TaskManager closes the"
+          + " rest (its class loader's release hook).");
+
   public static final ConfigOption<Integer> MAX_TEXT_CHARS = ConfigOptions.key("inference.max-text-chars")
       .intType().defaultValue(100_000)
       .withDescription("Longer texts (or contexts) are dead-lettered as TEXT_TOO_LONG before tokenization.");

@@ -48,6 +48,8 @@ public final class InferenceSpec implements Serializable {
   private final InferenceBudget.Policy scheduling;
   /** The TaskManager's inference threads ({@code inference.task-manager-threads}; 0 = available processors). */
   private final int budgetThreads;
+  /** With {@link #shareSessions}: how long a session outlives its last slot, for a restart to take it over. */
+  private final Duration sessionLinger;
 
   private InferenceSpec(Builder b) {
     List<ModelSpec> all = new ArrayList<>(b.perTask.values());
@@ -68,6 +70,7 @@ public final class InferenceSpec implements Serializable {
     this.scheduling = b.scheduling;
     this.budgetThreads = b.budgetThreads;
     validateModels(all);
+    this.sessionLinger = b.sessionLinger;
     validate();
     this.models = pinned(all); // after the checks that need no I/O: it reads files or asks the Hub
     // from the pinned models: what a selection hands out is what the operator opens
@@ -239,6 +242,7 @@ public final class InferenceSpec implements Serializable {
         .taskManagerThreadPool(threadPool(conf))
         .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
         .scheduling(scheduling(conf), conf.get(InferenceOptions.TASK_MANAGER_THREADS))
+        .sessionLinger(conf.get(InferenceOptions.SESSION_LINGER))
         .build();
   }
 
@@ -411,6 +415,8 @@ public final class InferenceSpec implements Serializable {
   public InferenceBudget.Policy scheduling() { return scheduling; }
   /** The TaskManager's inference threads, the budget's size (0 = available processors). */
   public int budgetThreads() { return budgetThreads; }
+  /** With {@link #shareSessions}: how long a session outlives its last slot (0: closed with it). */
+  public Duration sessionLinger() { return sessionLinger; }
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
@@ -435,6 +441,7 @@ public final class InferenceSpec implements Serializable {
     private boolean shareSessions;
     private InferenceBudget.Policy scheduling;
     private int budgetThreads;
+    private Duration sessionLinger = InferenceOptions.SESSION_LINGER.defaultValue();
 
     public Builder model(Task task, Path dir) { return model(task, dir.toAbsolutePath().toString()); }
     /**
@@ -499,6 +506,12 @@ public final class InferenceSpec implements Serializable {
       }
       this.scheduling = policy;
       this.budgetThreads = threads;
+    /** With {@link #shareSessions}: keep a session open this long after its last slot closed it (0: no). */
+    public Builder sessionLinger(Duration d) {
+      if (d.isNegative()) {
+        throw new IllegalArgumentException(InferenceOptions.SESSION_LINGER.key() + " must be >= 0, got " + d);
+      }
+      this.sessionLinger = d;
       return this;
     }
 

@@ -677,10 +677,18 @@ public final class ModelSession implements AutoCloseable {
 
   private static final class Shared {
     final ModelSession session;
+    /** The model regardless of its version: a hot reload's old and new sessions have one family. */
+    final String family;
+    /** How long the session stays open, idle, after its last user closed it; 0: closed with it. */
+    final long lingerNanos;
     int users;
+    /** When the last user closed it ({@link System#nanoTime()}); meaningful while {@code users == 0}. */
+    long idleSince;
 
-    Shared(ModelSession session) {
+    Shared(ModelSession session, String family, long lingerNanos) {
       this.session = session;
+      this.family = family;
+      this.lingerNanos = lingerNanos;
     }
   }
 
@@ -690,17 +698,65 @@ public final class ModelSession implements AutoCloseable {
    * of one each. Each user calls {@link #close} once; the last one closes the native session.
    */
   public static ModelSession shared(String key, java.util.function.Supplier<ModelSession> open) {
+    return shared(key, key, java.time.Duration.ZERO, open);
+  }
+
+  /**
+   * {@link #shared(String, java.util.function.Supplier)}, and after its last user closes it the session stays open,
+   * idle, for {@code linger}: a new user of the same key in that time (the job's task restarted in this TaskManager
+   * after a failure or a rescale) takes it over instead of loading the model again. An idle session is closed when
+   * its linger has passed (seen at the next call here), when a session of another version of its {@code family}
+   * (the same model file, changed: a hot reload) is opened or in use, and by {@link #closeIdle()}.
+   */
+  public static ModelSession shared(String key, String family, java.time.Duration linger,
+      java.util.function.Supplier<ModelSession> open) {
     synchronized (SHARED) {
+      closeIdle(e -> System.nanoTime() - e.idleSince >= e.lingerNanos);
       Shared s = SHARED.get(key);
       if (s == null) {
+        closeIdle(e -> e.family.equals(family)); // another version of this model: stale
         ModelSession session = open.get(); // under the lock: a second slot waits instead of loading a copy
         session.sharedKey = key;
-        s = new Shared(session);
+        s = new Shared(session, family, linger.toNanos());
         SHARED.put(key, s);
+      } else if (s.users == 0) {
+        LOG.info("{}: taking over the idle shared session (idle for {} ms)", s.session.modelFile,
+            (System.nanoTime() - s.idleSince) / 1_000_000);
       }
       s.users++;
       return s.session;
     }
+  }
+
+  /**
+   * Closes every shared session that no pipeline uses (lingering ones), e.g. when the job leaves the TaskManager
+   * (its user class loader's release hook), and returns how many.
+   */
+  public static int closeIdle() {
+    synchronized (SHARED) {
+      return closeIdle(e -> true);
+    }
+  }
+
+  /** Shared sessions no pipeline uses at the moment (lingering). For tests and logs. */
+  public static int idleSessions() {
+    synchronized (SHARED) {
+      return (int) SHARED.values().stream().filter(e -> e.users == 0).count();
+    }
+  }
+
+  /** Closes the idle sessions that {@code which} picks; call holding {@code SHARED}'s lock. */
+  private static int closeIdle(java.util.function.Predicate<Shared> which) {
+    int closed = 0;
+    for (var it = SHARED.values().iterator(); it.hasNext(); ) {
+      Shared e = it.next();
+      if (e.users == 0 && which.test(e)) {
+        it.remove();
+        e.session.closeNative();
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /** Users of the shared session under {@code key}; 0 when there is none. For tests and logs. */
@@ -717,12 +773,22 @@ public final class ModelSession implements AutoCloseable {
     if (sharedKey != null) {
       synchronized (SHARED) {
         Shared s = SHARED.get(sharedKey);
-        if (s == null || s.session != this || --s.users > 0) {
+        if (s == null || s.session != this || s.users == 0 || --s.users > 0) {
           return; // closed by its last user already, or still in use
+        }
+        boolean newerInUse = SHARED.values().stream()
+            .anyMatch(e -> e != s && e.users > 0 && e.family.equals(s.family));
+        if (s.lingerNanos > 0 && !newerInUse) {
+          s.idleSince = System.nanoTime(); // for the next user of the key: a restart of the job's task
+          return;
         }
         SHARED.remove(sharedKey);
       }
     }
+    closeNative();
+  }
+
+  private void closeNative() {
     try {
       session.close();
     } catch (OrtException e) {

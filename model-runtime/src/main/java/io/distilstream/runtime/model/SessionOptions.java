@@ -28,6 +28,12 @@ public final class SessionOptions implements Serializable {
    * the same options, instead of opening one of its own.
    */
   private boolean shareSession = false;
+  /**
+   * With {@link #shareSession}: how long a shared session stays open, idle, after its last user closed it, so that
+   * the next pipeline of the same model and options (the job's task restarted in this JVM) takes it over instead of
+   * loading the model again. Not part of {@link #sessionKey()}: it does not shape the session.
+   */
+  private java.time.Duration shareLinger = java.time.Duration.ZERO;
 
   public static SessionOptions defaults() {
     return new SessionOptions();
@@ -43,6 +49,7 @@ public final class SessionOptions implements Serializable {
   public boolean allowBatchDependentResults() { return allowBatchDependentResults; }
   public boolean sharedThreadPool() { return sharedThreadPool; }
   public boolean shareSession() { return shareSession; }
+  public java.time.Duration shareLinger() { return shareLinger; }
   /** What {@link ModelSession} does with a batch-dependent (per-tensor int8) graph, from the two settings above. */
   public ModelSession.Int8Policy int8Policy() {
     return new ModelSession.Int8Policy(int8Rewrite, allowBatchDependentResults);
@@ -54,6 +61,11 @@ public final class SessionOptions implements Serializable {
   public SessionOptions deviceId(int id) { this.deviceId = id; return this; }
   public SessionOptions sharedThreadPool(boolean b) { this.sharedThreadPool = b; return this; }
   public SessionOptions shareSession(boolean b) { this.shareSession = b; return this; }
+  public SessionOptions shareLinger(java.time.Duration d) {
+    if (d.isNegative()) throw new IllegalArgumentException("linger must be >= 0, got " + d);
+    this.shareLinger = d;
+    return this;
+  }
   /** When CUDA is asked for but unavailable: fall back to the CPU with a warning instead of failing. */
   public SessionOptions cudaFallbackToCpu(boolean b) { this.cudaFallbackToCpu = b; return this; }
   public SessionOptions intraOpThreads(int n) {
@@ -78,6 +90,7 @@ public final class SessionOptions implements Serializable {
     o.intraOpThreads = intraOpThreads; o.optimizationLevel = optimizationLevel;
     o.int8Rewrite = int8Rewrite; o.allowBatchDependentResults = allowBatchDependentResults;
     o.sharedThreadPool = sharedThreadPool; o.shareSession = shareSession;
+    o.shareLinger = shareLinger;
     return o;
   }
 

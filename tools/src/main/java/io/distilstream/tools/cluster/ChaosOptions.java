@@ -38,6 +38,8 @@ public final class ChaosOptions {
       "  --taskmanagers N --slots N   cluster shape (2, 2)",
       "  --stall-timeout D        give up when no result arrives for this long ('3 min')",
       "  --transaction-naming S   the sinks' sink.transaction-naming: pooling (the job's default) or incrementing",
+      "  --set KEY=VALUE          a job option for the submitted job (repeatable; see `distilstream job --help`),",
+      "                           e.g. --set inference.share-sessions=true",
       "  --enforce-targets        fail unless every fault's reader-side recovery is inside its target: a kill",
       "                           within checkpoint interval + 10 s, a broker restart within 10 s of the broker",
       "                           being back, a rescale's downtime under 10 s",
@@ -67,6 +69,8 @@ public final class ChaosOptions {
   public String rescale = "savepoint";
   /** {@code sink.transaction-naming} for the job; null for the job's default. */
   public String transactionNaming;
+  /** {@code --set KEY=VALUE}: job options passed to every submission of the job, after the run's own. */
+  public List<String> jobOptions = new ArrayList<>();
   /** Fail the run when a fault's reader-side recovery misses its target (else only reported). */
   public boolean enforceTargets;
 
@@ -118,6 +122,12 @@ public final class ChaosOptions {
     o.enforceTargets = a.flag("enforce-targets");
     o.transactionNaming = a.string("transaction-naming", null);
     o.rescale = a.string("rescale", o.rescale);
+    for (String kv : a.all("set")) {
+      if (kv.indexOf('=') <= 0) {
+        throw new Args.UsageException("--set takes KEY=VALUE, got '" + kv + "'");
+      }
+      o.jobOptions.add(kv);
+    }
     a.rejectUnknown();
     if (!o.rescale.equals("savepoint") && !o.rescale.equals("adaptive")) {
       throw new Args.UsageException("--rescale takes savepoint or adaptive, got '" + o.rescale + "'");

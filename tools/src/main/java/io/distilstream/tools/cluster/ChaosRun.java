@@ -428,6 +428,7 @@ public final class ChaosRun {
     report.put("checkpointInterval", o.checkpointInterval.toMillis() + " ms");
     report.put("rescale", o.rescale);
     report.put("transactionNaming", o.transactionNaming == null ? "pooling (job default)" : o.transactionNaming);
+    report.put("jobOptions", o.jobOptions);
     report.put("parallelism", o.parallelism);
     report.put("seed", o.seed);
     report.put("rate", o.rate > 0 ? o.rate : "backlog");

@@ -114,6 +114,10 @@ final class FaultInjector {
       a.add("--set");
       a.add("sink.transaction-naming=" + o.transactionNaming);
     }
+    for (String kv : o.jobOptions) {
+      a.add("--set");
+      a.add(kv);
+    }
     o.models.forEach((task, dir) -> {
       a.add("--model");
       a.add(task + "=" + dir);

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.distilstream.runtime.cli.Args;
 import org.junit.jupiter.api.Test;
 
-/** {@code chaos --rescale}: how a rescale is done, and what the cluster then runs. */
+/** {@code chaos --rescale}: how a rescale is done, and what the cluster then runs; {@code --set}: job options. */
 class ChaosOptionsTest {
   @Test
   void rescalesThroughASavepointUnlessAskedForTheAdaptiveScheduler() {
@@ -23,5 +23,15 @@ class ChaosOptionsTest {
   void rejectsAnUnknownWayToRescale() {
     assertThatThrownBy(() -> ChaosOptions.parse(new String[] {"--rescale", "reactive"}))
         .isInstanceOf(Args.UsageException.class).hasMessageContaining("savepoint or adaptive");
+  }
+
+  @Test
+  void passesJobOptionsInTheOrderGivenAndRejectsOneWithoutAKey() {
+    assertThat(ChaosOptions.parse(new String[0]).jobOptions).isEmpty();
+    ChaosOptions o = ChaosOptions.parse(new String[] {"--set", "inference.share-sessions=true", "--set",
+        "inference.session-linger=30 s"});
+    assertThat(o.jobOptions).containsExactly("inference.share-sessions=true", "inference.session-linger=30 s");
+    assertThatThrownBy(() -> ChaosOptions.parse(new String[] {"--set", "=true"}))
+        .isInstanceOf(Args.UsageException.class).hasMessageContaining("KEY=VALUE");
   }
 }
