@@ -506,6 +506,9 @@ public final class InferenceSpec implements Serializable {
       }
       this.scheduling = policy;
       this.budgetThreads = threads;
+      return this;
+    }
+
     /** With {@link #shareSessions}: keep a session open this long after its last slot closed it (0: no). */
     public Builder sessionLinger(Duration d) {
       if (d.isNegative()) {
