@@ -188,7 +188,9 @@ class SqlModelITCase {
     TableEnvironment t = tableEnv();
     t.executeSql("CREATE MODEL moderation INPUT (text STRING) OUTPUT (label STRING, score DOUBLE) WITH ("
         + "'provider' = 'distilbert', 'task' = 'text-classification', 'model-dir' = '" + dir + "', "
-        + "'max-batch-size' = '32', 'max-wait' = '5 ms')");
+        + "'max-batch-size' = '32', 'max-wait' = '5 ms', "
+        // within a thread budget of one thread (issue 21, item 5): the results must not change
+        + "'scheduling' = 'fair', 'task-manager-threads' = '1')");
     List<Row> rows = collect(t, "SELECT id, text, label, score FROM ML_PREDICT(TABLE comments, MODEL moderation,"
         + " DESCRIPTOR(text))");
 

@@ -334,13 +334,17 @@ public final class InferenceSpec implements Serializable {
 
   /** The budget's policy from {@code inference.scheduling}, or null for none. */
   static InferenceBudget.Policy scheduling(org.apache.flink.configuration.ReadableConfig conf) {
-    String s = conf.get(InferenceOptions.SCHEDULING).trim().toLowerCase(java.util.Locale.ROOT);
+    return scheduling(conf.get(InferenceOptions.SCHEDULING), InferenceOptions.SCHEDULING.key());
+  }
+
+  /** {@code none} (null), {@code fair} or {@code fifo}, as option {@code key} gives it (the job's or SQL's). */
+  public static InferenceBudget.Policy scheduling(String value, String key) {
+    String s = value.trim().toLowerCase(java.util.Locale.ROOT);
     return switch (s) {
       case "none" -> null;
       case "fair" -> InferenceBudget.Policy.FAIR;
       case "fifo" -> InferenceBudget.Policy.FIFO;
-      default -> throw new IllegalArgumentException(InferenceOptions.SCHEDULING.key()
-          + " must be none, fair or fifo, got '" + s + "'");
+      default -> throw new IllegalArgumentException(key + " must be none, fair or fifo, got '" + s + "'");
     };
   }
 

@@ -47,7 +47,7 @@ public class DistilBertModelProviderFactory implements ModelProviderFactory {
         DistilBertOptions.HYPOTHESIS_TEMPLATE, DistilBertOptions.MULTI_LABEL,
         DistilBertOptions.INT8_REWRITE, DistilBertOptions.ALLOW_BATCH_DEPENDENT_RESULTS,
         DistilBertOptions.ON_ERROR, DistilBertOptions.CACHE_ENABLED, DistilBertOptions.CACHE_MAX_ENTRIES,
-        DistilBertOptions.CACHE_MAX_BYTES);
+        DistilBertOptions.CACHE_MAX_BYTES, DistilBertOptions.SCHEDULING, DistilBertOptions.TASK_MANAGER_THREADS);
   }
 
   /** The async (batched) runtime provider. */

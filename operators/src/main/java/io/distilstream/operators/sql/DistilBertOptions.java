@@ -134,6 +134,18 @@ public final class DistilBertOptions {
       .defaultValue(InferenceOptions.CACHE_MAX_BYTES.defaultValue())
       .withDescription(InferenceOptions.CACHE_MAX_BYTES.description());
 
+  public static final ConfigOption<String> SCHEDULING = ConfigOptions.key("scheduling").stringType()
+      .defaultValue(InferenceOptions.SCHEDULING.defaultValue())
+      .withDescription("none, fair or fifo, as the job's inference.scheduling: with fair or fifo this model's"
+          + " batches run within the TaskManager's thread budget of task-manager-threads threads, shared with every"
+          + " other model of the same job in that TaskManager that names the same budget (other CREATE MODEL"
+          + " statements over the same or other tables, and the job's DataStream operators).");
+
+  public static final ConfigOption<Integer> TASK_MANAGER_THREADS = ConfigOptions.key("task-manager-threads")
+      .intType().defaultValue(0)
+      .withDescription("With scheduling fair or fifo: the size of the TaskManager's thread budget; 0 = the"
+          + " available processors.");
+
   static final List<String> ON_ERROR_VALUES = List.of("null", "skip", "fail");
 
   /** The options above that {@link PipelineOptionKeys#applyTo} reads. */

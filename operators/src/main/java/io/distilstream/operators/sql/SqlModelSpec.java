@@ -69,9 +69,14 @@ public final class SqlModelSpec implements Serializable {
   final boolean pairs;
   /** The output cache's bounds; null when it is off. */
   final ModelOutputCache.Bounds cache;
+  /** How the TaskManager's thread budget is shared ({@code scheduling}); null: no budget. */
+  final io.distilstream.runtime.batch.InferenceBudget.Policy scheduling;
+  /** The budget's threads ({@code task-manager-threads}; 0 = the available processors). */
+  final int budgetThreads;
 
   private SqlModelSpec(Task task, String modelDir, PipelineOptions pipelineOptions, Duration maxWait, String onError,
-      List<Out> outputs, boolean pairs, ModelOutputCache.Bounds cache) {
+      List<Out> outputs, boolean pairs, ModelOutputCache.Bounds cache,
+      io.distilstream.runtime.batch.InferenceBudget.Policy scheduling, int budgetThreads) {
     this.task = task;
     this.modelDir = modelDir;
     this.pipelineOptions = pipelineOptions;
@@ -80,6 +85,8 @@ public final class SqlModelSpec implements Serializable {
     this.outputs = outputs;
     this.pairs = pairs;
     this.cache = cache;
+    this.scheduling = scheduling;
+    this.budgetThreads = budgetThreads;
   }
 
   public Task task() { return task; }
@@ -142,7 +149,18 @@ public final class SqlModelSpec implements Serializable {
         throw new ValidationException("option " + e.getMessage(), e);
       }
     }
-    return new SqlModelSpec(task, model, p, maxWait, onError, List.of(), false, cache);
+    io.distilstream.runtime.batch.InferenceBudget.Policy scheduling;
+    try {
+      scheduling = io.distilstream.operators.InferenceSpec.scheduling(o.get(DistilBertOptions.SCHEDULING),
+          DistilBertOptions.SCHEDULING.key());
+    } catch (IllegalArgumentException e) {
+      throw new ValidationException("option " + e.getMessage(), e);
+    }
+    int budgetThreads = o.get(DistilBertOptions.TASK_MANAGER_THREADS);
+    if (budgetThreads < 0) {
+      throw new ValidationException("option task-manager-threads must be >= 0, got " + budgetThreads);
+    }
+    return new SqlModelSpec(task, model, p, maxWait, onError, List.of(), false, cache, scheduling, budgetThreads);
   }
 
   /** The same spec with its input and output schemas checked against the task. */
@@ -150,7 +168,7 @@ public final class SqlModelSpec implements Serializable {
     checkInput(input);
     binding().checkOptions(this, input.getColumns().size());
     return new SqlModelSpec(task, modelDir, pipelineOptions, maxWait, onError, mapOutput(output),
-        input.getColumns().size() == 2, cache);
+        input.getColumns().size() == 2, cache, scheduling, budgetThreads);
   }
 
   // ---- schemas -------------------------------------------------------------------------------------------------

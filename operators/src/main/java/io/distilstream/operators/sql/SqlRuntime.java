@@ -3,6 +3,7 @@ package io.distilstream.operators.sql;
 import io.distilstream.operators.InferenceMetrics;
 import io.distilstream.operators.ModelPaths;
 import io.distilstream.operators.ModelVersion;
+import io.distilstream.runtime.batch.InferenceBudget;
 import io.distilstream.runtime.model.ModelDirectory;
 import io.distilstream.runtime.pipeline.MicroBatcher;
 import io.distilstream.runtime.pipeline.Outcome;
@@ -58,8 +59,15 @@ final class SqlRuntime<Q, I, O> implements AutoCloseable {
       if (spec.cache != null) {
         pipeline.useCache(spec.cache, version.hash(), metrics);
       }
+      String thread = "distilstream-sql-" + spec.task.id() + "-" + subtask;
+      // a static of a class in the job's jar: one budget per job, TaskManager, size and policy, shared by every
+      // model (statement or operator) of the job that names the same one (see InferenceBudget)
+      InferenceBudget.Lane lane = spec.scheduling == null ? null : InferenceBudget.shared(
+          spec.budgetThreads > 0 ? spec.budgetThreads : Runtime.getRuntime().availableProcessors(), spec.scheduling)
+          .lane(thread, options.session().intraOpThreads());
       batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(), options.batching().maxTokens(),
-          spec.maxWait, metrics, "distilstream-sql-" + spec.task.id() + "-" + subtask);
+          spec.maxWait, MicroBatcher.DEFAULT_QUEUE_BATCHES * options.batching().maxBatchSize(), metrics, thread,
+          lane);
       h.batcher = batcher;
     } catch (RuntimeException e) {
       pipeline.close();

@@ -336,4 +336,18 @@ class SqlModelSpecTest {
     assertThatThrownBy(() -> spec("text-classification", dir, "cache.enabled", "true", "cache.max-entries", "0"))
         .isInstanceOf(ValidationException.class).hasMessageContaining("cache.max-entries must be >= 1");
   }
+
+  /** The thread budget's options: none by default, a policy and size from the options, nonsense rejected by name. */
+  @Test
+  void schedulingOptionsAreReadAndChecked() {
+    Path dir = model("tiny-distilbert-sequence-classification");
+    assertThat(spec("text-classification", dir).scheduling).isNull();
+    SqlModelSpec fair = spec("text-classification", dir, "scheduling", "fair", "task-manager-threads", "2");
+    assertThat(fair.scheduling).isEqualTo(io.distilstream.runtime.batch.InferenceBudget.Policy.FAIR);
+    assertThat(fair.budgetThreads).isEqualTo(2);
+    assertThatThrownBy(() -> spec("text-classification", dir, "scheduling", "roundrobin"))
+        .isInstanceOf(ValidationException.class).hasMessageContaining("scheduling must be none, fair or fifo");
+    assertThatThrownBy(() -> spec("text-classification", dir, "task-manager-threads", "-1"))
+        .isInstanceOf(ValidationException.class).hasMessageContaining("task-manager-threads must be >= 0");
+  }
 }
