@@ -20,7 +20,6 @@ import io.distilstream.schemas.TextEvent;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -148,33 +147,33 @@ public final class EnrichmentJob {
 
     Enrichment.Streams out = Enrichment.apply(beforeInference.apply(events), spec);
     String prefix = cfg.transactionalIdPrefix();
-    Map<Task, String> models = spec.models();
-    if (models.containsKey(Task.TEXT_CLASSIFICATION)) {
+    java.util.Set<Task> models = spec.tasks();
+    if (models.contains(Task.TEXT_CLASSIFICATION)) {
       sink(out.classifications(), cfg, kafka, JobConfig.CLASSIFICATIONS_TOPIC.key(),
           cfg.get(JobConfig.CLASSIFICATIONS_TOPIC), ClassificationResult.class,
           r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.TOKEN_CLASSIFICATION)) {
+    if (models.contains(Task.TOKEN_CLASSIFICATION)) {
       sink(out.entities(), cfg, kafka, JobConfig.ENTITIES_TOPIC.key(), cfg.get(JobConfig.ENTITIES_TOPIC),
           EntityResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.QUESTION_ANSWERING)) {
+    if (models.contains(Task.QUESTION_ANSWERING)) {
       sink(out.answers(), cfg, kafka, JobConfig.ANSWERS_TOPIC.key(), cfg.get(JobConfig.ANSWERS_TOPIC),
           AnswerResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.FEATURE_EXTRACTION)) {
+    if (models.contains(Task.FEATURE_EXTRACTION)) {
       sink(out.embeddings(), cfg, kafka, JobConfig.EMBEDDINGS_TOPIC.key(), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
           EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.FILL_MASK)) {
+    if (models.contains(Task.FILL_MASK)) {
       sink(out.fillMasks(), cfg, kafka, JobConfig.FILL_MASK_TOPIC.key(), cfg.get(JobConfig.FILL_MASK_TOPIC),
           FillMaskResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.MULTIPLE_CHOICE)) {
+    if (models.contains(Task.MULTIPLE_CHOICE)) {
       sink(out.choices(), cfg, kafka, JobConfig.CHOICES_TOPIC.key(), cfg.get(JobConfig.CHOICES_TOPIC),
           ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }
-    if (models.containsKey(Task.ZERO_SHOT_CLASSIFICATION)) {
+    if (models.contains(Task.ZERO_SHOT_CLASSIFICATION)) {
       sink(out.zeroShot(), cfg, kafka, JobConfig.ZERO_SHOT_TOPIC.key(), cfg.get(JobConfig.ZERO_SHOT_TOPIC),
           ClassificationResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
     }

@@ -102,7 +102,7 @@ public final class Enrichment {
           : AsyncDataStream.unorderedWait(events, fn, timeout, TimeUnit.MILLISECONDS, capacity);
     }
     return out.returns(new AvroTypeInfo<>(InferenceOutput.class))
-        .name("distilstream: inference " + spec.models().keySet())
+        .name("distilstream: inference " + spec.tasks())
         .uid(INFERENCE_UID);
   }
 

@@ -189,16 +189,21 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     metrics = new InferenceMetrics(getRuntimeContext().getMetricGroup(), this::queueDepth);
     try {
       Map<Task, String> versions = new EnumMap<>(Task.class);
-      for (var e : spec.models().entrySet()) {
-        ModelDirectory dir = ModelPaths.open(e.getValue());
-        TaskRuntime<?, ?> runtime = newRuntime(e.getKey(), dir, ModelVersion.of(dir,
-            ModelSource.displayName(e.getValue())), options, subtask);
-        runtimes.put(e.getKey(), runtime);
-        versions.put(e.getKey(), runtime.model.getVersion());
-        metrics.onServing(e.getKey().id(), runtime.model);
+      Map<Task, String> paths = new EnumMap<>(Task.class);
+      for (ModelSpec m : spec.models()) {
+        if (runtimes.containsKey(m.task())) {
+          continue; // still one model per task here; the next step runs each model
+        }
+        ModelDirectory dir = ModelPaths.open(m.source());
+        TaskRuntime<?, ?> runtime = newRuntime(m.task(), dir, ModelVersion.of(dir,
+            ModelSource.displayName(m.source())), options, subtask);
+        runtimes.put(m.task(), runtime);
+        versions.put(m.task(), runtime.model.getVersion());
+        paths.put(m.task(), m.source());
+        metrics.onServing(m.task().id(), runtime.model);
       }
       if (spec.reloadInterval() != null) {
-        reloader = new ModelReloader(spec.models(), versions,
+        reloader = new ModelReloader(paths, versions,
             (task, dir, version) -> newRuntime(task, dir, version, options, subtask), spec.reloadInterval(),
             getRuntimeContext().getMetricGroup(), "distilstream-reload-" + subtask);
       }

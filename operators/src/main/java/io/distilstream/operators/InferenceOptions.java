@@ -27,6 +27,62 @@ public final class InferenceOptions {
       .stringType().asList().noDefaultValue()
       .withDescription("Tasks for events that name none; default: every task with a model.");
 
+  // ---- named models and routing (docs/job.md, "Several models") ----
+
+  /** Prefix of the named models' keys: {@code inference.models.<name>.<property>}. */
+  public static final String MODELS_PREFIX = "inference.models.";
+  /** Most models one job declares, per-task keys included: each is a pipeline and a batcher thread per subtask. */
+  public static final int MAX_MODELS = 32;
+
+  /** Documents the key pattern; read by {@link InferenceSpec#fromConfiguration} for every {@code <name>}. */
+  public static final ConfigOption<String> NAMED_MODEL_TASK = ConfigOptions.key(MODELS_PREFIX + "<name>.task")
+      .stringType().noDefaultValue()
+      .withDescription("The task of the model <name> (text-classification, token-classification, ...). Declares"
+          + " the model: a name is [a-z0-9][a-z0-9-_]{0,63}, at most " + MAX_MODELS + " models per job. Each"
+          + " inference.model.<task> key declares one more, named after its task.");
+
+  /** Documents the key pattern (see {@link #NAMED_MODEL_TASK}). */
+  public static final ConfigOption<String> NAMED_MODEL_PATH = ConfigOptions.key(MODELS_PREFIX + "<name>.path")
+      .stringType().noDefaultValue()
+      .withDescription("The model <name>'s directory, pointer file or Hugging Face Hub id, as"
+          + " inference.model.<task> takes it (Hub ids pinned to their commit at submission; hot reload per model).");
+
+  /** Documents the key pattern (see {@link #NAMED_MODEL_TASK}). */
+  public static final ConfigOption<String> NAMED_MODEL_TOPIC = ConfigOptions.key(MODELS_PREFIX + "<name>.topic")
+      .stringType().noDefaultValue()
+      .withDescription("The topic of the model <name>'s results; default <the task's topic>-<name> (e.g."
+          + " text-labels-toxicity). Set it to the task's topic to share it: every result names its model in"
+          + " model.alias.");
+
+  /** Documents the key pattern (see {@link #NAMED_MODEL_TASK}). */
+  public static final ConfigOption<String> NAMED_MODEL_SHADOWS = ConfigOptions.key(MODELS_PREFIX + "<name>.shadows")
+      .stringType().noDefaultValue()
+      .withDescription("The name of another model of the same task that the model <name> shadows: it runs on"
+          + " the events its primary runs on, its results never go to the primary's consumers. The primary is no"
+          + " shadow itself.");
+
+  public static final ConfigOption<List<String>> DEFAULT_MODELS = ConfigOptions.key(MODELS_PREFIX + "default")
+      .stringType().asList().noDefaultValue()
+      .withDescription("Models for events that select none (no models, no matching routing rule, no tasks);"
+          + " default: every model that is no shadow (of inference.default-tasks' tasks, where that is set)."
+          + " Separated by ';' or ','.");
+
+  public static final ConfigOption<String> ROUTING_HEADER = ConfigOptions.key("inference.routing.header")
+      .stringType().noDefaultValue()
+      .withDescription("A Kafka record header whose value (UTF-8) is a comma-separated list of model names: an"
+          + " event whose own models list is empty runs those. Unset: headers are not read.");
+
+  /** Prefix of the attribute rules: {@code inference.routing.attribute.<attribute>.<value>=<model>,...}. */
+  public static final String ROUTING_ATTRIBUTE_PREFIX = "inference.routing.attribute.";
+
+  /** Documents the key pattern; read by {@link InferenceSpec#fromConfiguration} for every attribute and value. */
+  public static final ConfigOption<String> ROUTING_ATTRIBUTE =
+      ConfigOptions.key(ROUTING_ATTRIBUTE_PREFIX + "<attribute>.<value>").stringType().noDefaultValue()
+      .withDescription("Comma-separated model names for events that name no models and whose attribute"
+          + " <attribute> is <value> (e.g. inference.routing.attribute.lang.de=toxicity-de). The attribute is up to"
+          + " the first '.', the value the rest; where several attributes match, the first attribute in name order"
+          + " decides.");
+
   public static final ConfigOption<Integer> MAX_BATCH_SIZE = ConfigOptions.key("inference.max-batch-size")
       .intType().defaultValue(32)
       .withDescription("A batch is run as soon as it holds this many requests.");

@@ -9,22 +9,23 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.configuration.Configuration;
 
 /**
- * The small serializable description of the inference work: which model runs which task, and how requests are
- * batched. It travels in the job graph; each subtask turns it into pipelines and batchers in {@code open()}.
+ * The small serializable description of the inference work: which models the job serves ({@link ModelSpec}: a
+ * name, a task, a source), how events are routed to them ({@link ModelRouting}), and how requests are batched. It travels in the job graph; each subtask turns it into pipelines and batchers in {@code open()}.
  * Validated when built, so a misconfigured job fails at submission, not on the first event.
  */
 public final class InferenceSpec implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  private final EnumMap<Task, String> models;
-  private final List<Task> defaultTasks;
+  /** Every model: the per-task keys' first, in task order, then the named ones in name order. */
+  private final List<ModelSpec> models;
+  /** Which models an event runs. */
+  private final ModelRouting routing;
   private final PipelineOptions pipelineOptions;
   private final Duration maxWait;
   private final int capacity;
@@ -44,9 +45,8 @@ public final class InferenceSpec implements Serializable {
   private final boolean shareSessions;
 
   private InferenceSpec(Builder b) {
-    this.models = new EnumMap<>(b.models);
-    this.defaultTasks = Collections.unmodifiableList(
-        b.defaultTasks.isEmpty() ? new ArrayList<>(b.models.keySet()) : new ArrayList<>(b.defaultTasks));
+    List<ModelSpec> all = new ArrayList<>(b.perTask.values());
+    all.addAll(b.named.values());
     this.pipelineOptions = b.pipelineOptions;
     this.maxWait = b.maxWait;
     this.capacity = b.capacity;
@@ -60,21 +60,104 @@ public final class InferenceSpec implements Serializable {
     this.cache = b.cache;
     this.taskManagerThreads = b.taskManagerThreads;
     this.shareSessions = b.shareSessions;
+    validateModels(all);
+    this.routing = new ModelRouting(all, defaults(b, all), b.routingHeader, b.attributeRules);
     validate();
+    this.models = pinned(all); // last: it reads files or asks the Hub
   }
 
-  private void validate() {
-    if (models.isEmpty()) {
-      throw new IllegalArgumentException("no model configured: set at least one of "
-          + InferenceOptions.MODEL_PREFIX + "<task> (text-classification, token-classification,"
-          + " question-answering, feature-extraction, fill-mask, multiple-choice, zero-shot-classification)");
+  /** {@code inference.models.default}, else the models of {@code inference.default-tasks}, else null (every one). */
+  private static List<String> defaults(Builder b, List<ModelSpec> models) {
+    if (!b.defaultModels.isEmpty()) {
+      if (!b.defaultTasks.isEmpty()) {
+        throw new IllegalArgumentException("set " + InferenceOptions.DEFAULT_MODELS.key() + " or "
+            + InferenceOptions.DEFAULT_TASKS.key() + ", not both");
+      }
+      return b.defaultModels;
     }
-    for (Task t : defaultTasks) {
-      if (!models.containsKey(t)) {
+    if (b.defaultTasks.isEmpty()) {
+      return null;
+    }
+    List<String> names = new ArrayList<>();
+    for (Task t : b.defaultTasks) {
+      boolean served = false;
+      for (ModelSpec m : models) {
+        if (m.task() == t) {
+          served = true;
+          if (!m.isShadow() && !names.contains(m.name())) {
+            names.add(m.name());
+          }
+        }
+      }
+      if (!served) {
         throw new IllegalArgumentException(InferenceOptions.DEFAULT_TASKS.key() + " names " + t + ", but "
             + InferenceOptions.MODEL_PREFIX + t + " is not set");
       }
     }
+    return names;
+  }
+
+  /** Checks the models as a set: some, not too many, names unique, shadows of declared primaries. */
+  private static void validateModels(List<ModelSpec> models) {
+    if (models.isEmpty()) {
+      throw new IllegalArgumentException("no model configured: set at least one of "
+          + InferenceOptions.MODEL_PREFIX + "<task> (text-classification, token-classification,"
+          + " question-answering, feature-extraction, fill-mask, multiple-choice, zero-shot-classification) or "
+          + InferenceOptions.NAMED_MODEL_TASK.key() + " and " + InferenceOptions.NAMED_MODEL_PATH.key());
+    }
+    if (models.size() > InferenceOptions.MAX_MODELS) {
+      throw new IllegalArgumentException(models.size() + " models declared, over " + InferenceOptions.MAX_MODELS
+          + " per job: each is a pipeline and a batcher per subtask");
+    }
+    Map<String, ModelSpec> byName = new java.util.HashMap<>();
+    for (ModelSpec m : models) {
+      ModelSpec before = byName.put(m.name(), m);
+      if (before != null) {
+        throw new IllegalArgumentException("model '" + m.name() + "' is declared twice: by "
+            + InferenceOptions.MODEL_PREFIX + before.task().id() + " (a per-task key declares a model named after"
+            + " its task) and by " + InferenceOptions.MODELS_PREFIX + m.name() + ".*");
+      }
+    }
+    for (ModelSpec m : models) {
+      if (m.shadows() == null) {
+        continue;
+      }
+      String key = InferenceOptions.MODELS_PREFIX + m.name() + ".shadows";
+      ModelSpec primary = byName.get(m.shadows());
+      if (primary == null) {
+        throw new IllegalArgumentException(key + " names '" + m.shadows() + "', which is not declared");
+      }
+      if (primary == m) {
+        throw new IllegalArgumentException(key + " names the model itself");
+      }
+      if (primary.task() != m.task()) {
+        throw new IllegalArgumentException(key + ": '" + m.name() + "' runs " + m.task().id() + " but '"
+            + primary.name() + "' runs " + primary.task().id() + "; a shadow runs its primary's task");
+      }
+      if (primary.isShadow()) {
+        // no chains, so no cycles: every shadow's primary serves
+        throw new IllegalArgumentException(key + " names '" + primary.name() + "', itself a shadow (of '"
+            + primary.shadows() + "'): shadow the primary instead");
+      }
+    }
+  }
+
+  /** The models with Hub ids pinned to their commit; fails, naming the path, where a directory's files are missing. */
+  private static List<ModelSpec> pinned(List<ModelSpec> models) {
+    List<ModelSpec> pinned = new ArrayList<>(models.size());
+    for (ModelSpec m : models) {
+      if (ModelSource.isHubId(m.source())) {
+        // checked against the Hub now and pinned to its commit: the same model on every TaskManager and restart
+        pinned.add(m.withSource(ModelSource.pin(m.source())));
+      } else {
+        ModelDirectory.of(ModelPaths.resolve(Path.of(m.source()))); // fails here, naming the path, if files are missing
+        pinned.add(m);
+      }
+    }
+    return List.copyOf(pinned);
+  }
+
+  private void validate() {
     int maxBatch = pipelineOptions.batching().maxBatchSize();
     if (capacity < maxBatch) {
       throw new IllegalArgumentException(InferenceOptions.CAPACITY.key() + " (" + capacity + ") must be at least "
@@ -99,14 +182,6 @@ public final class InferenceSpec implements Serializable {
       throw new IllegalArgumentException(InferenceOptions.MAX_RESULT_BYTES.key() + " must be >= 1024, got "
           + maxResultBytes);
     }
-    for (Map.Entry<Task, String> e : models.entrySet()) {
-      if (ModelSource.isHubId(e.getValue())) {
-        // checked against the Hub now and pinned to its commit: the same model on every TaskManager and restart
-        e.setValue(ModelSource.pin(e.getValue()));
-      } else {
-        ModelDirectory.of(ModelPaths.resolve(Path.of(e.getValue()))); // fails here, naming the path, if files are missing
-      }
-    }
   }
 
   /** Reads and validates the {@link InferenceOptions} of a Flink configuration. */
@@ -121,6 +196,9 @@ public final class InferenceSpec implements Serializable {
         b.defaultTasks.add(Task.parse(s));
       }
     });
+    readModels(conf.toMap(), b);
+    conf.getOptional(InferenceOptions.DEFAULT_MODELS).ifPresent(list -> b.defaultModels.addAll(names(list)));
+    b.routingHeader = conf.getOptional(InferenceOptions.ROUTING_HEADER).map(String::trim).orElse(null);
     PipelineOptions.LongText longText;
     PipelineOptions.WindowPool windowPool;
     try {
@@ -144,6 +222,76 @@ public final class InferenceSpec implements Serializable {
         .taskManagerThreadPool(threadPool(conf))
         .shareSessions(conf.get(InferenceOptions.SHARE_SESSIONS))
         .build();
+  }
+
+  /**
+   * The {@code inference.models.<name>.*} and {@code inference.routing.attribute.*} keys. Any other property under
+   * a model's name is refused: a typo ({@code .pth}) would otherwise leave the model without its path silently.
+   */
+  static void readModels(Map<String, String> conf, Builder b) {
+    Map<String, Map<String, String>> byName = new java.util.TreeMap<>();
+    for (Map.Entry<String, String> e : new java.util.TreeMap<>(conf).entrySet()) {
+      String key = e.getKey();
+      if (key.startsWith(InferenceOptions.ROUTING_ATTRIBUTE_PREFIX)) {
+        String rest = key.substring(InferenceOptions.ROUTING_ATTRIBUTE_PREFIX.length());
+        int dot = rest.indexOf('.');
+        if (dot <= 0 || dot == rest.length() - 1) {
+          throw new IllegalArgumentException(key + ": expected " + InferenceOptions.ROUTING_ATTRIBUTE.key());
+        }
+        b.routeAttribute(rest.substring(0, dot), rest.substring(dot + 1),
+            names(List.of(e.getValue())).toArray(String[]::new));
+        continue;
+      }
+      if (!key.startsWith(InferenceOptions.MODELS_PREFIX) || key.equals(InferenceOptions.DEFAULT_MODELS.key())) {
+        continue;
+      }
+      String rest = key.substring(InferenceOptions.MODELS_PREFIX.length());
+      int dot = rest.indexOf('.');
+      if (dot < 0) {
+        throw new IllegalArgumentException(key + ": expected " + InferenceOptions.MODELS_PREFIX
+            + "<name>.task, .path, .topic or .shadows");
+      }
+      String name = rest.substring(0, dot);
+      ModelSpec.checkName(name);
+      String property = rest.substring(dot + 1);
+      if (!List.of("task", "path", "topic", "shadows").contains(property)) {
+        throw new IllegalArgumentException(key + ": unknown property '" + property + "' of model '" + name
+            + "' (task, path, topic, shadows)");
+      }
+      byName.computeIfAbsent(name, n -> new java.util.HashMap<>()).put(property, e.getValue().trim());
+    }
+    for (Map.Entry<String, Map<String, String>> m : byName.entrySet()) {
+      String name = m.getKey();
+      Map<String, String> p = m.getValue();
+      for (String required : List.of("task", "path")) {
+        if (p.get(required) == null || p.get(required).isEmpty()) {
+          throw new IllegalArgumentException("model '" + name + "' has no " + InferenceOptions.MODELS_PREFIX + name
+              + "." + required);
+        }
+      }
+      Task task;
+      try {
+        task = Task.parse(p.get("task"));
+      } catch (IllegalArgumentException ex) {
+        throw new IllegalArgumentException(InferenceOptions.MODELS_PREFIX + name + ".task: " + ex.getMessage(), ex);
+      }
+      String shadows = p.get("shadows");
+      b.model(new ModelSpec(name, task, ModelSource.absolute(p.get("path")), p.get("topic"),
+          shadows == null || shadows.isEmpty() ? null : shadows, false));
+    }
+  }
+
+  /** Model names from list items, each of which may itself be comma-separated; blanks dropped. */
+  static List<String> names(List<String> items) {
+    List<String> out = new ArrayList<>();
+    for (String item : items) {
+      for (String n : item.split(",")) {
+        if (!n.isBlank()) {
+          out.add(n.trim());
+        }
+      }
+    }
+    return out;
   }
 
   /** -1 for per-session threads, else the shared pool's size (0 = available processors). */
@@ -179,8 +327,36 @@ public final class InferenceSpec implements Serializable {
     return new Builder();
   }
 
-  public Map<Task, String> models() { return Collections.unmodifiableMap(models); }
-  public List<Task> defaultTasks() { return defaultTasks; }
+  /** Every model the job serves: the per-task keys' first (task order), then the named ones (name order). */
+  public List<ModelSpec> models() { return models; }
+  /** The model of that name, or null. */
+  public ModelSpec model(String name) {
+    for (ModelSpec m : models) {
+      if (m.name().equals(name)) {
+        return m;
+      }
+    }
+    return null;
+  }
+  /** The tasks the models run, in task order. */
+  public java.util.Set<Task> tasks() {
+    java.util.EnumSet<Task> out = java.util.EnumSet.noneOf(Task.class);
+    models.forEach(m -> out.add(m.task()));
+    return out;
+  }
+  /** Which models an event runs: defaults, the routing header, attribute rules. */
+  public ModelRouting routing() { return routing; }
+  /** The distinct tasks of the default models, in the defaults' order. */
+  public List<Task> defaultTasks() {
+    List<Task> out = new ArrayList<>();
+    for (String n : routing.defaults()) {
+      Task t = model(n).task();
+      if (!out.contains(t)) {
+        out.add(t);
+      }
+    }
+    return out;
+  }
   public PipelineOptions pipelineOptions() { return pipelineOptions; }
   public Duration maxWait() { return maxWait; }
   public int capacity() { return capacity; }
@@ -204,8 +380,12 @@ public final class InferenceSpec implements Serializable {
 
   /** Builds a spec in code; the same validation as {@link #fromConfiguration}. */
   public static final class Builder {
-    private final EnumMap<Task, String> models = new EnumMap<>(Task.class);
+    private final EnumMap<Task, ModelSpec> perTask = new EnumMap<>(Task.class);
+    private final java.util.TreeMap<String, ModelSpec> named = new java.util.TreeMap<>();
     private final List<Task> defaultTasks = new ArrayList<>();
+    private final List<String> defaultModels = new ArrayList<>();
+    private String routingHeader;
+    private final Map<String, Map<String, List<String>>> attributeRules = new java.util.TreeMap<>();
     private PipelineOptions pipelineOptions = PipelineOptions.defaults();
     private Duration maxWait = InferenceOptions.MAX_WAIT.defaultValue();
     private int capacity = InferenceOptions.CAPACITY.defaultValue();
@@ -220,13 +400,33 @@ public final class InferenceSpec implements Serializable {
     private int taskManagerThreads = -1;
     private boolean shareSessions;
 
-    public Builder model(Task task, Path dir) { models.put(task, dir.toAbsolutePath().toString()); return this; }
+    public Builder model(Task task, Path dir) { return model(task, dir.toAbsolutePath().toString()); }
     /**
      * A model directory, pointer file or Hugging Face Hub id ({@code ORG/NAME[@REVISION]}; an existing local path
      * wins), as {@code inference.model.<task>} takes it. Where a Hub id, {@link #build} pins it to its commit.
      */
     public Builder model(Task task, String pathOrHubId) {
-      models.put(task, ModelSource.absolute(pathOrHubId));
+      perTask.put(task, ModelSpec.perTask(task, ModelSource.absolute(pathOrHubId)));
+      return this;
+    }
+    /** A named model ({@code inference.models.<name>.*}); its source as {@link #model(Task, String)} takes it. */
+    public Builder model(ModelSpec m) {
+      if (named.put(m.name(), m) != null) {
+        throw new IllegalArgumentException("model '" + m.name() + "' is declared twice");
+      }
+      return this;
+    }
+    /** A named model on its default topic, shadowing nothing. */
+    public Builder model(String name, Task task, Path dir) {
+      return model(new ModelSpec(name, task, dir.toAbsolutePath().toString(), null, null, false));
+    }
+    /** The models for events that select none ({@code inference.models.default}). */
+    public Builder defaultModels(String... names) { defaultModels.clear(); defaultModels.addAll(List.of(names)); return this; }
+    /** {@code inference.routing.header}: the record header that lists an event's models; null = none. */
+    public Builder routingHeader(String header) { this.routingHeader = header; return this; }
+    /** {@code inference.routing.attribute.<attribute>.<value>=<models>}. */
+    public Builder routeAttribute(String attribute, String value, String... models) {
+      attributeRules.computeIfAbsent(attribute, a -> new java.util.TreeMap<>()).put(value, List.of(models));
       return this;
     }
     public Builder defaultTasks(Task... tasks) { defaultTasks.clear(); defaultTasks.addAll(List.of(tasks)); return this; }

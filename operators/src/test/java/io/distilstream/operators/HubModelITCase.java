@@ -92,7 +92,7 @@ class HubModelITCase {
     conf.setString("inference.model.text-classification", ID);
     conf.set(InferenceOptions.MAX_WAIT, Duration.ofMillis(20));
     InferenceSpec spec = InferenceSpec.fromConfiguration(conf);
-    assertThat(spec.models()).containsEntry(Task.TEXT_CLASSIFICATION, ID + "@" + repo.commit());
+    assertThat(spec.model(Task.TEXT_CLASSIFICATION.id()).source()).isEqualTo(ID + "@" + repo.commit());
     assertThat(hub.requests.subList(before, hub.requests.size()))
         .noneMatch(r -> r.contains("/resolve/") || r.contains("/cdn/")); // pinned, not fetched
 

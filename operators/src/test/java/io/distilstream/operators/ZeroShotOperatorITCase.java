@@ -153,7 +153,7 @@ class ZeroShotOperatorITCase {
     conf.setString("inference.zero-shot.multi-label", "true");
     conf.setString("inference.max-candidate-labels", "8");
     InferenceSpec spec = InferenceSpec.fromConfiguration(conf);
-    assertThat(spec.models()).containsOnlyKeys(Task.ZERO_SHOT_CLASSIFICATION);
+    assertThat(spec.tasks()).containsOnly(Task.ZERO_SHOT_CLASSIFICATION);
     PipelineOptions o = spec.pipelineOptions();
     assertThat(o.candidateLabels()).containsExactly("spam", "ham");
     assertThat(o.hypothesisTemplate()).isEqualTo("It is {}.");

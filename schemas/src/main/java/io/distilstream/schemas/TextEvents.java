@@ -17,7 +17,7 @@ import org.apache.avro.specific.SpecificData;
 public final class TextEvents {
   /** Earlier versions of TextEvent, oldest first. Add one here whenever the schema changes. */
   static final List<String> HISTORY = List.of("history/TextEvent-v1.avsc", "history/TextEvent-v2.avsc",
-      "history/TextEvent-v3.avsc");
+      "history/TextEvent-v3.avsc", "history/TextEvent-v4.avsc");
 
   private static final BinaryMessageDecoder<TextEvent> DECODER = decoder();
   /** Writer schemas by their single-object fingerprint: the current one and every earlier version. */
