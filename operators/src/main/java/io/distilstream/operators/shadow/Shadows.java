@@ -57,7 +57,7 @@ public final class Shadows {
 
   /**
    * Tags each output of a paired model with its pairs and side: a primary with two shadows is in two pairs. Results
-   * name their model ({@code ModelInfo.name}); outputs of unpaired models, and those without an event id (no pair
+   * name their model ({@code ModelInfo.alias}); outputs of unpaired models, and those without an event id (no pair
    * can be found for them), are not compared.
    */
   static final class Route implements FlatMapFunction<InferenceOutput, ShadowSide> {
@@ -89,7 +89,8 @@ public final class Shadows {
 
     private static String modelName(InferenceOutput o) {
       ModelInfo m = ShadowResults.model(o);
-      return m == null ? null : m.getName();
+      // the model's name in the job; the directory's name only in records of a job before named models
+      return m == null ? null : m.getAlias() != null ? m.getAlias() : m.getName();
     }
   }
 }

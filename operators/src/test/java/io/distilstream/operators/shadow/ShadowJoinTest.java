@@ -34,7 +34,8 @@ class ShadowJoinTest {
     List<Label> l = List.of(new Label(top, score), new Label(top.equals("POSITIVE") ? "NEGATIVE" : "POSITIVE",
         1 - score));
     return InferenceOutput.newBuilder().setClassification(ClassificationResult.newBuilder().setId(id)
-        .setModel(new ModelInfo(model, version, "test")).setLatencyMicros(1).setLabels(l).build()).build();
+        .setModel(ModelInfo.newBuilder().setName("dir").setVersion(version).setRuntime("test").setAlias(model)
+            .build()).setLatencyMicros(1).setLabels(l).build()).build();
   }
 
   static InferenceOutput dead(String id, String reason) {
@@ -51,6 +52,20 @@ class ShadowJoinTest {
 
   private static ShadowSide side(boolean primary, InferenceOutput o) {
     return new ShadowSide(PAIR.key(), ShadowResults.id(o), primary, o);
+  }
+
+  @Test
+  void outputsAreRoutedToEveryPairOfTheirModelByAlias() throws Exception {
+    ShadowPair other = new ShadowPair("toxicity", "toxicity-v3");
+    Shadows.Route route = new Shadows.Route(List.of(PAIR, other));
+    List<ShadowSide> out = new ArrayList<>();
+    org.apache.flink.util.Collector<ShadowSide> c = new org.apache.flink.api.common.functions.util.ListCollector<>(out);
+    route.flatMap(labels("toxicity", "v1", "a", "POSITIVE", 0.9f), c);
+    route.flatMap(labels("toxicity-v3", "v3", "a", "POSITIVE", 0.9f), c);
+    route.flatMap(labels("spam", "v1", "a", "POSITIVE", 0.9f), c);
+    assertThat(out).extracting(s -> s.pair, s -> s.primary, s -> s.id).containsExactly(
+        org.assertj.core.groups.Tuple.tuple(PAIR.key(), true, "a"), org.assertj.core.groups.Tuple.tuple(other.key(), true, "a"),
+        org.assertj.core.groups.Tuple.tuple(other.key(), false, "a"));
   }
 
   @Test
