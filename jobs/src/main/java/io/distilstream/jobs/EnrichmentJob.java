@@ -8,6 +8,9 @@ import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceOptions;
 import io.distilstream.operators.InferenceSpec;
+import io.distilstream.operators.shadow.ShadowOptions;
+import io.distilstream.operators.shadow.ShadowPair;
+import io.distilstream.operators.shadow.Shadows;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ChoiceResult;
@@ -16,6 +19,7 @@ import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.FillMaskResult;
+import io.distilstream.schemas.ShadowSummary;
 import io.distilstream.schemas.TextEvent;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -180,6 +184,14 @@ public final class EnrichmentJob {
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
         DeadLetter.class, DeadLetter::getId, prefix, registry);
+    List<ShadowPair> pairs = ShadowPair.of(spec);
+    if (!pairs.isEmpty()) {
+      // agreement of each shadow with its primary, keyed by pair so that a pair's summaries stay in order
+      DataStream<ShadowSummary> summaries = Shadows.apply(out.inference(), pairs,
+          ShadowOptions.Settings.of(cfg.flink()));
+      sink(summaries, cfg, kafka, JobConfig.SHADOW_SUMMARY_TOPIC.key(), cfg.get(JobConfig.SHADOW_SUMMARY_TOPIC),
+          ShadowSummary.class, s -> s.getPrimary() + ">" + s.getShadow(), prefix, registry);
+    }
   }
 
   /**
