@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
@@ -28,6 +29,10 @@ public final class Shadows {
   public static final String JOIN_UID = "distilstream-shadow-join";
   public static final String SUMMARY_UID = "distilstream-shadow-summary";
 
+  /** Explicit, so that the output travels with Avro's serializer, never as a generic (Kryo) type. */
+  static final TypeInformation<ShadowSide> SIDE_TYPE = Types.POJO(ShadowSide.class, Map.of("pair", Types.STRING,
+      "id", Types.STRING, "primary", Types.BOOLEAN, "output", new AvroTypeInfo<>(InferenceOutput.class)));
+
   private Shadows() {}
 
   public static DataStream<ShadowSummary> apply(DataStream<InferenceOutput> inference, List<ShadowPair> pairs,
@@ -38,13 +43,13 @@ public final class Shadows {
     }
     SingleOutputStreamOperator<ShadowSide> sides = inference
         .flatMap(new Route(pairs))
-        .returns(TypeInformation.of(ShadowSide.class))
+        .returns(SIDE_TYPE)
         .name("distilstream: shadow sides")
         .uid(ROUTE_UID);
     SingleOutputStreamOperator<ShadowComparison> compared = sides
         .keyBy(ShadowSide::joinKey)
         .process(new ShadowJoin(byKey, settings))
-        .returns(TypeInformation.of(ShadowComparison.class))
+        .returns(Types.POJO(ShadowComparison.class))
         .name("distilstream: shadow join")
         .uid(JOIN_UID);
     return compared

@@ -69,6 +69,16 @@ class ShadowJoinTest {
   }
 
   @Test
+  void sidesAndComparisonsAreFlinkPojosWithAnAvroOutput() {
+    var side = (org.apache.flink.api.java.typeutils.PojoTypeInfo<ShadowSide>) Shadows.SIDE_TYPE;
+    assertThat(side.getTypeAt("output")).isInstanceOf(org.apache.flink.formats.avro.typeutils.AvroTypeInfo.class);
+    assertThat(Types.POJO(ShadowComparison.class))
+        .isInstanceOf(org.apache.flink.api.java.typeutils.PojoTypeInfo.class);
+    assertThat(Types.POJO(ShadowSummarizer.Window.class))
+        .isInstanceOf(org.apache.flink.api.java.typeutils.PojoTypeInfo.class);
+  }
+
+  @Test
   void bothSidesInEitherOrderMakeOneComparisonAndClearTheirState() throws Exception {
     try (var h = join()) {
       h.processElement(side(true, labels("toxicity", "v1", "a", "POSITIVE", 0.9f)), 0);
