@@ -26,7 +26,7 @@ import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.Test;
 
 /** The shadow join and summary on Flink's operator harness: pairing, unpaired reasons, timeout, windows. */
-class ShadowJoinTest {
+public class ShadowJoinTest {
   private static final ShadowPair PAIR = new ShadowPair("toxicity", "toxicity-v2");
   private static final ShadowOptions.Settings SETTINGS = new ShadowOptions.Settings(3, Duration.ofSeconds(10), 4);
 
@@ -38,7 +38,7 @@ class ShadowJoinTest {
             .build()).setLatencyMicros(1).setLabels(l).build()).build();
   }
 
-  static InferenceOutput dead(String id, String reason) {
+  public static InferenceOutput dead(String id, String reason) {
     return InferenceOutput.newBuilder().setDeadLetter(DeadLetter.newBuilder().setId(id)
         .setOriginal(ByteBuffer.wrap(new byte[0])).setReason(reason).setMessage("m").setStage("inference")
         .setTask("text-classification").setTime(Instant.EPOCH).build()).build();
