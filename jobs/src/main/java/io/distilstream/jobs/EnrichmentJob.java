@@ -8,6 +8,7 @@ import io.distilstream.jobs.kafka.SchemaRegistryClient;
 import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceOptions;
 import io.distilstream.operators.InferenceSpec;
+import io.distilstream.operators.ModelSpec;
 import io.distilstream.operators.shadow.ShadowOptions;
 import io.distilstream.operators.shadow.ShadowPair;
 import io.distilstream.operators.shadow.Shadows;
@@ -19,11 +20,14 @@ import io.distilstream.schemas.DeadLetter;
 import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.FillMaskResult;
+import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.ShadowSummary;
 import io.distilstream.schemas.TextEvent;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +35,9 @@ import java.util.function.UnaryOperator;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.FilterFunction;
 import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet;
@@ -132,7 +138,7 @@ public final class EnrichmentJob {
         .setBootstrapServers(cfg.bootstrapServers())
         .setTopics(cfg.get(JobConfig.INPUT_TOPIC))
         .setGroupId(cfg.groupId())
-        .setDeserializer(new RawEventDeserializer())
+        .setDeserializer(new RawEventDeserializer(spec.routing().header()))
         .setProperties(consumerProperties(kafka))
         // only what upstream transactions committed: no result for an event that was rolled back
         .setProperty("isolation.level", "read_committed")
@@ -151,46 +157,147 @@ public final class EnrichmentJob {
 
     Enrichment.Streams out = Enrichment.apply(beforeInference.apply(events), spec);
     String prefix = cfg.transactionalIdPrefix();
-    java.util.Set<Task> models = spec.tasks();
-    if (models.contains(Task.TEXT_CLASSIFICATION)) {
-      sink(out.classifications(), cfg, kafka, JobConfig.CLASSIFICATIONS_TOPIC.key(),
-          cfg.get(JobConfig.CLASSIFICATIONS_TOPIC), ClassificationResult.class,
-          r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.TOKEN_CLASSIFICATION)) {
-      sink(out.entities(), cfg, kafka, JobConfig.ENTITIES_TOPIC.key(), cfg.get(JobConfig.ENTITIES_TOPIC),
-          EntityResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.QUESTION_ANSWERING)) {
-      sink(out.answers(), cfg, kafka, JobConfig.ANSWERS_TOPIC.key(), cfg.get(JobConfig.ANSWERS_TOPIC),
-          AnswerResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.FEATURE_EXTRACTION)) {
-      sink(out.embeddings(), cfg, kafka, JobConfig.EMBEDDINGS_TOPIC.key(), cfg.get(JobConfig.EMBEDDINGS_TOPIC),
-          EmbeddingResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.FILL_MASK)) {
-      sink(out.fillMasks(), cfg, kafka, JobConfig.FILL_MASK_TOPIC.key(), cfg.get(JobConfig.FILL_MASK_TOPIC),
-          FillMaskResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.MULTIPLE_CHOICE)) {
-      sink(out.choices(), cfg, kafka, JobConfig.CHOICES_TOPIC.key(), cfg.get(JobConfig.CHOICES_TOPIC),
-          ChoiceResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
-    if (models.contains(Task.ZERO_SHOT_CLASSIFICATION)) {
-      sink(out.zeroShot(), cfg, kafka, JobConfig.ZERO_SHOT_TOPIC.key(), cfg.get(JobConfig.ZERO_SHOT_TOPIC),
-          ClassificationResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), prefix, registry);
-    }
+    sinkTask(Task.TEXT_CLASSIFICATION, out.classifications(), JobConfig.CLASSIFICATIONS_TOPIC,
+        ClassificationResult.class, r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix,
+        registry);
+    sinkTask(Task.TOKEN_CLASSIFICATION, out.entities(), JobConfig.ENTITIES_TOPIC, EntityResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
+    sinkTask(Task.QUESTION_ANSWERING, out.answers(), JobConfig.ANSWERS_TOPIC, AnswerResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
+    sinkTask(Task.FEATURE_EXTRACTION, out.embeddings(), JobConfig.EMBEDDINGS_TOPIC, EmbeddingResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
+    sinkTask(Task.FILL_MASK, out.fillMasks(), JobConfig.FILL_MASK_TOPIC, FillMaskResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
+    sinkTask(Task.MULTIPLE_CHOICE, out.choices(), JobConfig.CHOICES_TOPIC, ChoiceResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
+    sinkTask(Task.ZERO_SHOT_CLASSIFICATION, out.zeroShot(), JobConfig.ZERO_SHOT_TOPIC, ClassificationResult.class,
+        r -> r.getKey() != null ? r.getKey() : r.getId(), spec, cfg, kafka, prefix, registry);
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
-    sink(dead, cfg, kafka, JobConfig.DEAD_LETTERS_TOPIC.key(), cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
+    sink(dead, cfg, kafka, "dead-letters", cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
         DeadLetter.class, DeadLetter::getId, prefix, registry);
     List<ShadowPair> pairs = ShadowPair.of(spec);
     if (!pairs.isEmpty()) {
       // agreement of each shadow with its primary, keyed by pair so that a pair's summaries stay in order
       DataStream<ShadowSummary> summaries = Shadows.apply(out.inference(), pairs,
           ShadowOptions.Settings.of(cfg.flink()));
-      sink(summaries, cfg, kafka, JobConfig.SHADOW_SUMMARY_TOPIC.key(), cfg.get(JobConfig.SHADOW_SUMMARY_TOPIC),
+      sink(summaries, cfg, kafka, "shadow-summary", cfg.get(JobConfig.SHADOW_SUMMARY_TOPIC),
           ShadowSummary.class, s -> s.getPrimary() + ">" + s.getShadow(), prefix, registry);
+    }
+  }
+
+  /**
+   * The topic each model's results go to: {@code inference.models.<name>.topic}, else the task's topic for a model
+   * of {@code inference.model.<task>}, else {@code <task's topic>-<name>}; a shadow's default is
+   * {@code <its primary's topic>-shadow}. In the spec's model order.
+   */
+  public static Map<String, String> modelTopics(InferenceSpec spec, JobConfig cfg) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (ModelSpec m : spec.models()) {
+      String taskTopic = cfg.get(TASK_TOPICS.get(m.task()));
+      out.put(m.name(), m.topic() != null ? m.topic() : m.perTaskKey() ? taskTopic : taskTopic + "-" + m.name());
+    }
+    for (ModelSpec m : spec.models()) {
+      if (m.isShadow() && m.topic() == null) {
+        out.put(m.name(), out.get(m.shadows()) + SHADOW_TOPIC_SUFFIX);
+      }
+    }
+    return out;
+  }
+
+  /** What a shadow's default topic adds to its primary's. */
+  public static final String SHADOW_TOPIC_SUFFIX = "-shadow";
+
+  /**
+   * A shadow's results never reach a primary's consumers: its topic may not be one a model that is no shadow writes
+   * (its own primary's above all).
+   */
+  private static void checkShadowTopic(ModelSpec shadow, Map<String, String> topics, InferenceSpec spec) {
+    String topic = topics.get(shadow.name());
+    for (ModelSpec m : spec.models()) {
+      if (!m.isShadow() && topic.equals(topics.get(m.name()))) {
+        throw new IllegalArgumentException("shadow '" + shadow.name() + "' would write its results to '" + topic
+            + "', the topic of model '" + m.name() + "', whose consumers must never see a shadow's results: set "
+            + InferenceOptions.MODELS_PREFIX + shadow.name() + ".topic to another topic, or leave it unset (default "
+            + topics.get(shadow.shadows()) + SHADOW_TOPIC_SUFFIX + ")");
+      }
+    }
+  }
+
+  /** Each task's topic option. */
+  private static final Map<Task, ConfigOption<String>> TASK_TOPICS = Map.of(
+      Task.TEXT_CLASSIFICATION, JobConfig.CLASSIFICATIONS_TOPIC, Task.TOKEN_CLASSIFICATION, JobConfig.ENTITIES_TOPIC,
+      Task.QUESTION_ANSWERING, JobConfig.ANSWERS_TOPIC, Task.FEATURE_EXTRACTION, JobConfig.EMBEDDINGS_TOPIC,
+      Task.FILL_MASK, JobConfig.FILL_MASK_TOPIC, Task.MULTIPLE_CHOICE, JobConfig.CHOICES_TOPIC,
+      Task.ZERO_SHOT_CLASSIFICATION, JobConfig.ZERO_SHOT_TOPIC);
+
+  /**
+   * The sinks of one task's results: one per topic its models write. Models on the task's own topic share its sink
+   * as before (same uid and transactional id); a model on a topic of its own gets a sink of its own, fed by a filter
+   * on the model's name in each record ({@code model.name}), with uid and transactional-id prefix
+   * {@code model-<name>} (the first of the topic's models, by name), unique because model names are.
+   */
+  private static <T extends SpecificRecordBase> void sinkTask(Task task, DataStream<T> stream,
+      ConfigOption<String> topicOption, Class<T> type, SerializableFunction<T, String> key, InferenceSpec spec,
+      JobConfig cfg, Properties kafka, String prefix, Serializers registry) {
+    String taskTopic = cfg.get(topicOption);
+    Map<String, String> topics = modelTopics(spec, cfg);
+    Map<String, java.util.TreeSet<String>> byTopic = new LinkedHashMap<>();
+    for (ModelSpec m : spec.models()) {
+      if (m.task() == task) {
+        String topic = topics.get(m.name());
+        checkTopic(topic, m, task, cfg);
+        if (m.isShadow()) {
+          checkShadowTopic(m, topics, spec);
+        }
+        byTopic.computeIfAbsent(topic, t -> new java.util.TreeSet<>()).add(m.recordName());
+      }
+    }
+    boolean split = byTopic.size() > 1 || (byTopic.size() == 1 && !byTopic.containsKey(taskTopic));
+    for (Map.Entry<String, java.util.TreeSet<String>> e : byTopic.entrySet()) {
+      String topic = e.getKey();
+      boolean own = !topic.equals(taskTopic);
+      String kind = own ? "model-" + firstModel(spec, task, topics, topic)
+          : topicOption.key().substring("topics.".length());
+      DataStream<T> records = !split ? stream : stream.filter(new ModelFilter<>(e.getValue()))
+          .name("models " + e.getValue()).uid("distilstream-filter-" + kind);
+      sink(records, cfg, kafka, kind, topic, type, key, prefix, registry);
+    }
+  }
+
+  /** The first (by name) of the task's models writing to {@code topic}: names its sink. */
+  private static String firstModel(InferenceSpec spec, Task task, Map<String, String> topics, String topic) {
+    return spec.models().stream().filter(m -> m.task() == task && topic.equals(topics.get(m.name())))
+        .map(ModelSpec::name).sorted().findFirst().orElseThrow();
+  }
+
+  /** A model's topic may not be the input, the dead letters' or another task's: those hold other records. */
+  private static void checkTopic(String topic, ModelSpec m, Task task, JobConfig cfg) {
+    List<String> others = new ArrayList<>(List.of(cfg.get(JobConfig.INPUT_TOPIC),
+        cfg.get(JobConfig.DEAD_LETTERS_TOPIC)));
+    TASK_TOPICS.forEach((t, o) -> {
+      if (t != task) {
+        others.add(cfg.get(o));
+      }
+    });
+    if (others.contains(topic)) {
+      throw new IllegalArgumentException("model '" + m.name() + "' would write its " + task.id() + " results to '"
+          + topic + "', the topic of other records (input, dead letters or another task's results): set "
+          + InferenceOptions.MODELS_PREFIX + m.name() + ".topic");
+    }
+  }
+
+  /** Keeps the records of some models: the name each result carries in {@code model.name} (its recordName). */
+  static final class ModelFilter<T extends SpecificRecordBase> implements FilterFunction<T> {
+    private static final long serialVersionUID = 1L;
+    private final java.util.Set<String> models;
+
+    ModelFilter(java.util.Set<String> models) {
+      this.models = new java.util.TreeSet<>(models);
+    }
+
+    @Override
+    public boolean filter(T record) {
+      return record.get("model") instanceof ModelInfo m && models.contains(m.getName());
     }
   }
 
@@ -207,10 +314,10 @@ public final class EnrichmentJob {
     return c;
   }
 
+  /** One exactly-once sink; {@code kind} names its uid and transactional-id prefix (unique per job). */
   private static <T extends SpecificRecordBase> void sink(DataStream<T> stream, JobConfig cfg, Properties kafka,
-      String name, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix,
+      String kind, String topic, Class<T> type, SerializableFunction<T, String> key, String prefix,
       Serializers registry) {
-    String kind = name.substring("topics.".length());
     KafkaSink<T> sink = KafkaSink.<T>builder()
         .setBootstrapServers(cfg.bootstrapServers())
         .setKafkaProducerConfig(producerProperties(kafka))

@@ -100,7 +100,8 @@ public final class JobConfig {
           + " letter.");
   public static final ConfigOption<Integer> MAX_COLLECTION_ITEMS = ConfigOptions.key("input.max-collection-items")
       .intType().defaultValue(EventDecoder.Limits.DEFAULTS.maxCollectionItems())
-      .withDescription("Most items in an event's tasks, choices and attributes together, Avro or JSON; more is a"
+      .withDescription("Most items in an event's tasks, models, choices and attributes together (and names in the"
+          + " inference.routing.header), Avro or JSON; more is a"
           + " LIMIT_EXCEEDED dead letter. Avro lengths and counts are also checked against the bytes that remain.");
   public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("source.group-id")
       .stringType().noDefaultValue().withDescription("Consumer group id; default: the job name.");

@@ -30,7 +30,14 @@ public enum DeadLetterReason {
    */
   RESULT_TOO_LARGE,
   /** A hot reload found a new model that does not load; the previous model keeps serving. Not about one event. */
-  MODEL_RELOAD_FAILED;
+  MODEL_RELOAD_FAILED,
+  /**
+   * The event names a model this job does not have (its {@code models}, the routing header or an attribute rule):
+   * one dead letter per event, quoting the names, and the event runs no model, so that replaying the dead letter
+   * once the model exists gives each result once.
+   */
+  UNKNOWN_MODEL;
+
 
   /** The string written to the record's {@code reason}. */
   public String code() {

@@ -13,7 +13,6 @@ import io.distilstream.schemas.ModelInfo;
 import io.distilstream.schemas.TextEvent;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.EnumMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,9 +30,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The async micro-batching inference function. Each subtask owns one pipeline and one {@link MicroBatcher} (with
- * its thread) per configured task, created in {@link #open} from the serializable {@link InferenceSpec} and closed
- * in {@link #close}. {@link #asyncInvoke} hands one event's requests (one per task it asks for) to the batchers and
- * completes the event's {@link ResultFuture} exactly once, with one output per task: a result or a dead letter.
+ * its thread) per configured model ({@link ModelSpec}: several may run one task), created in {@link #open} from the
+ * serializable {@link InferenceSpec} and closed in {@link #close}. {@link #asyncInvoke} hands one event's requests
+ * (one per model {@link ModelRouting routing} selects for it) to the batchers and completes the event's
+ * {@link ResultFuture} exactly once, with one output per model: a result or a dead letter.
  *
  * <p>Apply it with {@link Enrichment#apply}, which wires Flink's async operator (capacity, timeout, ordering,
  * retries) so that in-flight events are part of checkpoints.
@@ -44,7 +44,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
   private final InferenceSpec spec;
 
-  private transient EnumMap<Task, TaskRuntime<?, ?>> runtimes;
+  /** The serving runtime of each model, by the model's name, in the spec's order. */
+  private transient Map<String, TaskRuntime<?, ?>> runtimes;
   private transient InferenceMetrics metrics;
 
   private transient ModelReloader reloader;
@@ -79,6 +80,8 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     final Pipeline<I, O> pipeline;
     final MicroBatcher<I, O> batcher;
     final ModelInfo model;
+    /** The name of a named model ({@code inference.models.<name>}); null for a per-task one. */
+    final String named;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Completes once the runtime has closed its batcher and pipeline (a retired one closes on a thread of its own). */
@@ -93,6 +96,12 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
 
     TaskRuntime(TaskBinding<I, O, ?> binding, Pipeline<I, O> pipeline, MicroBatcher<I, O> batcher, ModelInfo model,
         Consumer<CompletableFuture<?>> tracker) {
+      this(binding, pipeline, batcher, model, null, tracker);
+    }
+
+    TaskRuntime(TaskBinding<I, O, ?> binding, Pipeline<I, O> pipeline, MicroBatcher<I, O> batcher, ModelInfo model,
+        String named, Consumer<CompletableFuture<?>> tracker) {
+      this.named = named;
       this.binding = binding;
       this.pipeline = pipeline;
       this.batcher = batcher;
@@ -183,28 +192,26 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
     PipelineOptions options = spec.shareSessions()
         ? threaded.session(threaded.session().copy().shareSession(true)) : threaded;
-    runtimes = new EnumMap<>(Task.class);
+    runtimes = new java.util.LinkedHashMap<>();
     retired = new ArrayList<>();
     pending = Collections.synchronizedMap(new IdentityHashMap<>());
     metrics = new InferenceMetrics(getRuntimeContext().getMetricGroup(), this::queueDepth);
     try {
-      Map<Task, String> versions = new EnumMap<>(Task.class);
-      Map<Task, String> paths = new EnumMap<>(Task.class);
+      Map<String, String> versions = new java.util.HashMap<>();
+      Map<String, String> paths = new java.util.LinkedHashMap<>();
       for (ModelSpec m : spec.models()) {
-        if (runtimes.containsKey(m.task())) {
-          continue; // still one model per task here; the next step runs each model
-        }
         ModelDirectory dir = ModelPaths.open(m.source());
-        TaskRuntime<?, ?> runtime = newRuntime(m.task(), dir, ModelVersion.of(dir,
-            ModelSource.displayName(m.source())), options, subtask);
-        runtimes.put(m.task(), runtime);
-        versions.put(m.task(), runtime.model.getVersion());
-        paths.put(m.task(), m.source());
-        metrics.onServing(m.task().id(), runtime.model);
+        TaskRuntime<?, ?> runtime = newRuntime(m, dir, ModelVersion.of(dir, ModelSource.displayName(m.source())),
+            options, subtask);
+        runtimes.put(m.name(), runtime);
+        versions.put(m.name(), runtime.model.getVersion());
+        paths.put(m.name(), m.source());
+        metrics.onServing(m.name(), runtime.model);
       }
       if (spec.reloadInterval() != null) {
         reloader = new ModelReloader(paths, versions,
-            (task, dir, version) -> newRuntime(task, dir, version, options, subtask), spec.reloadInterval(),
+            (name, dir, version) -> newRuntime(spec.model(name), dir, version, options, subtask),
+            spec.reloadInterval(),
             getRuntimeContext().getMetricGroup(), "distilstream-reload-" + subtask);
       }
     } catch (RuntimeException ex) {
@@ -213,13 +220,20 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
   }
 
-  private TaskRuntime<?, ?> newRuntime(Task task, ModelDirectory dir, ModelVersion version, PipelineOptions options,
-      int subtask) {
-    return newRuntime(TaskBinding.of(task), dir, version, options, subtask);
+  /**
+   * A named model's results carry its name in {@code ModelInfo.name} (a per-task model's carry its directory's name,
+   * as before named models): what consumers of a shared topic, and the job's per-topic sinks, tell models apart by.
+   */
+  private TaskRuntime<?, ?> newRuntime(ModelSpec model, ModelDirectory dir, ModelVersion version,
+      PipelineOptions options, int subtask) {
+    ModelVersion v = model.perTaskKey() ? version
+        : new ModelVersion(model.name(), version.version(), version.hash(), version.runtime());
+    return newRuntime(model.name(), model.perTaskKey() ? null : model.name(), TaskBinding.of(model.task()), dir, v,
+        options, subtask);
   }
 
-  private <I, O> TaskRuntime<I, O> newRuntime(TaskBinding<I, O, ?> binding, ModelDirectory dir, ModelVersion version,
-      PipelineOptions options, int subtask) {
+  private <I, O> TaskRuntime<I, O> newRuntime(String name, String named, TaskBinding<I, O, ?> binding,
+      ModelDirectory dir, ModelVersion version, PipelineOptions options, int subtask) {
     Task task = binding.task();
     Pipeline<I, O> pipeline = binding.open(dir, options);
     if (spec.cache() != null) {
@@ -234,10 +248,10 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     // queue room for every event in flight (one request per task each): submit blocks only on hostile events
     MicroBatcher<I, O> batcher = new MicroBatcher<>(pipeline, options.batching().maxBatchSize(),
         options.batching().maxTokens(), spec.maxWait(), spec.capacity(), metrics,
-        "distilstream-" + task.id() + "-" + subtask);
-    LOG.info("subtask {}: {} on {} = {} ({}, {}, max-wait={}, cache={})", subtask, task, dir, version,
-        options.session(), options.batching(), spec.maxWait(), spec.cache() == null ? "off" : spec.cache());
-    return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), this::track);
+        "distilstream-" + name + "-" + subtask);
+    LOG.info("subtask {}: model {} ({}) on {} = {} ({}, {}, max-wait={}, cache={})", subtask, name, task, dir,
+        version, options.session(), options.batching(), spec.maxWait(), spec.cache() == null ? "off" : spec.cache());
+    return new TaskRuntime<>(binding, pipeline, batcher, version.toModelInfo(), named, this::track);
   }
 
   /**
@@ -249,9 +263,9 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       return List.of();
     }
     for (ModelReloader.Ready r : reloader.takeReady()) {
-      TaskRuntime<?, ?> old = runtimes.put(r.task(), r.runtime());
-      metrics.onServing(r.task().id(), r.runtime().model);
-      LOG.info("switched {} from {} to {}", r.task(), old == null ? null : old.model.getVersion(),
+      TaskRuntime<?, ?> old = runtimes.put(r.model(), r.runtime());
+      metrics.onServing(r.model(), r.runtime().model);
+      LOG.info("switched {} from {} to {}", r.model(), old == null ? null : old.model.getVersion(),
           r.runtime().model.getVersion());
       if (old != null) {
         old.retire();
@@ -263,7 +277,7 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     for (ModelReloader.Failure f : reloader.takeFailures()) {
       notices.add(InferenceOutput.newBuilder().setDeadLetter(DeadLetters.of(null,
           f.path().getBytes(java.nio.charset.StandardCharsets.UTF_8), DeadLetterReason.MODEL_RELOAD_FAILED, f.message(),
-          Stage.RELOAD, f.task().id())).build());
+          Stage.RELOAD, spec.model(f.model()).task().id())).build());
       metrics.onDeadLetter(DeadLetterReason.MODEL_RELOAD_FAILED);
     }
     return notices;
@@ -294,20 +308,18 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     pending.put(event, mine);
     List<CompletableFuture<InferenceOutput>> parts = new ArrayList<>();
     Requested requested = requested(event);
-    // bounds that hold for every task are checked once, before anything is tokenized or copied
+    // bounds that hold for every model are checked once, before anything is tokenized or copied
     String exceeded = spec.limits().exceeded(event);
     collecting = mine.requests;
     byte[] encoded = exceeded == null ? null : DeadLetters.encode(event);
     try {
-      for (Task task : requested.tasks()) {
+      for (TaskRuntime<?, ?> runtime : requested.runtimes()) {
         parts.add(exceeded != null
-            ? done(DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.LIMIT_EXCEEDED, exceeded,
-                Stage.PREPROCESS, task.id()))
-            : submitGuarded(event, task, start));
+            ? done(forModel(runtime, DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.LIMIT_EXCEEDED,
+                exceeded, Stage.PREPROCESS, runtime.binding.task().id())))
+            : submitGuarded(event, runtime, start));
       }
-      if (!requested.unknown().isEmpty()) {
-        parts.add(done(requested.unknownDeadLetter(event)));
-      }
+      parts.addAll(requested.unknownDeadLetters(event).stream().map(InferenceFunction::done).toList());
     } catch (RuntimeException | Error e) {
       pending.remove(event, mine);
       mine.requests.forEach(r -> r.cancel(false));
@@ -353,22 +365,56 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     if (size <= spec.maxResultBytes()) {
       return o;
     }
-    String task = TaskBinding.resultOf(o).task().id();
-    return DeadLetters.forEvent(event, DeadLetterReason.RESULT_TOO_LARGE, "the result is " + size + " bytes encoded,"
-        + " over " + InferenceOptions.MAX_RESULT_BYTES.key() + " (" + spec.maxResultBytes() + ")",
-        Stage.INFERENCE, task);
+    TaskBinding<?, ?, ?> b = TaskBinding.resultOf(o);
+    String model = modelOf(b, o);
+    return DeadLetters.forEvent(event, DeadLetterReason.RESULT_TOO_LARGE, (model != null ? "model '" + model + "': "
+        : "") + "the result is " + size + " bytes encoded, over " + InferenceOptions.MAX_RESULT_BYTES.key() + " ("
+        + spec.maxResultBytes() + ")", Stage.INFERENCE, b.task().id());
+  }
+
+  /** The named model of a result (the name its ModelInfo carries), or null for a per-task model's. */
+  private <R extends org.apache.avro.specific.SpecificRecordBase> String modelOf(TaskBinding<?, ?, R> b,
+      InferenceOutput o) {
+    Object info = b.get(o).get("model");
+    if (info instanceof ModelInfo m) {
+      ModelSpec spec = this.spec.model(m.getName());
+      return spec != null && !spec.perTaskKey() ? m.getName() : null;
+    }
+    return null;
   }
 
   /**
-   * The tasks an event asks for, each once: a task named twice (or by an alias, {@code ner} and
-   * {@code token-classification}) runs once. Names that no model of this job serves are collected apart and give
-   * one {@code UNKNOWN_TASK} dead letter per event, however many there are.
+   * {@code o}, its dead letter (if any) saying which named model it is about: the message starts with
+   * {@code model '<name>': } (the record's {@code task} says the task; a per-task model's messages are as before).
    */
-  record Requested(List<Task> tasks, List<String> unknown) {
-    /** Unknown names a dead letter quotes; the rest are counted. */
-    static final int QUOTED = 5;
+  private static InferenceOutput forModel(TaskRuntime<?, ?> runtime, InferenceOutput o) {
+    if (o.getDeadLetter() != null && runtime.named != null) {
+      o.getDeadLetter().setMessage("model '" + runtime.named + "': " + o.getDeadLetter().getMessage());
+    }
+    return o;
+  }
 
-    InferenceOutput unknownDeadLetter(TextEvent event) {
+  /**
+   * The models an event runs, each once ({@link ModelRouting#select}), as their serving runtimes; and the names
+   * that no model or task answers to. A name no model has makes the whole event one {@code UNKNOWN_MODEL} dead
+   * letter, running nothing; task names no model serves give one {@code UNKNOWN_TASK} dead letter per event beside
+   * the tasks that run, as before named models.
+   */
+  record Requested(List<TaskRuntime<?, ?>> runtimes, ModelRouting.Selection selection, ModelRouting routing) {
+    /** Unknown task names a dead letter quotes; the rest are counted. */
+    static final int QUOTED = ModelRouting.QUOTED;
+
+    /** The event's UNKNOWN_MODEL or UNKNOWN_TASK dead letter, or none. */
+    List<InferenceOutput> unknownDeadLetters(TextEvent event) {
+      List<String> models = selection.unknownModels();
+      if (!models.isEmpty()) {
+        return List.of(DeadLetters.forEvent(event, DeadLetterReason.UNKNOWN_MODEL,
+            routing.unknownModelsMessage(models), Stage.PREPROCESS, null));
+      }
+      List<String> unknown = selection.unknownTasks();
+      if (unknown.isEmpty()) {
+        return List.of();
+      }
       StringBuilder sb = new StringBuilder(unknown.size() == 1 ? "no model serves task " : "no model serves tasks ");
       for (int i = 0; i < Math.min(QUOTED, unknown.size()); i++) {
         String n = unknown.get(i);
@@ -379,44 +425,27 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
       }
       sb.append(" (tasks: ").append(java.util.Arrays.stream(Task.values()).map(Task::id)
           .collect(java.util.stream.Collectors.joining(", "))).append("; a task is served when ")
-          .append(InferenceOptions.MODEL_PREFIX).append("<task> is set)");
+          .append(InferenceOptions.MODEL_PREFIX).append("<task> or a model of it is set)");
       String first = unknown.get(0);
-      return DeadLetters.forEvent(event, DeadLetterReason.UNKNOWN_TASK, sb.toString(), Stage.PREPROCESS,
-          first.length() > 64 ? first.substring(0, 64) : first);
+      return List.of(DeadLetters.forEvent(event, DeadLetterReason.UNKNOWN_TASK, sb.toString(), Stage.PREPROCESS,
+          first.length() > 64 ? first.substring(0, 64) : first));
     }
   }
 
   Requested requested(TextEvent event) {
-    if (event.getTasks() == null || event.getTasks().isEmpty()) {
-      return new Requested(defaultTasks(event), List.of());
-    }
-    java.util.EnumSet<Task> tasks = java.util.EnumSet.noneOf(Task.class);
-    List<Task> ordered = new ArrayList<>();
-    java.util.LinkedHashSet<String> unknown = new java.util.LinkedHashSet<>();
-    for (CharSequence name : event.getTasks()) {
-      String n = String.valueOf(name);
-      Task t = Task.find(n);
-      if (t != null && runtimes.containsKey(t)) {
-        if (tasks.add(t)) {
-          ordered.add(t);
+    ModelRouting routing = spec.routing();
+    ModelRouting.Selection selection = routing.select(event);
+    List<TaskRuntime<?, ?>> out = new ArrayList<>(selection.models().size());
+    if (selection.unknownModels().isEmpty()) {
+      for (ModelSpec m : selection.models()) {
+        TaskRuntime<?, ?> r = runtimes.get(m.name());
+        // a default model runs only where its task applies (question-answering only with a question, ...)
+        if (selection.explicit() || byDefault(r, event)) {
+          out.add(r);
         }
-      } else {
-        unknown.add(n);
       }
     }
-    return new Requested(ordered, new ArrayList<>(unknown));
-  }
-
-  // an event that names no task gets the job's default tasks that apply to it (its binding says: question-answering
-  // only if it asks a question, multiple-choice only with choices, ...)
-  private List<Task> defaultTasks(TextEvent event) {
-    List<Task> tasks = new ArrayList<>(spec.defaultTasks().size());
-    for (Task t : spec.defaultTasks()) {
-      if (byDefault(runtimes.get(t), event)) {
-        tasks.add(t);
-      }
-    }
-    return tasks;
+    return new Requested(out, selection, routing);
   }
 
   private <I, O> boolean byDefault(TaskRuntime<I, O> runtime, TextEvent event) {
@@ -428,26 +457,22 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
    * {@link StackOverflowError}) turned into this event's dead letter: one record never fails the job. An
    * {@link OutOfMemoryError} still fails it: no event can cause one within the bounds, so it is the JVM's state.
    */
-  private CompletableFuture<InferenceOutput> submitGuarded(TextEvent event, Task task, long start) {
+  private CompletableFuture<InferenceOutput> submitGuarded(TextEvent event, TaskRuntime<?, ?> runtime, long start) {
     try {
-      return submit(event, task, start);
+      return submitTo(runtime, event, start);
     } catch (RuntimeException | StackOverflowError | LinkageError e) {
-      return done(DeadLetters.forEvent(event, DeadLetterReason.INVALID_INPUT, "pre-processing failed: " + e,
-          Stage.PREPROCESS, task.id()));
+      return done(forModel(runtime, DeadLetters.forEvent(event, DeadLetterReason.INVALID_INPUT,
+          "pre-processing failed: " + e, Stage.PREPROCESS, runtime.binding.task().id())));
     }
-  }
-
-  private CompletableFuture<InferenceOutput> submit(TextEvent event, Task task, long start) {
-    return submitTo(runtimes.get(task), event, start);
   }
 
   private <I, O> CompletableFuture<InferenceOutput> submitTo(TaskRuntime<I, O> runtime, TextEvent event, long start) {
     TaskBinding.Request<I> request = runtime.binding.prepare(event, spec, runtime.pipeline);
     if (request.deadLetter() != null) {
-      return done(request.deadLetter());
+      return done(forModel(runtime, request.deadLetter()));
     }
     return runtime.submitPrepared(request.prepared())
-        .thenApply(outcome -> runtime.binding.output(event, runtime.model, outcome, start));
+        .thenApply(outcome -> forModel(runtime, runtime.binding.output(event, runtime.model, outcome, start)));
   }
 
   /**
@@ -486,14 +511,15 @@ public class InferenceFunction extends RichAsyncFunction<TextEvent, InferenceOut
     }
     Requested requested = requested(event);
     byte[] encoded = DeadLetters.encode(event);
-    for (Task task : requested.tasks()) {
-      outputs.add(DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.TIMEOUT, "no result within "
-          + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), Stage.INFERENCE, task.id()));
+    for (TaskRuntime<?, ?> runtime : requested.runtimes()) {
+      outputs.add(forModel(runtime, DeadLetters.forEncoded(event.getId(), encoded, DeadLetterReason.TIMEOUT,
+          "no result within " + InferenceOptions.TIMEOUT.key() + " = " + spec.timeout(), Stage.INFERENCE,
+          runtime.binding.task().id())));
       metrics.onDeadLetter(DeadLetterReason.TIMEOUT);
     }
-    if (!requested.unknown().isEmpty()) {
-      outputs.add(requested.unknownDeadLetter(event)); // one outcome per distinct name, as without the timeout
-      metrics.onDeadLetter(DeadLetterReason.UNKNOWN_TASK);
+    for (InferenceOutput unknown : requested.unknownDeadLetters(event)) {
+      outputs.add(unknown); // one outcome per event, as without the timeout
+      metrics.onDeadLetter(unknown.getDeadLetter().getReason());
     }
     resultFuture.complete(outputs);
   }

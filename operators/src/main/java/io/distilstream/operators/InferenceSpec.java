@@ -119,6 +119,15 @@ public final class InferenceSpec implements Serializable {
       }
     }
     for (ModelSpec m : models) {
+      ModelSpec named = m.perTaskKey() ? byName.get(m.recordName()) : null;
+      if (named != null && !named.perTaskKey()) {
+        // results tell models apart by ModelInfo.name: a per-task model's is its directory's name
+        throw new IllegalArgumentException(InferenceOptions.MODEL_PREFIX + m.task().id() + "'s directory is named '"
+            + named.name() + "', the name of a model of " + InferenceOptions.MODELS_PREFIX + named.name()
+            + ".*: their results could not be told apart; rename one");
+      }
+    }
+    for (ModelSpec m : models) {
       if (m.shadows() == null) {
         continue;
       }

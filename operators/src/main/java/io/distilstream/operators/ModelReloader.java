@@ -2,13 +2,13 @@ package io.distilstream.operators;
 
 import io.distilstream.runtime.hub.ModelSource;
 import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.pipeline.Task;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -37,18 +37,19 @@ import org.slf4j.LoggerFactory;
 final class ModelReloader implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ModelReloader.class);
 
-  /** Loads a task's model into a ready-to-serve runtime (pipeline and batcher). */
+  /** Loads a model (by its name in the job) into a ready-to-serve runtime (pipeline and batcher). */
   interface Loader {
-    InferenceFunction.TaskRuntime<?, ?> load(Task task, ModelDirectory dir, ModelVersion version);
+    InferenceFunction.TaskRuntime<?, ?> load(String model, ModelDirectory dir, ModelVersion version);
   }
 
-  record Ready(Task task, InferenceFunction.TaskRuntime<?, ?> runtime) {}
+  record Ready(String model, InferenceFunction.TaskRuntime<?, ?> runtime) {}
 
-  record Failure(Task task, String path, String message) {}
+  record Failure(String model, String path, String message) {}
 
-  private final Map<Task, String> paths;
-  private final Map<Task, String> fingerprints = new EnumMap<>(Task.class);
-  private final Map<Task, String> serving = new EnumMap<>(Task.class);
+  /** Model paths by model name: each model reloads on its own, two models on one path each reload. */
+  private final Map<String, String> paths;
+  private final Map<String, String> fingerprints = new HashMap<>();
+  private final Map<String, String> serving = new HashMap<>();
   private final Loader loader;
   private final ConcurrentLinkedQueue<Ready> ready = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Failure> failures = new ConcurrentLinkedQueue<>();
@@ -58,9 +59,9 @@ final class ModelReloader implements AutoCloseable {
   /** Set by {@link #close}; a load that finishes after it closes what it loaded. Guarded by {@code this}. */
   private boolean closed;
 
-  ModelReloader(Map<Task, String> paths, Map<Task, String> servingVersions, Loader loader, Duration interval,
+  ModelReloader(Map<String, String> paths, Map<String, String> servingVersions, Loader loader, Duration interval,
       MetricGroup metrics, String threadName) {
-    this.paths = new EnumMap<>(paths);
+    this.paths = new LinkedHashMap<>(paths);
     // a Hub id was pinned to a commit at submission (ModelSource.pin): its files never change, nothing to watch
     this.paths.values().removeIf(ModelSource::isHubId);
     this.serving.putAll(servingVersions);
@@ -68,7 +69,7 @@ final class ModelReloader implements AutoCloseable {
     MetricGroup g = metrics.addGroup(InferenceMetrics.GROUP);
     this.reloads = g.counter("modelReloads");
     this.reloadFailures = g.counter("modelReloadFailures");
-    for (Map.Entry<Task, String> e : this.paths.entrySet()) {
+    for (Map.Entry<String, String> e : this.paths.entrySet()) {
       fingerprints.put(e.getKey(), fingerprint(Path.of(e.getValue())));
     }
     this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -100,7 +101,7 @@ final class ModelReloader implements AutoCloseable {
   }
 
   private void checkAll() {
-    for (Map.Entry<Task, String> e : paths.entrySet()) {
+    for (Map.Entry<String, String> e : paths.entrySet()) {
       try {
         check(e.getKey(), Path.of(e.getValue()));
       } catch (Throwable t) { // never let the schedule die
@@ -109,32 +110,32 @@ final class ModelReloader implements AutoCloseable {
     }
   }
 
-  private void check(Task task, Path path) {
+  private void check(String model, Path path) {
     String fp = fingerprint(path);
-    if (fp.equals(fingerprints.get(task))) {
+    if (fp.equals(fingerprints.get(model))) {
       return;
     }
-    fingerprints.put(task, fp); // tried once per change: a broken model is not reloaded in a loop
+    fingerprints.put(model, fp); // tried once per change: a broken model is not reloaded in a loop
     try {
       ModelDirectory dir = ModelDirectory.of(ModelPaths.resolve(path).toRealPath());
       ModelVersion version = ModelVersion.of(dir, path.getFileName().toString());
-      if (version.version().equals(serving.get(task))) {
+      if (version.version().equals(serving.get(model))) {
         return;
       }
-      LOG.info("{}: {} changed, loading {} beside {}", task, path, version, serving.get(task));
-      InferenceFunction.TaskRuntime<?, ?> runtime = loader.load(task, dir, version);
-      if (!offer(new Ready(task, runtime))) {
-        LOG.info("{}: closed while {} loaded; closing it", task, version);
+      LOG.info("{}: {} changed, loading {} beside {}", model, path, version, serving.get(model));
+      InferenceFunction.TaskRuntime<?, ?> runtime = loader.load(model, dir, version);
+      if (!offer(new Ready(model, runtime))) {
+        LOG.info("{}: closed while {} loaded; closing it", model, version);
         runtime.close(); // nobody will take it: its session and batcher thread would leak
         return;
       }
-      serving.put(task, version.version());
+      serving.put(model, version.version());
       reloads.inc();
     } catch (Exception | LinkageError e) {
-      String message = "could not load the new model for " + task + " from " + path + "; the previous model ("
-          + serving.get(task) + ") keeps serving: " + e.getMessage();
+      String message = "could not load the new model for " + model + " from " + path + "; the previous model ("
+          + serving.get(model) + ") keeps serving: " + e.getMessage();
       // queued before it is counted: whoever sees the count also finds the notice
-      failures.add(new Failure(task, path.toString(), message));
+      failures.add(new Failure(model, path.toString(), message));
       reloadFailures.inc();
       LOG.error(message, e);
     }

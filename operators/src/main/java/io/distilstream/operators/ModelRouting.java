@@ -105,8 +105,28 @@ public final class ModelRouting implements Serializable {
    */
   record Selection(List<ModelSpec> models, boolean explicit, List<String> unknownModels, List<String> unknownTasks) {}
 
-  /** Selects an event's models (see the class comment for the order). */
+  /**
+   * Selects an event's models (see the class comment for the order), then adds each selected model's shadows
+   * ({@code .shadows}): a shadow runs on exactly the events its primary runs on, after the primaries.
+   */
   Selection select(TextEvent event) {
+    Selection primaries = selectPrimaries(event);
+    List<ModelSpec> withShadows = null;
+    for (ModelSpec primary : primaries.models()) {
+      for (ModelSpec m : models.values()) {
+        if (primary.name().equals(m.shadows())) {
+          if (withShadows == null) {
+            withShadows = new ArrayList<>(primaries.models());
+          }
+          withShadows.add(m);
+        }
+      }
+    }
+    return withShadows == null ? primaries : new Selection(withShadows, primaries.explicit(),
+        primaries.unknownModels(), primaries.unknownTasks());
+  }
+
+  private Selection selectPrimaries(TextEvent event) {
     List<String> named = event.getModels();
     if (named != null && !named.isEmpty()) {
       return byName(named);
@@ -140,7 +160,7 @@ public final class ModelRouting implements Serializable {
       ModelSpec m = ModelSpec.isName(n) ? models.get(n) : null;
       if (m != null && !m.isShadow()) {
         selected.putIfAbsent(n, m);
-      } else if (unknown.size() <= QUOTED) { // one past the quoted ones, to say "and more"
+      } else { // distinct, each cut: at most the event's list (input.max-collection-items) of short strings
         unknown.add(n.length() > ModelSpec.MAX_NAME_CHARS ? n.substring(0, ModelSpec.MAX_NAME_CHARS) + "…" : n);
       }
     }
@@ -154,9 +174,7 @@ public final class ModelRouting implements Serializable {
       Task t = n == null || n.length() > ModelSpec.MAX_NAME_CHARS ? null : Task.find(n);
       List<ModelSpec> ms = t == null ? List.of() : modelsOf(t);
       if (ms.isEmpty()) {
-        if (unknown.size() <= QUOTED) {
-          unknown.add(n == null ? "" : n);
-        }
+        unknown.add(n == null ? "" : n);
       }
       for (ModelSpec m : ms) {
         selected.putIfAbsent(m.name(), m);
@@ -191,7 +209,7 @@ public final class ModelRouting implements Serializable {
       sb.append(i == 0 ? "'" : ", '").append(unknown.get(i)).append('\'');
     }
     if (unknown.size() > QUOTED) {
-      sb.append(" and more");
+      sb.append(" and ").append(unknown.size() - QUOTED).append(" more");
     }
     sb.append(" (models: ");
     String sep = "";

@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  * named after its task ({@code text-classification}) writing to the task's topic, as before named models existed.
  *
  * @param name the model's name in this job: {@code [a-z0-9][a-z0-9-_]{0,63}}, unique; what events and routing
- *     rules name, and what every result carries in {@code ModelInfo.alias}
+ *     rules name, and what every result of a named model carries in {@code ModelInfo.name} (a per-task model's
+ *     results carry its directory's name there, as before)
  * @param task the task the model runs
  * @param source the model directory, pointer file or Hugging Face Hub id (pinned to its commit once the spec is
  *     built), as {@code inference.model.<task>} takes it
@@ -65,6 +66,15 @@ public record ModelSpec(String name, Task task, String source, String topic, Str
   /** The same model from another source (the spec pins Hub ids to their commit). */
   ModelSpec withSource(String s) {
     return new ModelSpec(name, task, s, topic, shadows, perTaskKey);
+  }
+
+  /**
+   * The name this model's results carry in {@code ModelInfo.name}: a named model's name; a per-task model's
+   * directory name (or {@code NAME} of a Hub id), as before named models existed. Hot reload keeps it (the watched
+   * path's name).
+   */
+  public String recordName() {
+    return perTaskKey ? io.distilstream.runtime.hub.ModelSource.displayName(source) : name;
   }
 
   /** Whether this model shadows another. */

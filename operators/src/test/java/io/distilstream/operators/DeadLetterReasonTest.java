@@ -14,7 +14,7 @@ class DeadLetterReasonTest {
   void reasonCodesAreTheStringsWrittenBefore() {
     assertThat(Arrays.stream(DeadLetterReason.values()).map(DeadLetterReason::code)).containsExactly(
         "MALFORMED_EVENT", "INVALID_INPUT", "TEXT_TOO_LONG", "UNKNOWN_TASK", "MODEL_ERROR", "TIMEOUT",
-        "LIMIT_EXCEEDED", "RESULT_TOO_LARGE", "MODEL_RELOAD_FAILED");
+        "LIMIT_EXCEEDED", "RESULT_TOO_LARGE", "MODEL_RELOAD_FAILED", "UNKNOWN_MODEL");
   }
 
   @Test

@@ -37,7 +37,7 @@ class ModelReloaderCloseTest {
       loadStarted.complete(null);
       finishLoad.join(); // a load in native code: deaf to the interrupt of shutdownNow
       Thread.interrupted();
-      Pipeline<Object, Object> p = (Pipeline<Object, Object>) Pipeline.create(task, dir, PipelineOptions.defaults());
+      Pipeline<Object, Object> p = (Pipeline<Object, Object>) Pipeline.create(Task.TEXT_CLASSIFICATION, dir, PipelineOptions.defaults());
       MicroBatcher<Object, Object> b = new MicroBatcher<>(p, 8, 4096, Duration.ofMillis(5), null,
           "reload-close-test-batcher");
       InferenceFunction.TaskRuntime<Object, Object> r = new InferenceFunction.TaskRuntime<>(p, b, version.toModelInfo());
@@ -45,8 +45,8 @@ class ModelReloaderCloseTest {
       return r;
     };
     String serving = ModelVersion.of(ModelDirectory.of(v1), "current").version();
-    ModelReloader reloader = new ModelReloader(Map.of(Task.TEXT_CLASSIFICATION, current.toString()),
-        Map.of(Task.TEXT_CLASSIFICATION, serving), loader, Duration.ofMillis(10), new UnregisteredMetricsGroup(),
+    ModelReloader reloader = new ModelReloader(Map.of("text-classification", current.toString()),
+        Map.of("text-classification", serving), loader, Duration.ofMillis(10), new UnregisteredMetricsGroup(),
         threadName);
     ModelHotReloadITCase.pointTo(current, v2);
     loadStarted.join();

@@ -148,6 +148,37 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
   }
 
   TextEvent decode(RawEvent raw) {
+    TextEvent event = decodeValue(raw);
+    if (raw.modelsHeader != null && event.getModels().isEmpty()) {
+      event.setModels(headerModels(raw.modelsHeader));
+    }
+    return event;
+  }
+
+  /**
+   * The model names of a routing header ({@code inference.routing.header}): comma-separated, UTF-8 (bad bytes
+   * replaced), blanks dropped. Bounded as the event's own lists are: the value by {@code input.max-record-bytes},
+   * the names by {@code input.max-collection-items}; each name's length is bounded where it is looked up.
+   */
+  private List<String> headerModels(byte[] header) {
+    if (header.length > limits.maxRecordBytes()) {
+      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "routing header of " + header.length + " bytes is"
+          + " over input.max-record-bytes (" + limits.maxRecordBytes() + ")");
+    }
+    List<String> names = new ArrayList<>();
+    for (String n : new String(header, StandardCharsets.UTF_8).split(",")) {
+      if (!n.isBlank()) {
+        if (names.size() == limits.maxCollectionItems()) {
+          throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "routing header names more than"
+              + " input.max-collection-items (" + limits.maxCollectionItems() + ") models");
+        }
+        names.add(n.trim());
+      }
+    }
+    return names;
+  }
+
+  private TextEvent decodeValue(RawEvent raw) {
     byte[] v = raw.value;
     if (v == null || v.length == 0) {
       throw new MalformedEvent("empty record");
@@ -204,20 +235,13 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
     if (n == null || !n.isObject()) {
       throw new MalformedEvent("a JSON event must be an object");
     }
-    int items = size(n.get("tasks")) + size(n.get("choices")) + size(n.get("attributes"));
+    int items = size(n.get("tasks")) + size(n.get("choices")) + size(n.get("attributes")) + size(n.get("models"));
     if (items > maxItems) {
-      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, items + " items in tasks, choices and attributes, over"
-          + " input.max-collection-items (" + maxItems + ")");
+      throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, items + " items in tasks, models, choices and"
+          + " attributes, over input.max-collection-items (" + maxItems + ")");
     }
-    List<String> tasks = new ArrayList<>();
-    JsonNode t = n.get("tasks");
-    if (t != null && t.isArray()) {
-      t.forEach(x -> tasks.add(wellFormed(x.asText())));
-    } else if (t != null && t.isTextual()) {
-      tasks.add(wellFormed(t.asText()));
-    } else if (t != null && !t.isNull()) {
-      throw new MalformedEvent("tasks must be a string or an array of strings");
-    }
+    List<String> tasks = names(n, "tasks");
+    List<String> models = names(n, "models");
     Map<String, String> attributes = new LinkedHashMap<>();
     JsonNode a = n.get("attributes");
     if (a != null && a.isObject()) {
@@ -234,9 +258,24 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
         .setTextPair(text(n, "text_pair"))
         .setChoices(choices(n))
         .setTasks(tasks)
+        .setModels(models)
         .setAttributes(attributes)
         .setEventTime(Instant.ofEpochMilli(time != null && time.canConvertToLong() ? time.asLong() : raw.timestamp))
         .build();
+  }
+
+  /** A list of names ({@code tasks}, {@code models}): a string or an array of strings. */
+  private static List<String> names(JsonNode n, String field) {
+    List<String> out = new ArrayList<>();
+    JsonNode t = n.get(field);
+    if (t != null && t.isArray()) {
+      t.forEach(x -> out.add(wellFormed(x.asText())));
+    } else if (t != null && t.isTextual()) {
+      out.add(wellFormed(t.asText()));
+    } else if (t != null && !t.isNull()) {
+      throw new MalformedEvent(field + " must be a string or an array of strings");
+    }
+    return out;
   }
 
   private static List<String> choices(JsonNode n) {

@@ -11,6 +11,8 @@ public class RawEvent {
   public long timestamp;
   public byte[] key;
   public byte[] value;
+  /** The value of the {@code inference.routing.header} header, when the job reads one and the record has it. */
+  public byte[] modelsHeader;
 
   public RawEvent() {}
 

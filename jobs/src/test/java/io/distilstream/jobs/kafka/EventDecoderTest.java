@@ -184,4 +184,27 @@ class EventDecoderTest {
     });
     assertThat(out).singleElement().satisfies(e -> assertThat(e.getText()).isEqualTo("fine"));
   }
+
+  @Test
+  void modelsComeFromTheEventElseFromTheRoutingHeaderBounded() {
+    EventDecoder small = new EventDecoder(EventDecoder.Format.AUTO, new EventDecoder.Limits(1024 * 1024, 16, 4));
+    byte[] json = "{\"id\":\"a\",\"text\":\"t\",\"models\":[\"toxicity\",\"pii\"]}".getBytes(StandardCharsets.UTF_8);
+    assertThat(small.decode(raw(json)).getModels()).containsExactly("toxicity", "pii");
+    RawEvent withHeader = raw(json);
+    withHeader.modelsHeader = "spam".getBytes(StandardCharsets.UTF_8);
+    assertThat(small.decode(withHeader).getModels()).as("the event's own list wins").containsExactly("toxicity", "pii");
+    RawEvent plain = raw("just text".getBytes(StandardCharsets.UTF_8));
+    plain.modelsHeader = " spam, ,toxicity-de ".getBytes(StandardCharsets.UTF_8);
+    assertThat(small.decode(plain).getModels()).containsExactly("spam", "toxicity-de");
+    RawEvent many = raw("just text".getBytes(StandardCharsets.UTF_8));
+    many.modelsHeader = "a,b,c,d,e".getBytes(StandardCharsets.UTF_8);
+    assertThatThrownBy(() -> small.decode(many)).isInstanceOf(EventDecoder.MalformedEvent.class)
+        .hasMessageContaining("input.max-collection-items (4)");
+    byte[] tooMany = "{\"id\":\"a\",\"text\":\"t\",\"tasks\":[\"ner\"],\"models\":[\"a\",\"b\",\"c\",\"d\"]}"
+        .getBytes(StandardCharsets.UTF_8);
+    assertThatThrownBy(() -> small.decode(raw(tooMany))).isInstanceOf(EventDecoder.MalformedEvent.class)
+        .hasMessageContaining("models");
+    assertThatThrownBy(() -> small.decode(raw("{\"id\":\"a\",\"models\":{\"x\":1}}".getBytes(StandardCharsets.UTF_8))))
+        .hasMessageContaining("models must be a string or an array of strings");
+  }
 }

@@ -8,16 +8,25 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A shadow model and the primary it shadows ({@code inference.models.SHADOW.shadows=PRIMARY}), by their configured
- * names; the names are what results carry in {@code ModelInfo.alias}.
+ * A shadow model and the primary it shadows ({@code inference.models.SHADOW.shadows=PRIMARY}), by their names in the
+ * job, and the names their results carry in {@code ModelInfo.name} ({@link ModelSpec#recordName()}: the same for a
+ * named model, the directory's name for a primary of {@code inference.model.<task>}).
  */
-public record ShadowPair(String primary, String shadow) implements Serializable {
+public record ShadowPair(String primary, String shadow, String primaryRecordName, String shadowRecordName)
+    implements Serializable {
   public ShadowPair {
     Objects.requireNonNull(primary, "primary");
     Objects.requireNonNull(shadow, "shadow");
+    Objects.requireNonNull(primaryRecordName, "primaryRecordName");
+    Objects.requireNonNull(shadowRecordName, "shadowRecordName");
     if (primary.equals(shadow)) {
       throw new IllegalArgumentException("model '" + shadow + "' cannot shadow itself");
     }
+  }
+
+  /** A pair of named models: their results carry their names. */
+  public ShadowPair(String primary, String shadow) {
+    this(primary, shadow, primary, shadow);
   }
 
   /** The job's pairs, in the order its models are declared. */
@@ -25,7 +34,8 @@ public record ShadowPair(String primary, String shadow) implements Serializable 
     List<ShadowPair> out = new ArrayList<>();
     for (ModelSpec m : spec.models()) {
       if (m.isShadow()) {
-        out.add(new ShadowPair(m.shadows(), m.name()));
+        ModelSpec primary = spec.model(m.shadows());
+        out.add(new ShadowPair(primary.name(), m.name(), primary.recordName(), m.recordName()));
       }
     }
     return out;

@@ -61,41 +61,50 @@ public final class Shadows {
   }
 
   /**
-   * Tags each output of a paired model with its pairs and side: a primary with two shadows is in two pairs. Results
-   * name their model ({@code ModelInfo.alias}); outputs of unpaired models, and those without an event id (no pair
-   * can be found for them), are not compared.
+   * Tags each output of a paired model with its pairs and side: a primary with two shadows is in two pairs. A result
+   * names its model in {@code ModelInfo.name}; a named model's dead letter in its message's {@code model '<name>': }
+   * prefix. Outputs of unpaired models, those without an event id, and dead letters that name no model (a per-task
+   * model's) are not routed: the side waiting for them times out and is counted unpaired.
    */
   static final class Route implements FlatMapFunction<InferenceOutput, ShadowSide> {
     private static final long serialVersionUID = 1L;
+    private static final String DEAD_LETTER_MODEL = "model '";
     private final Map<String, List<ShadowPair>> asPrimary = new LinkedHashMap<>();
     private final Map<String, List<ShadowPair>> asShadow = new LinkedHashMap<>();
+    private final Map<String, String> recordNames = new LinkedHashMap<>();
 
     Route(List<ShadowPair> pairs) {
       for (ShadowPair p : pairs) {
-        asPrimary.computeIfAbsent(p.primary(), k -> new ArrayList<>()).add(p);
-        asShadow.computeIfAbsent(p.shadow(), k -> new ArrayList<>()).add(p);
+        asPrimary.computeIfAbsent(p.primaryRecordName(), k -> new ArrayList<>()).add(p);
+        asShadow.computeIfAbsent(p.shadowRecordName(), k -> new ArrayList<>()).add(p);
+        recordNames.put(p.primary(), p.primaryRecordName());
+        recordNames.put(p.shadow(), p.shadowRecordName());
       }
     }
 
     @Override
     public void flatMap(InferenceOutput o, Collector<ShadowSide> out) {
-      String model = modelName(o);
+      String record = recordName(o);
       String id = ShadowResults.id(o);
-      if (model == null || id == null) {
+      if (record == null || id == null) {
         return;
       }
-      for (ShadowPair p : asPrimary.getOrDefault(model, List.of())) {
+      for (ShadowPair p : asPrimary.getOrDefault(record, List.of())) {
         out.collect(new ShadowSide(p.key(), id, true, o));
       }
-      for (ShadowPair p : asShadow.getOrDefault(model, List.of())) {
+      for (ShadowPair p : asShadow.getOrDefault(record, List.of())) {
         out.collect(new ShadowSide(p.key(), id, false, o));
       }
     }
 
-    private static String modelName(InferenceOutput o) {
+    private String recordName(InferenceOutput o) {
+      if (o.getDeadLetter() != null) {
+        String m = o.getDeadLetter().getMessage();
+        int end = m == null || !m.startsWith(DEAD_LETTER_MODEL) ? -1 : m.indexOf("': ", DEAD_LETTER_MODEL.length());
+        return end < 0 ? null : recordNames.get(m.substring(DEAD_LETTER_MODEL.length(), end));
+      }
       ModelInfo m = ShadowResults.model(o);
-      // the model's name in the job; the directory's name only in records of a job before named models
-      return m == null ? null : m.getAlias() != null ? m.getAlias() : m.getName();
+      return m == null ? null : m.getName();
     }
   }
 }

@@ -34,13 +34,14 @@ public class ShadowJoinTest {
     List<Label> l = List.of(new Label(top, score), new Label(top.equals("POSITIVE") ? "NEGATIVE" : "POSITIVE",
         1 - score));
     return InferenceOutput.newBuilder().setClassification(ClassificationResult.newBuilder().setId(id)
-        .setModel(ModelInfo.newBuilder().setName("dir").setVersion(version).setRuntime("test").setAlias(model)
-            .build()).setLatencyMicros(1).setLabels(l).build()).build();
+        .setModel(ModelInfo.newBuilder().setName(model).setVersion(version).setRuntime("test").build()).setLatencyMicros(1).setLabels(l).build()).build();
   }
 
-  public static InferenceOutput dead(String id, String reason) {
+  /** A dead letter of a named model, as the operator writes it: the message starts with the model's name. */
+  public static InferenceOutput dead(String model, String id, String reason) {
     return InferenceOutput.newBuilder().setDeadLetter(DeadLetter.newBuilder().setId(id)
-        .setOriginal(ByteBuffer.wrap(new byte[0])).setReason(reason).setMessage("m").setStage("inference")
+        .setOriginal(ByteBuffer.wrap(new byte[0])).setReason(reason).setMessage("model '" + model + "': m")
+        .setStage("inference")
         .setTask("text-classification").setTime(Instant.EPOCH).build()).build();
   }
 
@@ -63,9 +64,11 @@ public class ShadowJoinTest {
     route.flatMap(labels("toxicity", "v1", "a", "POSITIVE", 0.9f), c);
     route.flatMap(labels("toxicity-v3", "v3", "a", "POSITIVE", 0.9f), c);
     route.flatMap(labels("spam", "v1", "a", "POSITIVE", 0.9f), c);
+    route.flatMap(dead("toxicity-v2", "b", "MODEL_ERROR"), c);
+    route.flatMap(dead("spam", "b", "MODEL_ERROR"), c);
     assertThat(out).extracting(s -> s.pair, s -> s.primary, s -> s.id).containsExactly(
         org.assertj.core.groups.Tuple.tuple(PAIR.key(), true, "a"), org.assertj.core.groups.Tuple.tuple(other.key(), true, "a"),
-        org.assertj.core.groups.Tuple.tuple(other.key(), false, "a"));
+        org.assertj.core.groups.Tuple.tuple(other.key(), false, "a"), org.assertj.core.groups.Tuple.tuple(PAIR.key(), false, "b"));
   }
 
   @Test
@@ -106,7 +109,7 @@ public class ShadowJoinTest {
   void deadLettersAreCountedNotComparedAndALonelySideTimesOut() throws Exception {
     try (var h = join()) {
       h.processElement(side(true, labels("toxicity", "v1", "a", "POSITIVE", 0.9f)), 0);
-      h.processElement(side(false, dead("a", "TIMEOUT")), 0);
+      h.processElement(side(false, dead("toxicity-v2", "a", "TIMEOUT")), 0);
       h.processElement(side(false, labels("toxicity-v2", "v2", "lonely", "POSITIVE", 0.9f)), 0);
       h.setProcessingTime(Duration.ofSeconds(10).toMillis());
       List<ShadowComparison> out = h.extractOutputValues();

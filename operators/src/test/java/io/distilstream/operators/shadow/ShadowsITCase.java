@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The shadow path on a MiniCluster (parallelism 2, so sides cross the network): the outputs of two seeds of one
- * classifier, interleaved with another model's, give summaries whose figures are {@link Agreement}'s
+ * classifier, interleaved with another model's and a dead letter, give summaries whose figures are {@link Agreement}'s
  * over the same results.
  */
 class ShadowsITCase {
@@ -46,8 +46,7 @@ class ShadowsITCase {
       l.add(new Label(s.label(), s.score()));
     }
     return InferenceOutput.newBuilder().setClassification(ClassificationResult.newBuilder().setId(id)
-        .setModel(ModelInfo.newBuilder().setName(model + "-dir").setVersion(version).setRuntime("test")
-            .setAlias(model).build())
+        .setModel(ModelInfo.newBuilder().setName(model).setVersion(version).setRuntime("test").build())
         .setLatencyMicros(1).setLabels(l).build()).build();
   }
 
@@ -79,6 +78,9 @@ class ShadowsITCase {
         expected.addLabels(pr.get(i), sr.get(i));
       }
     }
+    // an event the shadow failed on: counted as unpaired, never compared
+    outputs.add(output("toxicity", "1", "dead", List.of(new LabelScore("POSITIVE", 1f))));
+    outputs.add(ShadowJoinTest.dead("toxicity-v2", "dead", "MODEL_ERROR"));
 
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     env.setParallelism(2);
@@ -94,7 +96,7 @@ class ShadowsITCase {
       assertThat(s.getPrimaryVersion()).isEqualTo("1");
       assertThat(s.getShadowVersion()).isEqualTo("2");
     });
-    assertThat(summaries.stream().mapToLong(ShadowSummary::getUnpaired).sum()).isZero();
+    assertThat(summaries.stream().mapToLong(ShadowSummary::getUnpaired).sum()).isEqualTo(1);
     double agreed = summaries.stream().mapToDouble(s -> s.getTop1Agreement() * s.getEventsCompared()).sum();
     assertThat(agreed / 40).isCloseTo(expected.top1Agreement(), within(1e-9));
     double delta = summaries.stream().mapToDouble(s -> s.getMeanAbsScoreDelta() * s.getEventsCompared()).sum();
