@@ -143,7 +143,7 @@ class NamedModelsJobITCase {
 
   private static List<Input> inputs() throws Exception {
     List<Input> in = new ArrayList<>();
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 24; i++) {
       String id = "e" + i;
       String text = "event number " + i + " says something";
       switch (i % 6) {
@@ -190,12 +190,17 @@ class NamedModelsJobITCase {
     props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+      List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
       for (Input in : inputs) {
         ProducerRecord<byte[], byte[]> r = new ProducerRecord<>("text-events", in.value());
         if (in.header() != null) {
           r.headers().add(HEADER, in.header().getBytes(StandardCharsets.UTF_8));
         }
-        producer.send(r).get();
+        sent.add(producer.send(r));
+      }
+      producer.flush();
+      for (java.util.concurrent.Future<?> f : sent) {
+        f.get(); // acknowledged, before the bounded job looks for the latest offsets
       }
     }
   }
