@@ -28,6 +28,12 @@ final class E2eModels {
   /** A fixture's config with another architecture and labels, its tokenizer, a graph from seeded weights. */
   static Path seeded(Path dir, String base, String arch, List<String> labels, GraphBuilder.Head head)
       throws Exception {
+    return seeded(dir, base, arch, labels, head, 5);
+  }
+
+  /** As {@link #seeded(Path, String, String, List, GraphBuilder.Head)}, from another seed: another model. */
+  static Path seeded(Path dir, String base, String arch, List<String> labels, GraphBuilder.Head head, long seed)
+      throws Exception {
     Files.createDirectories(dir);
     Path src = model(base);
     ObjectNode c = (ObjectNode) JSON.readTree(src.resolve("config.json").toFile());
@@ -43,7 +49,7 @@ final class E2eModels {
       }
     }
     Files.write(dir.resolve("model.onnx"), GraphBuilder.build(ModelConfig.parse(c, dir.resolve("config.json")),
-        head, Weights.seeded(5, 0.3)));
+        head, Weights.seeded(seed, 0.3)));
     return dir;
   }
 }

@@ -9,6 +9,9 @@ import io.distilstream.operators.Enrichment;
 import io.distilstream.operators.InferenceOptions;
 import io.distilstream.operators.InferenceSpec;
 import io.distilstream.operators.ModelSpec;
+import io.distilstream.operators.shadow.ShadowOptions;
+import io.distilstream.operators.shadow.ShadowPair;
+import io.distilstream.operators.shadow.Shadows;
 import io.distilstream.runtime.pipeline.Task;
 import io.distilstream.schemas.AnswerResult;
 import io.distilstream.schemas.ChoiceResult;
@@ -18,6 +21,7 @@ import io.distilstream.schemas.EmbeddingResult;
 import io.distilstream.schemas.EntityResult;
 import io.distilstream.schemas.FillMaskResult;
 import io.distilstream.schemas.ModelInfo;
+import io.distilstream.schemas.ShadowSummary;
 import io.distilstream.schemas.TextEvent;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -171,11 +175,20 @@ public final class EnrichmentJob {
     DataStream<DeadLetter> dead = out.deadLetters().union(events.getSideOutput(Enrichment.DEAD_LETTERS));
     sink(dead, cfg, kafka, "dead-letters", cfg.get(JobConfig.DEAD_LETTERS_TOPIC),
         DeadLetter.class, DeadLetter::getId, prefix, registry);
+    List<ShadowPair> pairs = ShadowPair.of(spec);
+    if (!pairs.isEmpty()) {
+      // agreement of each shadow with its primary, keyed by pair so that a pair's summaries stay in order
+      DataStream<ShadowSummary> summaries = Shadows.apply(out.inference(), pairs,
+          ShadowOptions.Settings.of(cfg.flink()));
+      sink(summaries, cfg, kafka, "shadow-summary", cfg.get(JobConfig.SHADOW_SUMMARY_TOPIC),
+          ShadowSummary.class, s -> s.getPrimary() + ">" + s.getShadow(), prefix, registry);
+    }
   }
 
   /**
    * The topic each model's results go to: {@code inference.models.<name>.topic}, else the task's topic for a model
-   * of {@code inference.model.<task>}, else {@code <task's topic>-<name>}. In the spec's model order.
+   * of {@code inference.model.<task>}, else {@code <task's topic>-<name>}; a shadow's default is
+   * {@code <its primary's topic>-shadow}. In the spec's model order.
    */
   public static Map<String, String> modelTopics(InferenceSpec spec, JobConfig cfg) {
     Map<String, String> out = new LinkedHashMap<>();
@@ -183,7 +196,31 @@ public final class EnrichmentJob {
       String taskTopic = cfg.get(TASK_TOPICS.get(m.task()));
       out.put(m.name(), m.topic() != null ? m.topic() : m.perTaskKey() ? taskTopic : taskTopic + "-" + m.name());
     }
+    for (ModelSpec m : spec.models()) {
+      if (m.isShadow() && m.topic() == null) {
+        out.put(m.name(), out.get(m.shadows()) + SHADOW_TOPIC_SUFFIX);
+      }
+    }
     return out;
+  }
+
+  /** What a shadow's default topic adds to its primary's. */
+  public static final String SHADOW_TOPIC_SUFFIX = "-shadow";
+
+  /**
+   * A shadow's results never reach a primary's consumers: its topic may not be one a model that is no shadow writes
+   * (its own primary's above all).
+   */
+  private static void checkShadowTopic(ModelSpec shadow, Map<String, String> topics, InferenceSpec spec) {
+    String topic = topics.get(shadow.name());
+    for (ModelSpec m : spec.models()) {
+      if (!m.isShadow() && topic.equals(topics.get(m.name()))) {
+        throw new IllegalArgumentException("shadow '" + shadow.name() + "' would write its results to '" + topic
+            + "', the topic of model '" + m.name() + "', whose consumers must never see a shadow's results: set "
+            + InferenceOptions.MODELS_PREFIX + shadow.name() + ".topic to another topic, or leave it unset (default "
+            + topics.get(shadow.shadows()) + SHADOW_TOPIC_SUFFIX + ")");
+      }
+    }
   }
 
   /** Each task's topic option. */
@@ -209,6 +246,9 @@ public final class EnrichmentJob {
       if (m.task() == task) {
         String topic = topics.get(m.name());
         checkTopic(topic, m, task, cfg);
+        if (m.isShadow()) {
+          checkShadowTopic(m, topics, spec);
+        }
         byTopic.computeIfAbsent(topic, t -> new java.util.TreeSet<>()).add(m.recordName());
       }
     }

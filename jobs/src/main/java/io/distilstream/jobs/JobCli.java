@@ -56,13 +56,7 @@ public final class JobCli {
     if (ci != null) {
       overrides.put("execution.checkpointing.interval", ci);
     }
-    for (String kv : args.all("set")) {
-      int eq = kv.indexOf('=');
-      if (eq <= 0) {
-        throw new Args.UsageException("--set takes KEY=VALUE, got '" + kv + "'");
-      }
-      overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
-    }
+    overrides.putAll(sets(args));
     String config = args.string("config", null);
     boolean dryRun = args.flag("dry-run");
     args.rejectUnknown();
@@ -76,6 +70,19 @@ public final class JobCli {
     }
     EnrichmentJob.run(env, cfg);
     return 0;
+  }
+
+  /** The {@code --set KEY=VALUE} options, in order (a later one of the same key wins). */
+  static Map<String, String> sets(Args args) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String kv : args.all("set")) {
+      int eq = kv.indexOf('=');
+      if (eq <= 0) {
+        throw new Args.UsageException("--set takes KEY=VALUE, got '" + kv + "'");
+      }
+      out.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+    }
+    return out;
   }
 
   /**

@@ -71,6 +71,10 @@ public final class JobConfig {
           + " no running deployment's transactions.");
   public static final ConfigOption<String> DEAD_LETTERS_TOPIC =
       topic("dead-letters", "text-dead-letters", "Events without a result (DeadLetter: the original bytes, reason, message and stage).");
+  public static final ConfigOption<String> SHADOW_SUMMARY_TOPIC =
+      topic("shadow-summary", "text-shadow-summary", "ShadowSummary records: per primary/shadow pair"
+          + " (inference.models.<name>.shadows), its agreement every inference.shadow.summary-every compared events."
+          + " Written only by a job with a shadow.");
   public static final ConfigOption<String> INPUT_FORMAT = ConfigOptions.key("input.format")
       .stringType().defaultValue("auto")
       .withDescription("auto (Avro single-object, JSON or plain text per record; the Confluent wire format too when"

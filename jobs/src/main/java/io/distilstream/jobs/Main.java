@@ -20,7 +20,7 @@ import java.util.ServiceLoader;
 public final class Main {
   /** The order of {@code --help}'s list (a public contract); a command not named here comes after these. */
   private static final List<String> HELP_ORDER =
-      List.of("run", "tokenize", "demo", "job", "build-model", "bench", "cluster", "chaos");
+      List.of("run", "tokenize", "demo", "job", "promote", "build-model", "bench", "cluster", "chaos");
 
   private Main() {}
 
@@ -37,6 +37,8 @@ public final class Main {
             (args, out, err) -> RuntimeCli.tokenize(args, System.in, out, err)),
         Command.of("job", "the enrichment job against an existing Kafka and Flink cluster", JobCli.USAGE,
             (args, out, err) -> JobCli.run(args, out)),
+        Command.of("promote", "make a shadow model its primary's model in the running job (hot reload)",
+            PromoteCli.USAGE, (args, out, err) -> PromoteCli.run(args, out)),
         Command.of("build-model", "build model.onnx in Java from config.json + model.safetensors, or from a seed",
             BuildModelCli.USAGE, (args, out, err) -> BuildModelCli.run(args, out))));
     ServiceLoader.load(Command.class).forEach(all::add);

@@ -52,7 +52,8 @@ public final class InferenceOptions {
       .stringType().noDefaultValue()
       .withDescription("The topic of the model <name>'s results; default <the task's topic>-<name> (e.g."
           + " text-labels-toxicity). Set it to the task's topic to share it: every result of a named model carries"
-          + " the model's name in model.name.");
+          + " the model's name in model.name. A shadow's default is <its primary's topic>-shadow, and a shadow may"
+          + " not write to a topic a model that is no shadow writes.");
 
   /** Documents the key pattern (see {@link #NAMED_MODEL_TASK}). */
   public static final ConfigOption<String> NAMED_MODEL_SHADOWS = ConfigOptions.key(MODELS_PREFIX + "<name>.shadows")

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /**
  * A configured model path is a model directory, a symlink to one, or a pointer file: a small text file (say
@@ -40,6 +41,54 @@ public final class ModelPaths {
       return target.isAbsolute() ? target : configured.toAbsolutePath().resolveSibling(target).normalize();
     } catch (IOException e) {
       throw new ModelLoadException("cannot read the model pointer file " + configured + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** What a configured local path is, for hot reload: only a pointer file or a symlink can be repointed. */
+  public enum Kind {
+    POINTER_FILE, SYMLINK, DIRECTORY, MISSING;
+
+    /** As the CLI's JSON names it. */
+    public String id() {
+      return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+  }
+
+  /** The kind of a configured path (a symlink is a symlink, whatever it points at). */
+  public static Kind kind(Path configured) {
+    if (Files.isSymbolicLink(configured)) {
+      return Kind.SYMLINK;
+    }
+    if (Files.isRegularFile(configured)) {
+      return Kind.POINTER_FILE;
+    }
+    return Files.isDirectory(configured) ? Kind.DIRECTORY : Kind.MISSING;
+  }
+
+  /**
+   * Points a pointer file or symlink at {@code directory} atomically: the new pointer (a file naming the absolute
+   * directory, or a symlink to it) is written beside the old one and renamed over it, so a reader (hot reload)
+   * sees the old target or the new one, never a partial file or a missing link.
+   */
+  public static void repoint(Path configured, Path directory) throws IOException {
+    Kind kind = kind(configured);
+    if (kind != Kind.POINTER_FILE && kind != Kind.SYMLINK) {
+      throw new IllegalArgumentException(configured + " is " + kind.id() + ", not a pointer file or symlink");
+    }
+    Path abs = configured.toAbsolutePath();
+    Path tmp = abs.resolveSibling("." + abs.getFileName() + ".repoint-" + ProcessHandle.current().pid());
+    Files.deleteIfExists(tmp);
+    if (kind == Kind.SYMLINK) {
+      Files.createSymbolicLink(tmp, directory.toAbsolutePath());
+    } else {
+      Files.writeString(tmp, directory.toAbsolutePath() + "\n", StandardCharsets.UTF_8);
+    }
+    try {
+      // rename(2): atomic, and it replaces the link itself, not what the link points at
+      Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
     }
   }
 }

@@ -105,8 +105,28 @@ public final class ModelRouting implements Serializable {
    */
   record Selection(List<ModelSpec> models, boolean explicit, List<String> unknownModels, List<String> unknownTasks) {}
 
-  /** Selects an event's models (see the class comment for the order). */
+  /**
+   * Selects an event's models (see the class comment for the order), then adds each selected model's shadows
+   * ({@code .shadows}): a shadow runs on exactly the events its primary runs on, after the primaries.
+   */
   Selection select(TextEvent event) {
+    Selection primaries = selectPrimaries(event);
+    List<ModelSpec> withShadows = null;
+    for (ModelSpec primary : primaries.models()) {
+      for (ModelSpec m : models.values()) {
+        if (primary.name().equals(m.shadows())) {
+          if (withShadows == null) {
+            withShadows = new ArrayList<>(primaries.models());
+          }
+          withShadows.add(m);
+        }
+      }
+    }
+    return withShadows == null ? primaries : new Selection(withShadows, primaries.explicit(),
+        primaries.unknownModels(), primaries.unknownTasks());
+  }
+
+  private Selection selectPrimaries(TextEvent event) {
     List<String> named = event.getModels();
     if (named != null && !named.isEmpty()) {
       return byName(named);

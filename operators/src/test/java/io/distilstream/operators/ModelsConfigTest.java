@@ -97,11 +97,12 @@ class ModelsConfigTest {
     // then the tasks: a task selects its default models, or all of its models that are no shadow
     ModelRouting.Selection byTask = r.select(e.setAttributes(Map.of()).setTasks(List.of("text-classification",
         "ner", "fill-mask")).build());
-    assertThat(byTask.models()).extracting(ModelSpec::name).containsExactly("toxicity", "pii");
+    // (a shadow runs wherever its primary runs: toxicity-v2 after the primaries)
+    assertThat(byTask.models()).extracting(ModelSpec::name).containsExactly("toxicity", "pii", "toxicity-v2");
     assertThat(byTask.unknownTasks()).containsExactly("fill-mask");
     // then the defaults, not explicit: a default model whose task does not apply is left out by the operator
     ModelRouting.Selection dflt = r.select(e.setTasks(List.of()).build());
-    assertThat(dflt.models()).extracting(ModelSpec::name).containsExactly("toxicity");
+    assertThat(dflt.models()).extracting(ModelSpec::name).containsExactly("toxicity", "toxicity-v2");
     assertThat(dflt.explicit()).isFalse();
   }
 
@@ -114,8 +115,8 @@ class ModelsConfigTest {
       names.add("nope-" + i);
     }
     ModelRouting.Selection s = r.select(TextEvent.newBuilder().setId("1").setText("t").setModels(names).build());
-    assertThat(s.models()).extracting(ModelSpec::name).containsExactly("toxicity");
-    // a shadow is not selected by name; unknown names are kept distinct, each cut to a name's length
+    assertThat(s.models()).extracting(ModelSpec::name).containsExactly("toxicity", "toxicity-v2");
+    // a shadow is not selected by name (it runs because its primary does); unknown names are kept distinct, each cut to a name's length
     assertThat(s.unknownModels()).hasSize(1003)
         .allSatisfy(n -> assertThat(n.length()).isLessThanOrEqualTo(ModelSpec.MAX_NAME_CHARS + 1));
     String message = r.unknownModelsMessage(s.unknownModels());

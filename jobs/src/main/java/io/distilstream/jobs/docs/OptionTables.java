@@ -2,6 +2,7 @@ package io.distilstream.jobs.docs;
 
 import io.distilstream.jobs.JobConfig;
 import io.distilstream.operators.InferenceOptions;
+import io.distilstream.operators.shadow.ShadowOptions;
 import io.distilstream.operators.sql.DistilBertOptions;
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -46,7 +47,7 @@ public final class OptionTables {
 
   /** Every generated table: the enrichment job's options and those of {@code CREATE MODEL … 'provider' = 'distilbert'}. */
   public static final List<Table> TABLES = List.of(
-      new Table("job", "docs/job.md", List.of(JobConfig.class, InferenceOptions.class)),
+      new Table("job", "docs/job.md", List.of(JobConfig.class, InferenceOptions.class, ShadowOptions.class)),
       new Table("sql", "docs/sql.md", List.of(DistilBertOptions.class)));
 
   /** One option and the type it was declared with. */
