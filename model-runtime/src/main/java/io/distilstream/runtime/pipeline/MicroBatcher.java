@@ -188,7 +188,12 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
   public int queueDepth() {
     lock.lock();
     try {
-      return queue.size();
+      // planned requests have left the queue but still wait for their batch (the budget's "still busy" reads this)
+      int depth = queue.size();
+      for (List<Request<I, O>> b : planned) {
+        depth += b.size();
+      }
+      return depth;
     } finally {
       lock.unlock();
     }
