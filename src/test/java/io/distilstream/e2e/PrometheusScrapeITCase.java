@@ -94,8 +94,14 @@ class PrometheusScrapeITCase {
         List<byte[]> more = events("b", 30);
         more.add(TextEvents.encode(TextEvent.newBuilder().setId("blank").setText("   ").build()));
         kafka.produce("text-events", more);
-        String second = PrometheusEndpoint.awaitScrape(PORT, "50 events and one dead letter", Duration.ofMinutes(2),
-            b -> PrometheusEndpoint.operator(b, "events") >= 50 && PrometheusEndpoint.operator(b, "deadLetters") >= 1);
+        // a scrape reads each counter at its own moment while batches complete, so one scrape can show the events
+        // of a batch whose batches/tokens were read a moment before it was counted: wait for all of them to move
+        double firstTokens = counter(first, "tokens");
+        double firstBatches = counter(first, "batches");
+        String second = PrometheusEndpoint.awaitScrape(PORT, "50 events, one dead letter, more tokens and batches",
+            Duration.ofMinutes(2), b -> PrometheusEndpoint.operator(b, "events") >= 50
+                && PrometheusEndpoint.operator(b, "deadLetters") >= 1 && counter(b, "tokens") > firstTokens
+                && counter(b, "batches") > firstBatches);
         assertThat(counter(second, "tokens")).isGreaterThan(counter(first, "tokens"));
         assertThat(counter(second, "batches")).isGreaterThan(counter(first, "batches"));
         assertThat(counter(second, "deadLetters")).isEqualTo(1.0);
