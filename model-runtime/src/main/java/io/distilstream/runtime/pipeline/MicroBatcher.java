@@ -165,7 +165,7 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     }
     r.future.whenComplete((o, e) -> {
       if (e instanceof CancellationException && remove(r)) {
-        listener.onCancelled(1); // cancelled by its caller while queued: it never runs
+        listener.onCancelled(1); // cancelled by its caller while queued or planned: it never runs
       }
     });
     return r.future;
@@ -177,8 +177,20 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
       boolean removed = queue.remove(r);
       if (removed) {
         notFull.signal();
+        return true;
       }
-      return removed;
+      // planned but not yet collected: it leaves its planned batch (else it was never counted when the batcher
+      // closed with it planned)
+      for (Iterator<List<Request<I, O>>> it = planned.iterator(); it.hasNext(); ) {
+        List<Request<I, O>> b = it.next();
+        if (b.remove(r)) {
+          if (b.isEmpty()) {
+            it.remove();
+          }
+          return true;
+        }
+      }
+      return false;
     } finally {
       lock.unlock();
     }
