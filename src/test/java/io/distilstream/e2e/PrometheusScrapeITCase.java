@@ -8,8 +8,8 @@ import io.distilstream.jobs.JobConfig;
 import io.distilstream.operators.DeadLetterReason;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
+import io.distilstream.tools.local.LoopbackPorts;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -135,8 +135,8 @@ class PrometheusScrapeITCase {
   }
 
   private static int freePort() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+    try {
+      return LoopbackPorts.free();
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }

@@ -1,9 +1,9 @@
 package io.distilstream.tools.cluster;
 
+import io.distilstream.tools.local.LoopbackPorts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -123,12 +123,9 @@ final class ClusterFiles {
     Files.writeString(conf().resolve("config.yaml"), yaml.toString(), StandardCharsets.UTF_8);
   }
 
-  /** A free TCP port on the loopback address (for the REST, RPC and blob server ports). */
+  /** A free TCP port on the loopback address (for the REST, RPC and blob server ports); see {@link LoopbackPorts}. */
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    }
+    return LoopbackPorts.free();
   }
 
   /** The last 40 lines of a log, for an error message. */
