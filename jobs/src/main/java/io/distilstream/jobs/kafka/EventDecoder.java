@@ -150,32 +150,54 @@ public final class EventDecoder extends ProcessFunction<RawEvent, TextEvent> {
   TextEvent decode(RawEvent raw) {
     TextEvent event = decodeValue(raw);
     if (raw.modelsHeader != null && event.getModels().isEmpty()) {
-      event.setModels(headerModels(raw.modelsHeader));
+      event.setModels(headerModels(raw.modelsHeader, limits.maxCollectionItems() - collectionItems(event)));
     }
     return event;
+  }
+
+  /** Items in the event's arrays and maps together: what {@code input.max-collection-items} bounds. */
+  private static int collectionItems(TextEvent e) {
+    return e.getTasks().size() + e.getAttributes().size() + e.getChoices().size() + e.getCandidateLabels().size()
+        + e.getModels().size();
   }
 
   /**
    * The model names of a routing header ({@code inference.routing.header}): comma-separated, UTF-8 (bad bytes
    * replaced), blanks dropped. Bounded as the event's own lists are: the value by {@code input.max-record-bytes},
-   * the names by {@code input.max-collection-items}; each name's length is bounded where it is looked up.
+   * the names, with the event's other items, by {@code input.max-collection-items} ({@code room} is what the event
+   * left): the value is scanned, never split whole, so a header of a million commas allocates no million strings.
+   * Each name's length is bounded where it is looked up.
    */
-  private List<String> headerModels(byte[] header) {
+  private List<String> headerModels(byte[] header, int room) {
     if (header.length > limits.maxRecordBytes()) {
       throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "routing header of " + header.length + " bytes is"
           + " over input.max-record-bytes (" + limits.maxRecordBytes() + ")");
     }
+    String value = new String(header, StandardCharsets.UTF_8);
     List<String> names = new ArrayList<>();
-    for (String n : new String(header, StandardCharsets.UTF_8).split(",")) {
-      if (!n.isBlank()) {
-        if (names.size() == limits.maxCollectionItems()) {
-          throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "routing header names more than"
-              + " input.max-collection-items (" + limits.maxCollectionItems() + ") models");
+    int start = 0;
+    while (start <= value.length()) {
+      int comma = value.indexOf(',', start);
+      int end = comma < 0 ? value.length() : comma;
+      if (!isBlank(value, start, end)) {
+        if (names.size() >= room) {
+          throw new MalformedEvent(DeadLetterReason.LIMIT_EXCEEDED, "routing header names more models than the"
+              + " event leaves room for under input.max-collection-items (" + limits.maxCollectionItems() + ")");
         }
-        names.add(n.trim());
+        names.add(value.substring(start, end).trim());
       }
+      start = end + 1;
     }
     return names;
+  }
+
+  private static boolean isBlank(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (!Character.isWhitespace(s.charAt(i))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private TextEvent decodeValue(RawEvent raw) {

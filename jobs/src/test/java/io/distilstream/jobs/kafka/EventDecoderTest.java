@@ -200,6 +200,18 @@ class EventDecoderTest {
     many.modelsHeader = "a,b,c,d,e".getBytes(StandardCharsets.UTF_8);
     assertThatThrownBy(() -> small.decode(many)).isInstanceOf(EventDecoder.MalformedEvent.class)
         .hasMessageContaining("input.max-collection-items (4)");
+    // the header's names share the event's budget: three attributes leave room for one name
+    RawEvent shared = raw("{\"id\":\"a\",\"text\":\"t\",\"attributes\":{\"x\":\"1\",\"y\":\"2\",\"z\":\"3\"}}"
+        .getBytes(StandardCharsets.UTF_8));
+    shared.modelsHeader = "spam".getBytes(StandardCharsets.UTF_8);
+    assertThat(small.decode(shared).getModels()).containsExactly("spam");
+    shared.modelsHeader = "spam,toxicity".getBytes(StandardCharsets.UTF_8);
+    assertThatThrownBy(() -> small.decode(shared)).isInstanceOf(EventDecoder.MalformedEvent.class)
+        .hasMessageContaining("input.max-collection-items (4)");
+    // a header of (nearly) a megabyte of separators holds no names and costs no list of them; a name after them counts
+    RawEvent commas = raw("just text".getBytes(StandardCharsets.UTF_8));
+    commas.modelsHeader = (",".repeat(1024 * 1024 - 5) + "spam").getBytes(StandardCharsets.UTF_8);
+    assertThat(small.decode(commas).getModels()).containsExactly("spam");
     byte[] tooMany = "{\"id\":\"a\",\"text\":\"t\",\"tasks\":[\"ner\"],\"models\":[\"a\",\"b\",\"c\",\"d\"]}"
         .getBytes(StandardCharsets.UTF_8);
     assertThatThrownBy(() -> small.decode(raw(tooMany))).isInstanceOf(EventDecoder.MalformedEvent.class)
