@@ -47,7 +47,7 @@ class PrometheusScrapeITCase {
 
   /** The operator's metrics a dashboard reads, as the reporter names them (scope, group, metric). */
   static final List<String> NAMES = List.of("events", "tokens", "paddedTokens", "batches", "deadLetters",
-      "cancelledRequests", "queueDepth", "eventsPerSecond", "tokensPerSecond", "batchSize", "paddingRatio",
+      "cancelledRequests", "modelCallsRunning", "queueDepth", "eventsPerSecond", "tokensPerSecond", "batchSize", "paddingRatio",
       "batchLatencyMs", "eventLatencyMs", "reason_deadLetters", "task_model_version_serving", "modelReloads",
       "modelReloadFailures");
 

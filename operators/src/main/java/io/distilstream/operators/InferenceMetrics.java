@@ -7,6 +7,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
@@ -67,6 +68,8 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
   private final Counter cacheHits;
   private final Counter cacheMisses;
   private final Counter cacheEvictions;
+  /** Batches inside their model call right now, over the subtask's models (fault runs strike while one is). */
+  private final AtomicInteger modelCallsRunning = new AtomicInteger();
 
   public InferenceMetrics(MetricGroup parent, IntSupplier queueDepth) {
     MetricGroup g = parent.addGroup(GROUP);
@@ -77,6 +80,7 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
     g.histogram("eventLatencyMs", eventLatencyMs);
     g.histogram("budgetWaitMs", budgetWaitMs);
     g.gauge("queueDepth", (Gauge<Integer>) queueDepth::getAsInt);
+    g.gauge("modelCallsRunning", (Gauge<Integer>) modelCallsRunning::get);
     batches = g.counter("batches");
     events = g.counter("events");
     tokens = g.counter("tokens");
@@ -110,6 +114,16 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
   @Override
   public synchronized void onBudgetWait(long nanos) {
     budgetWaitMs.update(nanos / 1_000_000);
+  }
+
+  @Override
+  public void onModelCallStart() {
+    modelCallsRunning.incrementAndGet();
+  }
+
+  @Override
+  public void onModelCallEnd() {
+    modelCallsRunning.decrementAndGet();
   }
 
   /**
@@ -154,6 +168,16 @@ public final class InferenceMetrics implements MicroBatcher.Listener, ModelOutpu
     @Override
     public void onCancelled(int count) {
       InferenceMetrics.this.onCancelled(count);
+    }
+
+    @Override
+    public void onModelCallStart() {
+      InferenceMetrics.this.onModelCallStart();
+    }
+
+    @Override
+    public void onModelCallEnd() {
+      InferenceMetrics.this.onModelCallEnd();
     }
   }
 

@@ -138,6 +138,14 @@ class InferenceMetricsTest {
     assertThat(group.counters.get("task=token-classification/batches").getCount()).isEqualTo(1);
     assertThat(group.counters.get("batches").getCount()).isEqualTo(3);
     assertThat(group.counters.get("events").getCount()).isEqualTo(10);
+    // batches inside their model call now, over the models
+    assertThat(group.gauges.get("modelCallsRunning").getValue()).isEqualTo(0);
+    classification.onModelCallStart();
+    ner.onModelCallStart();
+    assertThat(group.gauges.get("modelCallsRunning").getValue()).isEqualTo(2);
+    classification.onModelCallEnd();
+    ner.onModelCallEnd();
+    assertThat(group.gauges.get("modelCallsRunning").getValue()).isEqualTo(0);
   }
 
   private static ModelInfo info(String name, String version) {

@@ -57,6 +57,12 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     /** A batch waited {@code nanos} for the thread budget before it ran (only with a budget). */
     default void onBudgetWait(long nanos) {}
 
+    /** A batch's model call starts, on the batcher thread; {@link #onModelCallEnd} follows however it ends. */
+    default void onModelCallStart() {}
+
+    /** The model call {@link #onModelCallStart} announced has returned or thrown. */
+    default void onModelCallEnd() {}
+
     Listener NONE = (size, tokens, padded, nanos) -> {};
   }
 
@@ -432,7 +438,13 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
       tokens += r.prepared.tokens();
     }
     long start = System.nanoTime();
-    List<Outcome<O>> outcomes = pipeline.runPrepared(prepared);
+    List<Outcome<O>> outcomes;
+    listener.onModelCallStart();
+    try {
+      outcomes = pipeline.runPrepared(prepared);
+    } finally {
+      listener.onModelCallEnd();
+    }
     long nanos = System.nanoTime() - start;
     // reported before the futures complete, so a caller that sees its result also sees the batch in the metrics
     listener.onBatch(batch.size(), tokens, paddedTokens(prepared), nanos);

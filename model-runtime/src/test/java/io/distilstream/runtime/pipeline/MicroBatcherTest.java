@@ -27,7 +27,19 @@ class MicroBatcherTest {
   private static GatedPipeline pipeline;
   private final AtomicInteger cancelled = new AtomicInteger();
   private final List<Integer> batchSizes = new ArrayList<>();
+  /** Model calls started less ended, as the listener hears them. */
+  private final AtomicInteger inModelCall = new AtomicInteger();
   private final MicroBatcher.Listener listener = new MicroBatcher.Listener() {
+    @Override
+    public void onModelCallStart() {
+      inModelCall.incrementAndGet();
+    }
+
+    @Override
+    public void onModelCallEnd() {
+      inModelCall.decrementAndGet();
+    }
+
     @Override
     public void onBatch(int size, int tokens, int paddedTokens, long nanos) {
       synchronized (batchSizes) {
@@ -134,6 +146,23 @@ class MicroBatcherTest {
     assertThat(second).isCancelled();
     assertThat(pipeline.batches).containsExactly(List.of("first"), List.of("third"));
     assertThat(cancelled).hasValue(1);
+  }
+
+  /** The listener hears a batch enter its model call and leave it: what the modelCallsRunning gauge counts. */
+  @Test
+  void theListenerHearsABatchEnterAndLeaveItsModelCall() throws Exception {
+    var b = batcher(1, 4096, Duration.ZERO, 8);
+    assertThat(inModelCall).hasValue(0);
+    CompletableFuture<Void> gate = pipeline.hold();
+    var first = b.submit("first");
+    assertThat(pipeline.started.take()).containsExactly("first");
+    assertThat(inModelCall).as("held inside the model call").hasValue(1);
+    assertThat(batchSizes).isEmpty();
+    gate.complete(null);
+    assertThat(input(first.join())).isEqualTo("first");
+    // onBatch (and the end of the call) come before the future completes
+    assertThat(inModelCall).hasValue(0);
+    assertThat(batchSizes).containsExactly(1);
   }
 
   @Test
