@@ -284,13 +284,18 @@ public final class ChaosRun {
    * {@code --enforce-targets}, fails the run.
    */
   long inFlight(String fault) {
-    long n = produced.get() - counter.classifications();
+    long n = inFlightNow();
     if (n <= 0) {
       faultsAfterLastInput.add(fault + " at " + counter.classifications() + " results, none in flight");
       say("WARNING: the %s finds no event in flight: it tests nothing (use more --events or a higher --rate)",
           fault);
     }
     return Math.max(0, n);
+  }
+
+  /** Events sent whose classification the reader has not seen yet, at this moment. */
+  long inFlightNow() {
+    return produced.get() - counter.classifications();
   }
 
   /** The result topics time their records by the broker's clock (LogAppendTime): the write side of the gaps. */
