@@ -119,13 +119,19 @@ public final class JobConfig {
           + " pipeline). Keep it stable across restarts: restoring under another prefix leaves the old open"
           + " transactions to time out.");
   public static final ConfigOption<String> TRANSACTION_NAMING = ConfigOptions.key("sink.transaction-naming")
-      .stringType().defaultValue("pooling")
+      .stringType().defaultValue("incrementing")
       .withDescription("How the sinks name their Kafka transactions, and so how a recovery finds the ones a lost"
-          + " TaskManager left open: 'pooling' (a small pool of ids per subtask; on recovery each subtask lists the"
-          + " open transactions on its topics (Kafka Admin listTransactions, broker 3.0+) and aborts its own, so"
-          + " read_committed readers go on at once; with ACLs it needs, besides WRITE, DESCRIBE on the"
-          + " transactional ids and DESCRIBE and READ on the output topics) or 'incrementing' (one id per checkpoint, probed one by one from the restored checkpoint on, as"
-          + " connector 3.x did). Switching from pooling back to incrementing is not supported by the connector.");
+          + " TaskManager left open. 'incrementing' (the connector's own default): one id per subtask and"
+          + " checkpoint, <prefix>-<subtask>-<checkpoint>; a recovery initialises (so aborts) the ids from the"
+          + " restored checkpoint on, one by one, until one was never used, for its own subtask id and the ones a"
+          + " lower parallelism left it. Each id stays on the broker until transactional.id.expiration.ms (7 days by"
+          + " default). 'pooling': a few ids per subtask, reused; a recovery lists the open transactions on its topics"
+          + " (Admin listTransactions, broker 3.0+) and aborts its own; with ACLs it needs, besides WRITE, DESCRIBE on"
+          + " the transactional ids and DESCRIBE and READ on the output topics. Pooling leaves a transaction open"
+          + " until kafka.transaction.timeout.ms when the job is restored at a lower parallelism after a failure"
+          + " between a sink's barrier and the completion of that checkpoint (connector 5.0.0; DownscaleStallITCase)."
+          + " State written with pooling cannot be restored with incrementing (the connector refuses): a job that ran"
+          + " with pooling keeps it, or starts without state.");
 
   /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
   public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = TRANSACTION_TIMEOUT_MS.defaultValue();
