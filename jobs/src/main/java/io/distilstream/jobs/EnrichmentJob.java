@@ -408,7 +408,9 @@ public final class EnrichmentJob {
       if (max != null && max.value() != null && cfg.transactionTimeoutMs() > Long.parseLong(max.value())) {
         throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + cfg.transactionTimeoutMs()
             + ") is above the broker's transaction.max.timeout.ms (" + max.value() + "): the broker would refuse"
-            + " every transaction. Lower kafka.transaction.timeout.ms (it must stay above the checkpoint interval)");
+            + " every transaction. Lower kafka.transaction.timeout.ms (it must stay at least "
+            + cfg.minTransactionTimeoutMs() + " ms: 2 × execution.checkpointing.interval +"
+            + " execution.checkpointing.timeout), or raise the broker's limit");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

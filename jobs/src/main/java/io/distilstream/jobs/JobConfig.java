@@ -40,9 +40,12 @@ public final class JobConfig {
   public static final ConfigOption<Long> TRANSACTION_TIMEOUT_MS = ConfigOptions.key("kafka.transaction.timeout.ms")
       .longType().defaultValue(Duration.ofMinutes(15).toMillis())
       .withDescription("The sinks' Kafka transaction timeout in ms (the producers' transaction.timeout.ms; Flink's"
-          + " own default of 1 h is above the broker's default limit). Must be above the checkpoint interval (a"
-          + " transaction stays open from one checkpoint to the next) and at most the broker's"
-          + " transaction.max.timeout.ms (15 min by default); both are checked at start. It also bounds how long"
+          + " own default of 1 h is above the broker's default limit). Must be at least 2 ×"
+          + " execution.checkpointing.interval + execution.checkpointing.timeout (a transaction stays open from one"
+          + " checkpoint's barrier until the next checkpoint completes; 10 min 20 s with Flink's defaults) and at"
+          + " most the broker's transaction.max.timeout.ms (15 min by default); both are checked at start. It must"
+          + " also outlast a restart (a restore commits the restored checkpoint's transactions; one the broker"
+          + " aborted first is lost), which is why it is not derived from the interval. It bounds how long"
           + " read_committed readers wait behind a transaction that a recovery could not abort.");
   /** Read as a raw key ({@link #maxRequestSize}); declared for its key, default and documentation. */
   public static final ConfigOption<Integer> MAX_REQUEST_SIZE = ConfigOptions.key("kafka.max.request.size")
@@ -178,12 +181,15 @@ public final class JobConfig {
     if (!conf.getOptional(BOOTSTRAP_SERVERS).isPresent()) {
       throw new IllegalArgumentException(BOOTSTRAP_SERVERS.key() + " is required (or --bootstrap-servers)");
     }
-    Duration interval = checkpointInterval();
     long txTimeout = transactionTimeoutMs();
-    if (txTimeout <= interval.toMillis()) {
-      throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + txTimeout + ") must be above "
-          + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + interval.toMillis() + " ms): a transaction"
-          + " stays open from one checkpoint to the next, and one that times out loses its records");
+    long floor = minTransactionTimeoutMs();
+    if (txTimeout < floor) {
+      throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + txTimeout + ") must be at least 2 × "
+          + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + checkpointInterval().toMillis() + " ms) + "
+          + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key() + " (" + checkpointTimeout().toMillis() + " ms) = "
+          + floor + " ms: a transaction stays open from one checkpoint's barrier until the next checkpoint"
+          + " completes, and one the broker times out before the commit loses its records. Raise it (up to the"
+          + " broker's transaction.max.timeout.ms), or lower the checkpoint interval or timeout");
     }
     decoderLimits(); // validates them
     SchemaRegistryClient.Settings registry = registrySettings(); // validates them
@@ -265,6 +271,23 @@ public final class JobConfig {
 
   public Duration checkpointInterval() {
     return conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL);
+  }
+
+  /** Flink's {@code execution.checkpointing.timeout}: how long a checkpoint may take before it is aborted. */
+  public Duration checkpointTimeout() {
+    return conf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
+  }
+
+  /**
+   * The least {@code kafka.transaction.timeout.ms} the job accepts: 2 × the checkpoint interval + the checkpoint
+   * timeout. A sink's transaction is opened at one checkpoint's barrier and committed when the next checkpoint
+   * completes: up to an interval and a checkpoint that takes up to its timeout, and one interval more when that
+   * checkpoint is declined and the next one commits it. A floor, not a default: a restore also commits the restored
+   * checkpoint's transactions, so the timeout must outlast the downtime too, which no setting bounds; the default
+   * (15 min) is kept for that.
+   */
+  public long minTransactionTimeoutMs() {
+    return 2 * checkpointInterval().toMillis() + checkpointTimeout().toMillis();
   }
 
   public long transactionTimeoutMs() {
