@@ -139,8 +139,8 @@ class DownscaleStallITCase {
       // checkpoint 3: the sinks pre-commit the transactions holding them (a cancel aborts only the current one)
       CompletableFuture<String> checkpoint3 = mini.triggerCheckpoint(firstId);
       awaitAcknowledgedByAllButTheBlocker(mini, firstId, 3);
-      assertThat(checkpoint2).as("checkpoint 2 completes (blocked)").isNotDone();
-      assertThat(checkpoint3).as("checkpoint 3 completes (blocked)").isNotDone();
+      assertThat(checkpoint2).as("checkpoint 2, blocked, still pending").isNotDone();
+      assertThat(checkpoint3).as("checkpoint 3, blocked, still pending").isNotDone();
 
       first.cancel().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       Blocker.release();
@@ -162,6 +162,8 @@ class DownscaleStallITCase {
         await("the restored job wrote the later events' results again", () -> count(output, "read_uncommitted")
             == 6 * PER_PARTITION);
         awaitRunning(mini, second.getJobID());
+        assertThat(mini.getExecutionGraph(second.getJobID()).join().getCheckpointStatsSnapshot()
+            .getLatestRestoredCheckpoint().getCheckpointId()).as("the checkpoint the job restored").isEqualTo(1);
         mini.triggerCheckpoint(second.getJobID()).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         Map<String, TransactionDescription> now = describe(admin, leftOpen.keySet());
         Map<String, TransactionDescription> stillOpen = new TreeMap<>();
