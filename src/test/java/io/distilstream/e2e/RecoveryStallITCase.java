@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the transaction out (15 min by default here). Real processes: a Flink JobManager and two TaskManagers, a Kafka
  * broker, the job jar submitted with {@code flink run}.
  *
- * <p>{@code -Drecovery.transaction-naming=incrementing} runs it with the sinks as they were before
- * {@code sink.transaction-naming} (connector 3.x's probing recovery).
+ * <p>{@code -Drecovery.transaction-naming=pooling} runs it with the sinks' other naming (a recovery lists the open
+ * transactions instead of probing ids); by default it runs with the job's default (incrementing).
+ * {@link DownscaleStallITCase} is the sequence pooling does not recover from.
  */
 class RecoveryStallITCase {
   @Test

@@ -69,8 +69,8 @@ import org.slf4j.LoggerFactory;
  * The enrichment job: Kafka source ({@code read_committed}) → decode (bad records → dead letters) → the async
  * micro-batching inference operator → one exactly-once Kafka sink per output topic, and the dead-letter topic.
  * Checkpointing runs in exactly-once mode; each sink has its own transactional id prefix under the job's, and
- * names its transactions with {@code sink.transaction-naming} (pooling: a recovery aborts what a lost TaskManager
- * left open).
+ * names its transactions with {@code sink.transaction-naming} (incrementing: a recovery aborts what a lost
+ * TaskManager left open, at any parallelism).
  */
 public final class EnrichmentJob {
   private static final Logger LOG = LoggerFactory.getLogger(EnrichmentJob.class);
@@ -325,8 +325,9 @@ public final class EnrichmentJob {
             registry.of(topic, type, key), topic))
         .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .setTransactionalIdPrefix(prefix + "-" + kind)
-        // pooling: a recovery lists the open transactions on the sink's topic and aborts those of its prefix, so
-        // that one a killed TaskManager left open does not hold back read_committed readers until it times out
+        // incrementing by default: a recovery probes and aborts every id the old attempt may have used, so that a
+        // transaction a killed TaskManager left open does not hold back read_committed readers until it times out;
+        // pooling skips the ids the restored state lists, and misses one reused at a lower parallelism
         .setTransactionNamingStrategy(cfg.transactionNaming())
         .build();
     stream.sinkTo(sink).name("kafka: " + topic).uid("distilstream-sink-" + kind);
@@ -334,7 +335,8 @@ public final class EnrichmentJob {
 
   /**
    * A record serializer that names its one topic to the connector ({@link KafkaDatasetFacetProvider}): the pooling
-   * transaction naming lists the open transactions of the sink's topics on recovery, so it must know them.
+   * transaction naming lists the open transactions of the sink's topics on recovery, so it must know them (and
+   * lineage reports them).
    */
   static final class TopicSerializer<T> implements KafkaRecordSerializationSchema<T>, KafkaDatasetFacetProvider {
     private static final long serialVersionUID = 1L;
@@ -406,7 +408,9 @@ public final class EnrichmentJob {
       if (max != null && max.value() != null && cfg.transactionTimeoutMs() > Long.parseLong(max.value())) {
         throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + cfg.transactionTimeoutMs()
             + ") is above the broker's transaction.max.timeout.ms (" + max.value() + "): the broker would refuse"
-            + " every transaction. Lower kafka.transaction.timeout.ms (it must stay above the checkpoint interval)");
+            + " every transaction. Lower kafka.transaction.timeout.ms (it must stay at least "
+            + cfg.minTransactionTimeoutMs() + " ms: 2 × execution.checkpointing.interval +"
+            + " execution.checkpointing.timeout), or raise the broker's limit");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

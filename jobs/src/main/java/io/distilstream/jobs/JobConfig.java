@@ -40,9 +40,12 @@ public final class JobConfig {
   public static final ConfigOption<Long> TRANSACTION_TIMEOUT_MS = ConfigOptions.key("kafka.transaction.timeout.ms")
       .longType().defaultValue(Duration.ofMinutes(15).toMillis())
       .withDescription("The sinks' Kafka transaction timeout in ms (the producers' transaction.timeout.ms; Flink's"
-          + " own default of 1 h is above the broker's default limit). Must be above the checkpoint interval (a"
-          + " transaction stays open from one checkpoint to the next) and at most the broker's"
-          + " transaction.max.timeout.ms (15 min by default); both are checked at start. It also bounds how long"
+          + " own default of 1 h is above the broker's default limit). Must be at least 2 ×"
+          + " execution.checkpointing.interval + execution.checkpointing.timeout (a transaction stays open from one"
+          + " checkpoint's barrier until the next checkpoint completes; 10 min 20 s with Flink's defaults) and at"
+          + " most the broker's transaction.max.timeout.ms (15 min by default); both are checked at start. It must"
+          + " also outlast a restart (a restore commits the restored checkpoint's transactions; one the broker"
+          + " aborted first is lost), which is why it is not derived from the interval. It bounds how long"
           + " read_committed readers wait behind a transaction that a recovery could not abort.");
   /** Read as a raw key ({@link #maxRequestSize}); declared for its key, default and documentation. */
   public static final ConfigOption<Integer> MAX_REQUEST_SIZE = ConfigOptions.key("kafka.max.request.size")
@@ -119,13 +122,19 @@ public final class JobConfig {
           + " pipeline). Keep it stable across restarts: restoring under another prefix leaves the old open"
           + " transactions to time out.");
   public static final ConfigOption<String> TRANSACTION_NAMING = ConfigOptions.key("sink.transaction-naming")
-      .stringType().defaultValue("pooling")
+      .stringType().defaultValue("incrementing")
       .withDescription("How the sinks name their Kafka transactions, and so how a recovery finds the ones a lost"
-          + " TaskManager left open: 'pooling' (a small pool of ids per subtask; on recovery each subtask lists the"
-          + " open transactions on its topics (Kafka Admin listTransactions, broker 3.0+) and aborts its own, so"
-          + " read_committed readers go on at once; with ACLs it needs, besides WRITE, DESCRIBE on the"
-          + " transactional ids and DESCRIBE and READ on the output topics) or 'incrementing' (one id per checkpoint, probed one by one from the restored checkpoint on, as"
-          + " connector 3.x did). Switching from pooling back to incrementing is not supported by the connector.");
+          + " TaskManager left open. 'incrementing' (the connector's own default): one id per subtask and"
+          + " checkpoint, <prefix>-<subtask>-<checkpoint>; a recovery initialises (so aborts) the ids from the"
+          + " restored checkpoint on, one by one, until one was never used, for its own subtask id and the ones a"
+          + " lower parallelism left it. Each id stays on the broker until transactional.id.expiration.ms (7 days by"
+          + " default). 'pooling': a few ids per subtask, reused; a recovery lists the open transactions on its topics"
+          + " (Admin listTransactions, broker 3.0+) and aborts its own; with ACLs it needs, besides WRITE, DESCRIBE on"
+          + " the transactional ids and DESCRIBE and READ on the output topics. Pooling leaves a transaction open"
+          + " until kafka.transaction.timeout.ms when the job is restored at a lower parallelism after a failure"
+          + " between a sink's barrier and the completion of that checkpoint (connector 5.0.0; DownscaleStallITCase)."
+          + " State written with pooling cannot be restored with incrementing (the connector refuses): a job that ran"
+          + " with pooling keeps it, or starts without state.");
 
   /** Flink's KafkaSink default (1 h) exceeds the broker's default transaction.max.timeout.ms (15 min). */
   public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = TRANSACTION_TIMEOUT_MS.defaultValue();
@@ -172,12 +181,15 @@ public final class JobConfig {
     if (!conf.getOptional(BOOTSTRAP_SERVERS).isPresent()) {
       throw new IllegalArgumentException(BOOTSTRAP_SERVERS.key() + " is required (or --bootstrap-servers)");
     }
-    Duration interval = checkpointInterval();
     long txTimeout = transactionTimeoutMs();
-    if (txTimeout <= interval.toMillis()) {
-      throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + txTimeout + ") must be above "
-          + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + interval.toMillis() + " ms): a transaction"
-          + " stays open from one checkpoint to the next, and one that times out loses its records");
+    long floor = minTransactionTimeoutMs();
+    if (txTimeout < floor) {
+      throw new IllegalArgumentException("kafka.transaction.timeout.ms (" + txTimeout + ") must be at least 2 × "
+          + CheckpointingOptions.CHECKPOINTING_INTERVAL.key() + " (" + checkpointInterval().toMillis() + " ms) + "
+          + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key() + " (" + checkpointTimeout().toMillis() + " ms) = "
+          + floor + " ms: a transaction stays open from one checkpoint's barrier until the next checkpoint"
+          + " completes, and one the broker times out before the commit loses its records. Raise it (up to the"
+          + " broker's transaction.max.timeout.ms), or lower the checkpoint interval or timeout");
     }
     decoderLimits(); // validates them
     SchemaRegistryClient.Settings registry = registrySettings(); // validates them
@@ -259,6 +271,23 @@ public final class JobConfig {
 
   public Duration checkpointInterval() {
     return conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL);
+  }
+
+  /** Flink's {@code execution.checkpointing.timeout}: how long a checkpoint may take before it is aborted. */
+  public Duration checkpointTimeout() {
+    return conf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
+  }
+
+  /**
+   * The least {@code kafka.transaction.timeout.ms} the job accepts: 2 × the checkpoint interval + the checkpoint
+   * timeout. A sink's transaction is opened at one checkpoint's barrier and committed when the next checkpoint
+   * completes: up to an interval and a checkpoint that takes up to its timeout, and one interval more when that
+   * checkpoint is declined and the next one commits it. A floor, not a default: a restore also commits the restored
+   * checkpoint's transactions, so the timeout must outlast the downtime too, which no setting bounds; the default
+   * (15 min) is kept for that.
+   */
+  public long minTransactionTimeoutMs() {
+    return 2 * checkpointInterval().toMillis() + checkpointTimeout().toMillis();
   }
 
   public long transactionTimeoutMs() {

@@ -35,8 +35,23 @@ class JobConfigTest {
     assertThatThrownBy(() -> JobConfig.of(m))
         .hasMessageContaining("kafka.transaction.timeout.ms (60000)")
         .hasMessageContaining("execution.checkpointing.interval (120000 ms)");
+  }
+
+  @Test
+  void aTransactionTimeoutMustCoverTwoIntervalsAndACheckpointTimeout() {
+    Map<String, String> m = base();
+    m.put("execution.checkpointing.interval", "2 min");
     m.put("kafka.transaction.timeout.ms", "600000");
+    // 2 × 2 min + Flink's default checkpoint timeout (10 min): a checkpoint that took 7 min would lose records
+    assertThatThrownBy(() -> JobConfig.of(m))
+        .hasMessageContaining("kafka.transaction.timeout.ms (600000) must be at least")
+        .hasMessageContaining("execution.checkpointing.timeout (600000 ms) = 840000 ms");
+    m.put("execution.checkpointing.timeout", "5 min");
     assertThat(JobConfig.of(m).transactionTimeoutMs()).isEqualTo(600_000);
+    assertThat(JobConfig.of(m).minTransactionTimeoutMs()).isEqualTo(540_000);
+    // the defaults: 2 × 10 s + 10 min, under the default 15 min
+    assertThat(JobConfig.of(base()).minTransactionTimeoutMs()).isEqualTo(620_000)
+        .isLessThan(JobConfig.DEFAULT_TRANSACTION_TIMEOUT_MS);
   }
 
   @Test

@@ -37,7 +37,7 @@ public final class ChaosOptions {
       "  --models DIR             test models (../shared/models), or --model TASK=DIR (repeatable)",
       "  --taskmanagers N --slots N   cluster shape (2, 2)",
       "  --stall-timeout D        give up when no result arrives for this long ('3 min')",
-      "  --transaction-naming S   the sinks' sink.transaction-naming: pooling (the job's default) or incrementing",
+      "  --transaction-naming S   the sinks' sink.transaction-naming: incrementing (the job's default) or pooling",
       "  --set KEY=VALUE          a job option for the submitted job (repeatable; see `distilstream job --help`),",
       "                           e.g. --set inference.share-sessions=true",
       "  --enforce-targets        fail unless every fault's reader-side recovery is inside its target: a kill",

@@ -1,5 +1,6 @@
 package io.distilstream.tools.cluster;
 
+import io.distilstream.jobs.JobConfig;
 import io.distilstream.schemas.TextEvent;
 import io.distilstream.schemas.TextEvents;
 import io.distilstream.tools.local.LocalKafka;
@@ -432,7 +433,8 @@ public final class ChaosRun {
     report.put("jobs", injector.jobs().stream().map(JobID::toString).toList());
     report.put("checkpointInterval", o.checkpointInterval.toMillis() + " ms");
     report.put("rescale", o.rescale);
-    report.put("transactionNaming", o.transactionNaming == null ? "pooling (job default)" : o.transactionNaming);
+    report.put("transactionNaming", o.transactionNaming == null
+        ? JobConfig.TRANSACTION_NAMING.defaultValue() + " (job default)" : o.transactionNaming);
     report.put("jobOptions", o.jobOptions);
     report.put("parallelism", o.parallelism);
     report.put("seed", o.seed);

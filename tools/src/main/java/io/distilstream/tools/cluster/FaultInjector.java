@@ -1,6 +1,7 @@
 package io.distilstream.tools.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.distilstream.jobs.JobConfig;
 import io.distilstream.tools.local.LocalKafka;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -54,7 +55,8 @@ final class FaultInjector {
     currentParallelism = p;
     cluster.awaitRunning(job, Duration.ofMinutes(3));
     run.say("job %s running at parallelism %d (sink.transaction-naming %s; rescales: %s)", job, p,
-        o.transactionNaming == null ? "pooling, the job's default" : o.transactionNaming,
+        o.transactionNaming == null ? JobConfig.TRANSACTION_NAMING.defaultValue() + ", the job's default"
+            : o.transactionNaming,
         o.adaptiveRescale() ? "in place, adaptive scheduler" : "through savepoints");
     lastFaultEnd = System.currentTimeMillis();
   }
