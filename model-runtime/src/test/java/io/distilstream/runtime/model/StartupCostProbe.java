@@ -1,15 +1,13 @@
-package io.distilstream.runtime.tokenizer;
+package io.distilstream.runtime.model;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import io.distilstream.runtime.graph.PerRowQuantization;
-import io.distilstream.runtime.model.ModelDirectory;
-import io.distilstream.runtime.model.ModelSession;
-import io.distilstream.runtime.model.SessionOptions;
 import io.distilstream.runtime.pipeline.Pipeline;
 import io.distilstream.runtime.pipeline.PipelineOptions;
 import io.distilstream.runtime.pipeline.QuestionAnsweringPipeline;
 import io.distilstream.runtime.pipeline.Task;
+import io.distilstream.runtime.tokenizer.WordPieceTokenizer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
