@@ -153,10 +153,148 @@ public final class PerRowQuantization {
     }
   }
 
-  /** Cheap pre-check on serialized bytes: could the graph hold a batch-dependent (dynamic quantization) op? */
+  /** What {@link #mayBeBatchDependent} looks for in operator types. */
+  private static final String[] NEEDLES = {"DynamicQuantize", "QAttention", "MatMulIntegerToFloat"};
+
+  /**
+   * Cheap pre-check on serialized bytes: could the graph hold a batch-dependent (dynamic quantization) op? True when
+   * an operator type of the graph, of a subgraph or of a model-local function contains one of {@link #NEEDLES}.
+   * Reads only the protobuf framing and the nodes (it skips each initializer by its length), so it costs the same
+   * for a 4 MB graph as for a 400 MB one; bytes that are no well-formed ModelProto are scanned whole for the names,
+   * as before, so that what follows (parse, ONNX Runtime) reports them as it did.
+   */
   public static boolean mayBeBatchDependent(ByteBuffer onnx) {
-    return contains(onnx, "DynamicQuantize") || contains(onnx, "QAttention")
-        || contains(onnx, "MatMulIntegerToFloat");
+    try {
+      return new OpTypeScan(onnx).model(onnx.position(), onnx.limit(), 0);
+    } catch (OpTypeScan.Malformed e) {
+      for (String needle : NEEDLES) {
+        if (contains(onnx, needle)) {
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  /**
+   * A walk over the protobuf wire format of an ONNX {@code ModelProto} that visits the operator types only (field
+   * numbers from onnx.proto), without parsing or copying the rest. A result equal to the byte scan's wherever it
+   * matters: that scan's other hits (node names, doc strings, weights) were ones {@link #rewrite} ignores anyway.
+   */
+  static final class OpTypeScan {
+    /** Deeper than any real graph's nesting (If/Loop bodies); bounds a hostile file's recursion. */
+    private static final int MAX_DEPTH = 64;
+
+    private final ByteBuffer b;
+    private int pos;
+
+    static final class Malformed extends Exception {
+      Malformed() {
+        super(null, null, false, false);
+      }
+    }
+
+    OpTypeScan(ByteBuffer b) {
+      this.b = b;
+    }
+
+    /** ModelProto: graph = 7, training_info = 20 (its graphs 1, 2), functions = 25. */
+    boolean model(int start, int end, int depth) throws Malformed {
+      return walk(start, end, depth, (field, s, e, d) -> {
+        switch (field) {
+          case 7: return graph(s, e, d);
+          case 20: return walk(s, e, d, (f, s2, e2, d2) -> (f == 1 || f == 2) && graph(s2, e2, d2));
+          case 25: return walk(s, e, d, (f, s2, e2, d2) -> f == 7 && node(s2, e2, d2)); // FunctionProto.node
+          default: return false;
+        }
+      });
+    }
+
+    /** GraphProto: node = 1. */
+    private boolean graph(int start, int end, int depth) throws Malformed {
+      return walk(start, end, depth, (field, s, e, d) -> field == 1 && node(s, e, d));
+    }
+
+    /** NodeProto: op_type = 4, attribute = 5 (AttributeProto: g = 6, graphs = 11). */
+    private boolean node(int start, int end, int depth) throws Malformed {
+      return walk(start, end, depth, (field, s, e, d) -> {
+        if (field == 4) {
+          for (String needle : NEEDLES) {
+            if (contains(b.slice(s, e - s), needle)) {
+              return true;
+            }
+          }
+          return false;
+        }
+        return field == 5 && walk(s, e, d, (f, s2, e2, d2) -> (f == 6 || f == 11) && graph(s2, e2, d2));
+      });
+    }
+
+    /** Visits a length-delimited field's bytes; true ends the walk. */
+    @FunctionalInterface
+    private interface Visitor {
+      boolean visit(int field, int start, int end, int depth) throws Malformed;
+    }
+
+    /** Walks the fields of one message in {@code [start, end)}, handing each length-delimited one to {@code v}. */
+    private boolean walk(int start, int end, int depth, Visitor v) throws Malformed {
+      if (depth > MAX_DEPTH) {
+        throw new Malformed();
+      }
+      pos = start;
+      while (pos < end) {
+        long tag = varint(end);
+        int field = (int) (tag >>> 3);
+        if (field <= 0 || tag >>> 3 > Integer.MAX_VALUE) {
+          throw new Malformed();
+        }
+        switch ((int) (tag & 7)) {
+          case 0: varint(end); break;
+          case 1: skip(8, end); break;
+          case 5: skip(4, end); break;
+          case 2: {
+            long len = varint(end);
+            if (len < 0 || len > end - pos) {
+              throw new Malformed();
+            }
+            int s = pos;
+            int e = s + (int) len;
+            if (v.visit(field, s, e, depth + 1)) {
+              return true;
+            }
+            pos = e; // a visit moved pos inside the field
+            break;
+          }
+          default: throw new Malformed(); // groups (3, 4) are in no ONNX message; 6, 7 do not exist
+        }
+      }
+      if (pos != end) {
+        throw new Malformed();
+      }
+      return false;
+    }
+
+    private long varint(int end) throws Malformed {
+      long v = 0;
+      for (int shift = 0; shift < 64; shift += 7) {
+        if (pos >= end) {
+          throw new Malformed();
+        }
+        byte x = b.get(pos++);
+        v |= (long) (x & 0x7f) << shift;
+        if (x >= 0) {
+          return v;
+        }
+      }
+      throw new Malformed();
+    }
+
+    private void skip(int n, int end) throws Malformed {
+      if (end - pos < n) {
+        throw new Malformed();
+      }
+      pos += n;
+    }
   }
 
   /**

@@ -186,8 +186,8 @@ public final class ModelSession implements AutoCloseable {
   }
 
   /**
-   * Looks for per-tensor dynamic quantization (cheap byte scan first, so a float graph is not parsed) and rewrites
-   * it to the per-row form if the policy says so; says how the session must batch what is left.
+   * Looks for per-tensor dynamic quantization (a cheap pre-check of the op types first, so a float graph is not
+   * parsed) and rewrites it to the per-row form if the policy says so; says how the session must batch what is left.
    */
   private static Loaded load(Path modelFile, byte[] bytes, Int8Policy policy) {
     Loaded l = new Loaded();

@@ -52,7 +52,7 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
     this.directory = directory;
     this.options = options;
     this.config = directory.readConfig();
-    this.tokenizer = sharedTokenizer(directory.path());
+    this.tokenizer = WordPieceTokenizer.shared(directory.path());
     int limit = config.maxPositionEmbeddings();
     int wanted = options.maxLength() > 0 ? options.maxLength() : defaultMaxLength;
     this.maxLength = wanted > 0 ? Math.min(wanted, limit) : limit;
@@ -60,42 +60,6 @@ public abstract class Pipeline<I, O> implements AutoCloseable {
         ? ModelSession.shared(sessionKey(), modelFamily(), options.session().shareLinger(), this::openSession)
         : openSession();
     this.batcher = new DynamicBatcher(session, options.batching());
-  }
-
-  /**
-   * Tokenizers of this JVM by their files (real path, size and modification time of each tokenizer file): a
-   * tokenizer is immutable, so the pipelines of one model (the slots of a TaskManager, the job's tasks restarted in
-   * it) share one instead of parsing tokenizer.json again, about half of a model's start-up. Held softly: the heap
-   * may take back one that no pipeline uses.
-   */
-  private static final java.util.Map<String, java.lang.ref.SoftReference<WordPieceTokenizer>> TOKENIZERS =
-      new java.util.concurrent.ConcurrentHashMap<>();
-
-  static WordPieceTokenizer sharedTokenizer(Path dir) {
-    StringBuilder key = new StringBuilder();
-    for (String name : List.of("tokenizer.json", "vocab.txt", "tokenizer_config.json")) {
-      Path f = dir.resolve(name);
-      try {
-        if (java.nio.file.Files.isRegularFile(f)) {
-          Path real = f.toRealPath();
-          key.append(real).append(' ').append(java.nio.file.Files.size(real)).append(' ')
-              .append(java.nio.file.Files.getLastModifiedTime(real).toMillis()).append('\n');
-        }
-      } catch (java.io.IOException e) {
-        throw new ModelLoadException(f, "a readable tokenizer file", e.toString());
-      }
-    }
-    if (key.length() == 0) {
-      return WordPieceTokenizer.fromDirectory(dir); // no tokenizer file: its error message
-    }
-    java.lang.ref.SoftReference<WordPieceTokenizer> ref = TOKENIZERS.get(key.toString());
-    WordPieceTokenizer t = ref == null ? null : ref.get();
-    if (t == null) {
-      t = WordPieceTokenizer.fromDirectory(dir);
-      TOKENIZERS.values().removeIf(r -> r.get() == null);
-      TOKENIZERS.put(key.toString(), new java.lang.ref.SoftReference<>(t));
-    }
-    return t;
   }
 
   private ModelSession openSession() {

@@ -1,18 +1,27 @@
 package io.distilstream.runtime.tokenizer;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.distilstream.runtime.model.ModelLoadException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.ref.SoftReference;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * BERT's WordPiece tokenizer in Java, with the behaviour of Hugging Face's {@code BertTokenizerFast} (the Rust
@@ -27,6 +36,12 @@ import java.util.Map;
  */
 public final class WordPieceTokenizer {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * For tokenizer.json: field names not canonicalized (interned into a symbol table), since here they are the
+   * vocabulary's tens of thousands of tokens, each seen once.
+   */
+  private static final ObjectMapper TOKENIZER_JSON =
+      new ObjectMapper(JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build());
   private static final String[] SPECIALS = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
 
   private final Map<String, Integer> vocab;
@@ -89,34 +104,165 @@ public final class WordPieceTokenizer {
 
   /** Loads {@code tokenizer.json}, or else {@code vocab.txt} with {@code tokenizer_config.json}. */
   public static WordPieceTokenizer fromDirectory(Path dir) {
-    Path json = dir.resolve("tokenizer.json");
-    if (Files.isRegularFile(json)) {
-      try (InputStream in = Files.newInputStream(json)) {
-        return fromTokenizerJson(JSON.readTree(in), json);
+    return Sources.read(dir).build();
+  }
+
+  /**
+   * Tokenizers of this JVM by the content of their files: a tokenizer is immutable, so every pipeline whose model
+   * has the same tokenizer files (the slots of a TaskManager, the job's tasks restarted in it, and models fine-tuned
+   * from one base, which ship the same vocabulary) shares one instead of parsing it again. Held softly: the heap may
+   * take back one that no pipeline uses.
+   */
+  private static final Map<String, SoftReference<WordPieceTokenizer>> SHARED = new ConcurrentHashMap<>();
+
+  /**
+   * As {@link #fromDirectory}, shared with every earlier load in this JVM of the same tokenizer files' content
+   * (the files are read and hashed each time, about a millisecond; parsing them is what is saved).
+   */
+  public static WordPieceTokenizer shared(Path dir) {
+    Sources files = Sources.read(dir);
+    String key = files.key();
+    SoftReference<WordPieceTokenizer> ref = SHARED.get(key);
+    WordPieceTokenizer t = ref == null ? null : ref.get();
+    if (t == null) {
+      t = files.build();
+      SHARED.values().removeIf(r -> r.get() == null);
+      SHARED.put(key, new SoftReference<>(t));
+    }
+    return t;
+  }
+
+  /**
+   * The bytes of a model directory's tokenizer files, read once: what the tokenizer is built from and what
+   * {@link #shared} knows it by. {@code tokenizer.json} when there is one (the others are not read then), else
+   * {@code vocab.txt} and the optional {@code tokenizer_config.json}.
+   */
+  private record Sources(Path dir, byte[] json, byte[] vocab, byte[] config) {
+    static Sources read(Path dir) {
+      Path json = dir.resolve("tokenizer.json");
+      if (Files.isRegularFile(json)) {
+        return new Sources(dir, bytes(json, "a Hugging Face tokenizer.json"), null, null);
+      }
+      Path vocab = dir.resolve("vocab.txt");
+      if (Files.isRegularFile(vocab)) {
+        Path config = dir.resolve("tokenizer_config.json");
+        return new Sources(dir, null, bytes(vocab, VOCAB_EXPECTED),
+            Files.isRegularFile(config) ? bytes(config, "valid JSON") : null);
+      }
+      throw new ModelLoadException(dir, "tokenizer.json, or vocab.txt (+ tokenizer_config.json)", "neither");
+    }
+
+    static final String VOCAB_EXPECTED = "a WordPiece vocabulary, one token per line";
+
+    static byte[] bytes(Path file, String expected) {
+      try {
+        return Files.readAllBytes(file);
       } catch (IOException e) {
-        throw new ModelLoadException(json, "a Hugging Face tokenizer.json", e.getMessage());
+        throw new ModelLoadException(file, expected, e.getMessage());
       }
     }
-    Path vocab = dir.resolve("vocab.txt");
-    if (Files.isRegularFile(vocab)) {
-      return fromVocab(vocab, dir.resolve("tokenizer_config.json"));
+
+    WordPieceTokenizer build() {
+      if (json != null) {
+        Path source = dir.resolve("tokenizer.json");
+        try (JsonParser p = TOKENIZER_JSON.createParser(json)) {
+          return fromTokenizerJson(p, source);
+        } catch (IOException e) {
+          throw new ModelLoadException(source, "a Hugging Face tokenizer.json", e.getMessage());
+        }
+      }
+      return fromVocab(vocab, config, dir.resolve("vocab.txt"), dir.resolve("tokenizer_config.json"));
     }
-    throw new ModelLoadException(dir, "tokenizer.json, or vocab.txt (+ tokenizer_config.json)", "neither");
+
+    /** SHA-256 over which files there are and their bytes. */
+    String key() {
+      try {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (byte[] b : new byte[][] {json, vocab, config}) {
+          sha.update(java.nio.ByteBuffer.allocate(8).putLong(b == null ? -1 : b.length).array());
+          if (b != null) {
+            sha.update(b);
+          }
+        }
+        return HexFormat.of().formatHex(sha.digest());
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
   }
 
   public static WordPieceTokenizer fromTokenizerJson(InputStream in) throws IOException {
-    return fromTokenizerJson(JSON.readTree(in), Path.of("tokenizer.json"));
+    try (JsonParser p = TOKENIZER_JSON.createParser(in)) {
+      return fromTokenizerJson(p, Path.of("tokenizer.json"));
+    }
   }
 
+  /** From a JSON tree of a whole tokenizer.json (what {@link #fromTokenizerJson(JsonParser, Path)} reads, streamed). */
   static WordPieceTokenizer fromTokenizerJson(JsonNode root, Path source) {
+    JsonNode v = root.path("model").path("vocab");
+    Map<String, Integer> vocab = new HashMap<>();
+    v.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+    return fromTokenizerJson(root, v.isObject() ? vocab : null, source);
+  }
+
+  /**
+   * Reads tokenizer.json as a stream: the vocabulary's entries go straight into the map, without a JSON tree node of
+   * each (the tree of a 30,000-token vocabulary was most of a model's tokenizer load); everything else, small, is
+   * read into a tree as before. The result is the tree path's in every case, duplicate keys included (the last wins).
+   */
+  static WordPieceTokenizer fromTokenizerJson(JsonParser p, Path source) throws IOException {
+    if (p.nextToken() != JsonToken.START_OBJECT) {
+      return fromTokenizerJson(p.currentToken() == null ? TOKENIZER_JSON.missingNode() : tree(p), source);
+    }
+    ObjectNode root = TOKENIZER_JSON.createObjectNode();
+    Map<String, Integer> vocab = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      p.nextToken();
+      if (!field.equals("model") || p.currentToken() != JsonToken.START_OBJECT) {
+        root.set(field, tree(p));
+        vocab = field.equals("model") ? null : vocab;
+        continue;
+      }
+      ObjectNode model = root.putObject("model");
+      vocab = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        p.nextToken();
+        if (name.equals("vocab") && p.currentToken() == JsonToken.START_OBJECT) {
+          vocab = new HashMap<>();
+          while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String token = p.currentName();
+            p.nextToken();
+            // an int as it is; anything else exactly as the tree's asInt() reads it
+            vocab.put(token, p.currentToken() == JsonToken.VALUE_NUMBER_INT
+                && p.getNumberType() == JsonParser.NumberType.INT ? p.getIntValue()
+                : tree(p).asInt());
+          }
+          model.putObject("vocab"); // its entries live in the map
+        } else {
+          model.set(name, tree(p));
+          vocab = name.equals("vocab") ? null : vocab;
+        }
+      }
+    }
+    return fromTokenizerJson(root, vocab, source);
+  }
+
+  /** The value at the parser's current token, as a tree. */
+  private static JsonNode tree(JsonParser p) throws IOException {
+    JsonNode n = TOKENIZER_JSON.readTree(p);
+    return n != null ? n : TOKENIZER_JSON.nullNode();
+  }
+
+  /** {@code vocab}: the entries of {@code model.vocab}, null when that is not an object. */
+  private static WordPieceTokenizer fromTokenizerJson(JsonNode root, Map<String, Integer> vocab, Path source) {
     JsonNode model = root.path("model");
     // older tokenizer.json files omit the model type; a WordPiece model is recognised by its vocab and prefix
     String type = model.path("type").asText(model.has("continuing_subword_prefix") ? "WordPiece" : "");
-    if (!"WordPiece".equals(type) || !model.path("vocab").isObject()) {
+    if (!"WordPiece".equals(type) || vocab == null) {
       throw new ModelLoadException(source, "a WordPiece tokenizer model", "\"" + model.path("type").asText() + "\"");
     }
-    Map<String, Integer> vocab = new HashMap<>();
-    model.path("vocab").fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
     JsonNode norm = root.path("normalizer");
     boolean clean = true;
     boolean chinese = true;
@@ -143,21 +289,31 @@ public final class WordPieceTokenizer {
   }
 
   static WordPieceTokenizer fromVocab(Path vocabTxt, Path tokenizerConfig) {
+    return fromVocab(Sources.bytes(vocabTxt, Sources.VOCAB_EXPECTED),
+        Files.isRegularFile(tokenizerConfig) ? Sources.bytes(tokenizerConfig, "valid JSON") : null, vocabTxt,
+        tokenizerConfig);
+  }
+
+  /** From the bytes of vocab.txt and of tokenizer_config.json ({@code null}: there is none). */
+  private static WordPieceTokenizer fromVocab(byte[] vocabBytes, byte[] configBytes, Path vocabTxt,
+      Path tokenizerConfig) {
     Map<String, Integer> vocab = new LinkedHashMap<>();
     try {
-      List<String> lines = Files.readAllLines(vocabTxt, StandardCharsets.UTF_8);
+      // strict UTF-8 and readLine's line ends, as Files.readAllLines read the file
+      List<String> lines = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(vocabBytes))
+          .toString().lines().toList();
       for (int i = 0; i < lines.size(); i++) {
         vocab.putIfAbsent(lines.get(i).strip(), i);
       }
     } catch (IOException e) {
-      throw new ModelLoadException(vocabTxt, "a WordPiece vocabulary, one token per line", e.getMessage());
+      throw new ModelLoadException(vocabTxt, Sources.VOCAB_EXPECTED, e.getMessage());
     }
     boolean lower = true;
     Boolean strip = null;
     boolean chinese = true;
-    if (Files.isRegularFile(tokenizerConfig)) {
+    if (configBytes != null) {
       try {
-        JsonNode c = JSON.readTree(tokenizerConfig.toFile());
+        JsonNode c = JSON.readTree(configBytes);
         lower = c.path("do_lower_case").asBoolean(true);
         strip = c.hasNonNull("strip_accents") ? c.get("strip_accents").asBoolean() : null;
         chinese = c.path("tokenize_chinese_chars").asBoolean(true);

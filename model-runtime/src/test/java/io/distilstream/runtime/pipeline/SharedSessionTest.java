@@ -87,13 +87,17 @@ class SharedSessionTest {
       assertThat(ModelSession.idleSessions()).isZero();
       ModelOutputCacheTest.assertSameBytes(expected, ModelOutputCacheTest.run(b, texts, 7));
     }
-    // the tokenizer, immutable, is shared too (by its files), and a changed tokenizer file is parsed again
+    // the tokenizer, immutable, is shared too (by its files' content), and a changed tokenizer file is parsed again
     try (var b = Pipeline.tokenClassification(dir, lingering); var own = Pipeline.tokenClassification(dir,
         PipelineOptions.defaults().session(SessionOptions.defaults().intraOpThreads(1)))) {
       assertThat(own.tokenizer()).isSameAs(b.tokenizer());
       Path tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir.resolve("tokenizer.json")
           : dir.resolve("vocab.txt");
       Files.setLastModifiedTime(tok, FileTime.fromMillis(Files.getLastModifiedTime(tok).toMillis() + 60_000));
+      try (var touched = Pipeline.tokenClassification(dir, lingering)) {
+        assertThat(touched.tokenizer()).as("same content, touched").isSameAs(b.tokenizer());
+      }
+      Files.writeString(tok, "\n", java.nio.file.StandardOpenOption.APPEND);
       try (var changed = Pipeline.tokenClassification(dir, lingering)) {
         assertThat(changed.tokenizer()).isNotSameAs(b.tokenizer());
       }

@@ -157,7 +157,7 @@ final class ClusterFiles {
    */
   record Claim(Path dir, List<String> kept) {
     /** Entries a cluster makes in its directory: what {@link #remove(Path, Properties)} deletes for an old state. */
-    static final List<String> CLUSTER_ENTRIES = List.of("conf", "log", "tmp", "checkpoints", "savepoints");
+    static final List<String> CLUSTER_ENTRIES = List.of("conf", "log", "tmp", "checkpoints", "savepoints", "native");
 
     static Claim created(Path dir) {
       return new Claim(dir, null);

@@ -70,6 +70,11 @@ final class FlinkProcesses {
   private final Map<String, Integer> metricsPorts = new LinkedHashMap<>();
   /** Whether the processes start Flink's Prometheus reporter. */
   private final boolean prometheus;
+  /**
+   * The TaskManagers' flag naming ONNX Runtime's native libraries, extracted once into the cluster's directory
+   * ({@link OnnxRuntimeNatives}); empty when there are none to extract; null until the first TaskManager starts.
+   */
+  private List<String> nativeLibraries;
 
   FlinkProcesses(ClusterFiles files, String classpath, boolean prometheus) {
     this.files = files;
@@ -114,9 +119,16 @@ final class FlinkProcesses {
   /** Starts one more TaskManager (a new resource id) and returns its id. */
   synchronized String startTaskManager() throws IOException {
     String id = "tm-" + nextTaskManager++;
+    if (nativeLibraries == null) {
+      Path dir = OnnxRuntimeNatives.extract(classpath,
+          files.dir().toAbsolutePath().resolve("native").resolve("onnxruntime"));
+      nativeLibraries = dir == null ? List.of() : List.of("-D" + OnnxRuntimeNatives.PROPERTY + "=" + dir);
+    }
     // the JVM flags the bash scripts would derive from config.yaml's fine-grained TaskManager memory
-    Process p = java(id, List.of("-Xmx448m", "-Xms448m", "-XX:MaxDirectMemorySize=256m",
-            "-XX:MaxMetaspaceSize=256m"),
+    List<String> jvm = new ArrayList<>(List.of("-Xmx448m", "-Xms448m", "-XX:MaxDirectMemorySize=256m",
+        "-XX:MaxMetaspaceSize=256m"));
+    jvm.addAll(nativeLibraries);
+    Process p = java(id, jvm,
         "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
         withMetricsPort(id, "--configDir", files.conf().toString(), "-Dtaskmanager.resource-id=" + id));
     taskManagers.put(id, p);
