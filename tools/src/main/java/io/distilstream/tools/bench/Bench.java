@@ -685,7 +685,8 @@ public final class Bench {
    * thread, the default: cores / parallelism per slot) against the TaskManager's shared pool of N threads
    * ({@code inference.thread-pool=task-manager}), and the same two at 50 % of the operator's maximum (N slots x 1
    * thread), all four interleaved run by run. The lone texts are the longest bucket's, one stream dealt round-robin to
-   * the slots, one every 4 single-text service times (p99, one thread), so each finds the job idle.
+   * the slots, one every 4 single-text service times (p99, one thread; at least {@link #LONE_MIN_RATE} a second), so
+   * each finds the job idle.
    */
   private static void lone(BenchReport report, PrintStream out, Path dir, List<String> texts,
       List<Encoding> encodings, int threads, int runs, int seconds, double maxPaddingRatio, SessionOptions oneThread,
@@ -701,7 +702,8 @@ public final class Bench {
         longEncodings.add(encodings.get(i));
       }
     }
-    double loneRate = 1000 / (4 * service.latencyMs(0.99));
+    // at least LONE_MIN_RATE: a loaded machine's service-time tail would otherwise stretch a run to minutes
+    double loneRate = Math.max(LONE_MIN_RATE, 1000 / (4 * service.latencyMs(0.99)));
     long loneN = Math.max(LONE_TEXTS, Math.round(loneRate * seconds));
     double half = 0.5 * max.eventsPerSecond();
     long halfN = wholePasses(half * (seconds + 2));
@@ -738,6 +740,8 @@ public final class Bench {
 
   /** Lone texts per run of the lone pattern, at least (the first tenth is warm-up). */
   static final int LONE_TEXTS = 40;
+  /** The lone pattern's least rate, texts per second (DistilBERT-base's long texts need about 3 at 4 x p99). */
+  static final double LONE_MIN_RATE = 2;
 
   /** The length histogram's last bucket (from {@link #LONGEST_BUCKET_FROM} tokens), else the longest texts. */
   private static List<Encoding> longestBucket(List<Encoding> encodings) {
