@@ -832,6 +832,11 @@ final class FlinkPatterns {
       List<Encoding> encodings, double rate, long n, int readers, double maxPaddingRatio, int taskManagerThreads)
       throws Exception {
     StreamExecutionEnvironment env = env(slots);
+    if (readers != slots) {
+      // a network hop between the readers and the operator: flush each record at once, or a lone text waits for
+      // the output buffer's timeout (100 ms by default) and arrives with the next ones
+      env.setBufferTimeout(0);
+    }
     synchronized (LATENCIES) {
       LATENCIES.clear();
     }
