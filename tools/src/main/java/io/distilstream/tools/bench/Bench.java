@@ -43,7 +43,7 @@ public final class Bench {
       "  text-classification on 4,000 fortunes (Debian's fortunes packages), every pattern warmed up, then --runs",
       "  runs (3) of about --seconds seconds (6) each; figures are medians with their spread. --threads (2) is the",
       "  machine's thread budget: one session of N threads, or N sessions (slots) of one. Patterns (all but mixed,",
-      "  pool and plan by default):",
+      "  pool, plan, models and lone by default):",
       "    ceiling  bare ONNX Runtime: per event, batches of 32 in arrival order, grouped by length (over all texts:",
       "             the oracle; and within windows of 32 arrivals: what the operator can reach), padded to 128, and",
       "             the MatMul rate (roofline); grouped again with the model in int8 (build-model --quantize",
@@ -52,7 +52,8 @@ public final class Bench {
       "    peer     DJL Predictor.batchPredict (Hugging Face translator, ONNX Runtime engine), batches of 32",
       "    ours     the micro-batching operator, 1 slot x N threads and N slots x 1 thread; with ceiling, the",
       "             operator on the int8 model too, in the better layout",
-      "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, counted by a read_committed consumer",
+      "    e2e      the enrichment job: Kafka in, exactly-once Kafka out, timed to its last result committed (a",
+      "             read_committed consumer), N slots x 1 thread, interleaved with ours and its ceilings",
       "    load     the operator under an open-loop generator at 25/50/75/90% of its maximum: p50/p95/p99, and",
       "             the target p99 <= max-wait + 2 x the p99 single-text service time of the longest texts (97-128",
       "             tokens, one thread, measured in the same run) at 50%, met or missed",
@@ -64,6 +65,9 @@ public final class Bench {
       "    plan     the operator's batcher planning each collected batch alone (plan window 1) against planning",
       "             over the default window of queued requests (4 batches) and twice it, beside the oracle and",
       "             windowed ceilings, N slots x 1 thread, interleaved run by run (on request only)",
+      "    lone     a long text alone on an idle job (97-128 tokens, one at a time), threads per session against",
+      "             the TaskManager's shared pool (inference.thread-pool=task-manager), and both at 50% load",
+      "             against the latency target, N slots, interleaved run by run (on request only; not with peer)",
       "    mixed    the demo's mix: every event classified, every 4th also token-classification, every 10th also",
       "             question-answering (seeded models of each task), the operator against per-record functions,",
       "             N slots x 1 thread; result counts, peak threads and peak RSS in the report (on request only)",
@@ -81,7 +85,7 @@ public final class Bench {
    * Patterns run only when --patterns names them: mixed would lengthen the default run by more than a fifth, models
    * (three models per event, in three layouts) by more; pool needs ONNX Runtime's process-wide environment made with our thread pool, which DJL (peer) cannot share.
    */
-  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool", "models", "plan");
+  static final List<String> OPT_IN_PATTERNS = List.of("mixed", "pool", "models", "plan", "lone");
   /** Share of the cache pattern's events that repeat an earlier text. */
   static final double REPEATS = 0.3;
   static final double[] LOAD_STEPS = {0.25, 0.5, 0.75, 0.9};
@@ -124,9 +128,11 @@ public final class Bench {
     long benchStart = System.nanoTime();
     // ONNX Runtime makes one environment per process, and DJL's engine makes it with threading options of its own
     // (it fails on one that exists): DJL first when it runs, else ours, with the shared pool sized to the budget
-    if (patterns.contains("peer") && patterns.contains("pool")) {
-      throw new IllegalArgumentException("--patterns: run 'peer' and 'pool' in separate runs: DJL creates ONNX"
-          + " Runtime's process-wide environment itself, and the shared pool needs it made by ours");
+    for (String pooled : List.of("pool", "lone")) {
+      if (patterns.contains("peer") && patterns.contains(pooled)) {
+        throw new IllegalArgumentException("--patterns: run 'peer' and '" + pooled + "' in separate runs: DJL"
+            + " creates ONNX Runtime's process-wide environment itself, and the shared pool needs it made by ours");
+      }
     }
     if (patterns.contains("peer")) {
       DjlPeer.startEngine();
@@ -294,85 +300,103 @@ public final class Bench {
       DjlPeer.measure(djlSorted, dir, texts, encodings, threads, runs, seconds, true);
       out.println(report.line(djlSorted));
     }
+    // the Kafka job end to end, N slots x 1 thread (1 slot with one thread): with ours in the run it is measured in
+    // the operator's group of that layout, interleaved run by run with the operator and that layout's ceilings, so
+    // that end to end / ceiling compares runs made under the same load (issue 22: measured alone, minutes after its
+    // ceiling, it came out above it)
+    int e2eSlots = threads > 1 ? threads : 1;
+    Measurement e2e = null;
+    Measurement.RunOnce endToEnd = null;
     Measurement best = null;
-    if (patterns.contains("ours") || patterns.contains("load")) {
-      Measurement one = report.add(new Measurement("ours-1-slot", "ours", "micro-batching operator",
-          "1 slot x " + threads + " thr"));
-      Measurement many = threads > 1 ? report.add(new Measurement("ours-slots", "ours", "micro-batching operator",
-          threads + " slots x 1 thr")) : null;
-      Measurement.RunOnce oursOne = r -> FlinkPatterns.ours(dir.path(), oneSession, 1,
-          events(texts, encodings, n, "o"), maxPaddingRatio);
-      Measurement.RunOnce oursMany = r -> FlinkPatterns.ours(dir.path(), oneThread, threads,
-          events(texts, encodings, n, "s"), maxPaddingRatio);
-      // each layout's operator beside the oracle and windowed ceilings of that layout (when the ceilings run)
-      List<Measurement> rows = new ArrayList<>(List.of(one));
-      List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursOne));
-      besideCeilings(deferred, "", onnx, base, groupedPlan, windowedPlan, 1, threads, seconds, rows, how);
-      if (many != null) {
-        rows.add(many);
-        how.add(oursMany);
-        besideCeilings(deferred, "-slots", onnx, base, groupedPlan, windowedPlan, threads, perThread, seconds, rows,
-            how);
-      }
-      Measurement.runInterleaved(runs, rows, how);
-      rows.forEach(m -> out.println(report.line(m)));
-      best = one;
-      if (many != null) {
-        best = many.eventsPerSecond() > one.eventsPerSecond() ? many : one;
-      }
-    }
-    int bestSlots = best != null && best.id.equals("ours-slots") ? threads : 1;
-    if (patterns.contains("ours") && patterns.contains("ceiling") && int8 != null
-        && int8.getFileName().toString().equals(ModelDirectory.MODEL_ONNX)) {
-      // the operator on the int8 model directory the ceiling built, in the best layout of the fp32 runs
-      Measurement q = report.add(new Measurement("ours-int8", "ours", "micro-batching operator, int8 model",
-          best.layout));
-      SessionOptions bestSession = bestSlots > 1 ? oneThread : oneSession;
-      Path int8Dir = int8.getParent();
-      Measurement.RunOnce oursInt8 = r -> FlinkPatterns.ours(int8Dir, bestSession, bestSlots,
-          events(texts, encodings, n, "q"), maxPaddingRatio);
-      List<Measurement> rows = new ArrayList<>(List.of(q));
-      List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursInt8));
-      if (patterns.contains("naive")) {
-        // the naive per-record function on the same int8 model and layout, interleaved: the like-for-like ratio
-        rows.add(report.add(new Measurement("naive-per-record-int8", "naive", "per-record AsyncFunction, int8 model",
-            best.layout)));
-        how.add(r -> FlinkPatterns.perRecord(int8Dir, bestSession, bestSlots, events(texts, encodings, n, "pq")));
-      }
-      Measurement.runInterleaved(runs, rows, how);
-      rows.forEach(m -> out.println(report.line(m)));
-    }
-    if (patterns.contains("e2e")) {
-      int slots = best != null ? bestSlots : threads;
-      Measurement e2e = report.add(new Measurement("ours-end-to-end", "ours",
-          "enrichment job, Kafka in, exactly-once Kafka out", slots + " slot" + (slots > 1 ? "s" : "") + " x "
-          + threads / slots + " thr"));
-      try (LocalKafka kafka = LocalKafka.start(Map.of())) {
+    int bestSlots = 1;
+    LocalKafka kafka = patterns.contains("e2e") ? LocalKafka.start(Map.of()) : null;
+    try {
+      if (kafka != null) {
+        e2e = report.add(new Measurement("ours-end-to-end", "ours",
+            "enrichment job, Kafka in, exactly-once Kafka out", e2eSlots + " slot" + (e2eSlots > 1 ? "s" : "")
+            + " x " + threads / e2eSlots + " thr"));
         int[] topics = {0}; // each run writes to topics of its own
-        Measurement.RunOnce endToEnd = r -> FlinkPatterns.endToEnd(kafka, dir.path(), slots, threads / slots,
+        LocalKafka broker = kafka;
+        endToEnd = r -> FlinkPatterns.endToEnd(broker, dir.path(), e2eSlots, threads / e2eSlots,
             events(texts, encodings, n, "k"), topics[0]++, maxPaddingRatio);
+      }
+      if (patterns.contains("ours") || patterns.contains("load") || patterns.contains("lone")) {
+        Measurement one = report.add(new Measurement("ours-1-slot", "ours", "micro-batching operator",
+            "1 slot x " + threads + " thr"));
+        Measurement many = threads > 1 ? report.add(new Measurement("ours-slots", "ours", "micro-batching operator",
+            threads + " slots x 1 thr")) : null;
+        Measurement.RunOnce oursOne = r -> FlinkPatterns.ours(dir.path(), oneSession, 1,
+            events(texts, encodings, n, "o"), maxPaddingRatio);
+        Measurement.RunOnce oursMany = r -> FlinkPatterns.ours(dir.path(), oneThread, threads,
+            events(texts, encodings, n, "s"), maxPaddingRatio);
+        // each layout's operator beside the oracle and windowed ceilings of that layout (when the ceilings run)
+        List<Measurement> rows = new ArrayList<>(List.of(one));
+        List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursOne));
+        besideCeilings(deferred, "", onnx, base, groupedPlan, windowedPlan, 1, threads, seconds, rows, how);
+        if (many != null) {
+          rows.add(many);
+          how.add(oursMany);
+          besideCeilings(deferred, "-slots", onnx, base, groupedPlan, windowedPlan, threads, perThread, seconds, rows,
+              how);
+        }
+        if (e2e != null && patterns.contains("ours")) {
+          rows.add(e2e); // beside the operator and the ceilings of its layout (the last ones added)
+          how.add(endToEnd);
+        }
+        Measurement.runInterleaved(runs, rows, how);
+        rows.forEach(m -> out.println(report.line(m)));
+        best = one;
+        if (many != null) {
+          best = many.eventsPerSecond() > one.eventsPerSecond() ? many : one;
+        }
+      }
+      bestSlots = best != null && best.id.equals("ours-slots") ? threads : 1;
+      if (patterns.contains("ours") && patterns.contains("ceiling") && int8 != null
+          && int8.getFileName().toString().equals(ModelDirectory.MODEL_ONNX)) {
+        // the operator on the int8 model directory the ceiling built, in the best layout of the fp32 runs
+        Measurement q = report.add(new Measurement("ours-int8", "ours", "micro-batching operator, int8 model",
+            best.layout));
+        SessionOptions bestSession = bestSlots > 1 ? oneThread : oneSession;
+        int int8Slots = bestSlots;
+        Path int8Dir = int8.getParent();
+        Measurement.RunOnce oursInt8 = r -> FlinkPatterns.ours(int8Dir, bestSession, int8Slots,
+            events(texts, encodings, n, "q"), maxPaddingRatio);
+        List<Measurement> rows = new ArrayList<>(List.of(q));
+        List<Measurement.RunOnce> how = new ArrayList<>(List.of(oursInt8));
+        if (patterns.contains("naive")) {
+          // the naive per-record function on the same int8 model and layout, interleaved: the like-for-like ratio
+          rows.add(report.add(new Measurement("naive-per-record-int8", "naive", "per-record AsyncFunction, int8 model",
+              best.layout)));
+          how.add(r -> FlinkPatterns.perRecord(int8Dir, bestSession, int8Slots, events(texts, encodings, n, "pq")));
+        }
+        Measurement.runInterleaved(runs, rows, how);
+        rows.forEach(m -> out.println(report.line(m)));
+      }
+      if (e2e != null && e2e.runs.isEmpty()) { // without ours: alone
         for (int r = 0; r < runs; r++) {
           e2e.runs.add(endToEnd.run(r));
         }
         e2e.rerunIfNoisy(runs, endToEnd);
+        out.println(report.line(e2e));
       }
-      out.println(report.line(e2e));
+    } finally {
+      if (kafka != null) {
+        kafka.close();
+      }
     }
-    if (patterns.contains("load") && best != null) {
+    Measurement service = null;
+    if ((patterns.contains("load") || patterns.contains("lone")) && best != null) {
       // issue 22, item 6: the latency target's yardstick, measured in this run: the single-text service time of
       // the longest texts (the length histogram's last bucket) on one thread, one at a time
-      List<Encoding> longest = encodings.stream().filter(e -> e.length() >= LONGEST_BUCKET_FROM).toList();
-      if (longest.isEmpty()) { // a tokenizer that keeps every text short: its longest texts
-        int max = encodings.stream().mapToInt(Encoding::length).max().orElse(0);
-        longest = encodings.stream().filter(e -> e.length() == max).toList();
-      }
-      int from = longest.stream().mapToInt(Encoding::length).min().orElse(0);
-      Measurement service = report.add(new Measurement("service-longest", "ceiling", String.format(Locale.ROOT,
+      int from = longestBucket(encodings).stream().mapToInt(Encoding::length).min().orElse(0);
+      service = report.add(new Measurement("service-longest", "ceiling", String.format(Locale.ROOT,
           "one text at a time, longest bucket (%d-%d tokens)", from, Ceiling.MAX_LEN), "1 x 1 thr"));
       for (int r = 0; r < runs; r++) {
-        service.runs.add(Ceiling.serviceTimes(onnx, base, longest, Math.max(1, seconds / 2)));
+        service.runs.add(Ceiling.serviceTimes(onnx, base, longestBucket(encodings), Math.max(1, seconds / 2)));
       }
       out.println(report.line(service));
+    }
+    if (patterns.contains("load") && best != null) {
       double max = best.eventsPerSecond();
       SessionOptions session = bestSlots > 1 ? oneThread : oneSession;
       int loadSeconds = seconds + 2;
@@ -387,7 +411,10 @@ public final class Bench {
       }
       out.println(report.latencyTarget());
     }
-
+    if (patterns.contains("lone") && best != null) {
+      lone(report, out, dir.path(), texts, encodings, threads, runs, seconds, maxPaddingRatio, oneThread, base,
+          service, find(report, "ours-slots", best));
+    }
     if (patterns.contains("pool")) {
       // issue 22, item 4: today's threads per session in both layouts against the TaskManager's shared pool, in one
       // sitting, interleaved run by run
@@ -651,6 +678,84 @@ public final class Bench {
       rows.add(w);
       how.add(Ceiling.once(onnx, base, windowed, sessions, threads, seconds));
     }
+  }
+
+  /**
+   * Issue 22, item 6's second half: a long text alone on an idle TaskManager, with threads per session (N slots x 1
+   * thread, the default: cores / parallelism per slot) against the TaskManager's shared pool of N threads
+   * ({@code inference.thread-pool=task-manager}), and the same two at 50 % of the operator's maximum (N slots x 1
+   * thread), all four interleaved run by run. The lone texts are the longest bucket's, one stream dealt round-robin to
+   * the slots, one every 4 single-text service times (p99, one thread; at least {@link #LONE_MIN_RATE} a second), so
+   * each finds the job idle.
+   */
+  private static void lone(BenchReport report, PrintStream out, Path dir, List<String> texts,
+      List<Encoding> encodings, int threads, int runs, int seconds, double maxPaddingRatio, SessionOptions oneThread,
+      SessionOptions base, Measurement service, Measurement max) throws Exception {
+    int slots = threads;
+    String layout = slots + " slot" + (slots > 1 ? "s" : "");
+    List<String> longTexts = new ArrayList<>();
+    List<Encoding> longEncodings = new ArrayList<>();
+    int from = longestBucket(encodings).stream().mapToInt(Encoding::length).min().orElse(0);
+    for (int i = 0; i < encodings.size(); i++) {
+      if (encodings.get(i).length() >= from) {
+        longTexts.add(texts.get(i));
+        longEncodings.add(encodings.get(i));
+      }
+    }
+    // at least LONE_MIN_RATE: a loaded machine's service-time tail would otherwise stretch a run to minutes
+    double loneRate = Math.max(LONE_MIN_RATE, 1000 / (4 * service.latencyMs(0.99)));
+    long loneN = Math.max(LONE_TEXTS, Math.round(loneRate * seconds));
+    double half = 0.5 * max.eventsPerSecond();
+    long halfN = wholePasses(half * (seconds + 2));
+    String lone = String.format(Locale.ROOT, "one long text at a time (%d-%d tokens, %.1f/s), idle job",
+        longEncodings.stream().mapToInt(Encoding::length).min().orElse(0), Ceiling.MAX_LEN, loneRate);
+    String load = String.format(Locale.ROOT, "open loop at 50%% of max (%.1f/s)", half);
+    Measurement loneOwn = report.add(new Measurement("lone-per-session", "load", lone + ", threads per session",
+        layout + " x " + threads / slots + " thr"));
+    Measurement lonePool = report.add(new Measurement("lone-shared-pool", "load", lone + ", TaskManager pool",
+        layout + ", pool of " + threads));
+    Measurement halfOwn = report.add(new Measurement("lone-load-50-per-session", "load",
+        load + ", threads per session", layout + " x " + threads / slots + " thr"));
+    Measurement halfPool = report.add(new Measurement("lone-load-50-shared-pool", "load",
+        load + ", TaskManager pool", layout + ", pool of " + threads));
+    List<Measurement> rows = List.of(loneOwn, lonePool, halfOwn, halfPool);
+    List<Measurement.RunOnce> how = List.of(
+        r -> FlinkPatterns.underLoad(dir, oneThread, slots, longTexts, longEncodings, loneRate, loneN, 1,
+            maxPaddingRatio, -1),
+        r -> FlinkPatterns.underLoad(dir, base, slots, longTexts, longEncodings, loneRate, loneN, 1, maxPaddingRatio,
+            threads),
+        r -> FlinkPatterns.underLoad(dir, oneThread, slots, texts, encodings, half, halfN, slots, maxPaddingRatio,
+            -1),
+        r -> FlinkPatterns.underLoad(dir, base, slots, texts, encodings, half, halfN, slots, maxPaddingRatio,
+            threads));
+    // interleaved run by run, and never rerun for a spread of events/s: these rows' events/s is the rate offered,
+    // their figures are latencies
+    for (int r = 0; r < runs; r++) {
+      for (int i = 0; i < rows.size(); i++) {
+        rows.get(i).runs.add(how.get(i).run(r));
+      }
+    }
+    rows.forEach(m -> out.println(report.line(m)));
+  }
+
+  /** Lone texts per run of the lone pattern, at least (the first tenth is warm-up). */
+  static final int LONE_TEXTS = 40;
+  /** The lone pattern's least rate, texts per second (DistilBERT-base's long texts need about 3 at 4 x p99). */
+  static final double LONE_MIN_RATE = 2;
+
+  /** The length histogram's last bucket (from {@link #LONGEST_BUCKET_FROM} tokens), else the longest texts. */
+  private static List<Encoding> longestBucket(List<Encoding> encodings) {
+    List<Encoding> longest = encodings.stream().filter(e -> e.length() >= LONGEST_BUCKET_FROM).toList();
+    if (longest.isEmpty()) { // a tokenizer that keeps every text short: its longest texts
+      int max = encodings.stream().mapToInt(Encoding::length).max().orElse(0);
+      longest = encodings.stream().filter(e -> e.length() == max).toList();
+    }
+    return longest; // in pass order: a short service-time run sees the bucket's lengths in their proportions
+  }
+
+  private static Measurement find(BenchReport report, String id, Measurement otherwise) {
+    return report.measurements().stream().filter(m -> m.id.equals(id) && !m.runs.isEmpty()).findFirst()
+        .orElse(otherwise);
   }
 
   /** {@code events} rounded up to whole passes of the corpus ({@link BenchTexts#PASS}). */

@@ -566,10 +566,12 @@ final class FlinkPatterns {
 
   /**
    * The enrichment job end to end: events produced to a Kafka topic first, then the job (Kafka source,
-   * decode, operator, exactly-once Kafka sink, checkpoints every 2 s) with {@code slots} subtasks; a
-   * read_committed consumer then counts the results, and the run is timed from the first event handed to the
-   * operator to the last result's Kafka timestamp
-   * to the last. Fails if a result is missing or duplicated.
+   * decode, operator, exactly-once Kafka sink, checkpoints every 2 s) with {@code slots} subtasks. Timed from the
+   * first event handed to the opened operator to the moment its last result is committed: a read_committed consumer,
+   * polling the output topic while the job runs, notes when it has seen all {@code n} results (what the job's
+   * consumers see; its results are invisible until their transaction commits, at a checkpoint). The seconds to the
+   * last result's append (its broker timestamp, before that commit) come with the run. Fails if a result is missing
+   * or duplicated.
    */
   static Measurement.Run endToEnd(LocalKafka kafka, Path dir, int slots, int threads, Events in, int run,
       double maxPaddingRatio)
@@ -610,23 +612,102 @@ final class FlinkPatterns {
     EnrichmentJob.checkBroker(cfg);
     // the gate between decoding and the operator: timed from the first event handed to an opened operator
     EnrichmentJob.build(env, cfg, s -> s.map(new Gate<>()).returns(new AvroTypeInfo<>(TextEvent.class)));
-    env.execute(cfg.jobName());
+    int n = in.events().size();
+    long committed;
+    try (CommitWatch watch = CommitWatch.start(kafka.bootstrapServers(), outputTopic, n)) {
+      env.execute(cfg.jobName());
+      committed = watch.awaitAll(Duration.ofMinutes(2));
+    }
     double rss = Rss.peakMb();
     List<ConsumerRecord<byte[], byte[]>> results = TopicReader.readCommitted(kafka.bootstrapServers(), outputTopic);
     Set<String> ids = new HashSet<>();
-    long last = 0;
+    long lastAppend = 0;
     for (ConsumerRecord<byte[], byte[]> r : results) {
       ids.add(ClassificationResult.getDecoder().decode(r.value()).getId().toString());
-      last = Math.max(last, r.timestamp());
+      lastAppend = Math.max(lastAppend, r.timestamp());
     }
-    int n = in.events().size();
     if (ids.size() != n || results.size() != n) {
       throw new IllegalStateException("end to end: " + n + " events in, " + results.size() + " results out, "
           + ids.size() + " distinct: not exactly once");
     }
-    // the broker stamps results with its wall clock; the gate noted the first input's on this machine's
-    double secs = (last - Gate.START_MILLIS.get()) / 1e3;
-    return new Measurement.Run(n, in.tokens(), 0, secs, rss, BenchMetrics.snapshot(), null);
+    // all on this machine's wall clock: the gate's, the broker's append stamps and the watching consumer's
+    long start = Gate.START_MILLIS.get();
+    return new Measurement.Run(n, in.tokens(), 0, (committed - start) / 1e3, rss, BenchMetrics.snapshot(), null)
+        .withAppendSeconds((lastAppend - start) / 1e3);
+  }
+
+  /**
+   * A read_committed consumer on the end-to-end run's output topic, polling on a thread of its own while the job
+   * runs: notes the wall-clock time at which it has seen all {@code n} results, i.e. when the last of them was
+   * committed (plus at most one short poll).
+   */
+  static final class CommitWatch implements AutoCloseable {
+    private final Thread thread;
+    private final CountDownLatch all = new CountDownLatch(1);
+    private final AtomicLong seenAllAt = new AtomicLong();
+    private volatile boolean stop;
+    private volatile Exception failure;
+
+    private CommitWatch(String bootstrapServers, String topic, int n) {
+      Map<String, Object> props = Map.of(
+          org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+          org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+          org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+          // a fetch returns as soon as anything is committed: the watch sees a commit within a few ms
+          org.apache.kafka.clients.consumer.ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10,
+          org.apache.kafka.clients.consumer.ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+          org.apache.kafka.common.serialization.ByteArrayDeserializer.class,
+          org.apache.kafka.clients.consumer.ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+          org.apache.kafka.common.serialization.ByteArrayDeserializer.class);
+      thread = new Thread(() -> {
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer =
+            new org.apache.kafka.clients.consumer.KafkaConsumer<>(props)) {
+          List<org.apache.kafka.common.TopicPartition> partitions = consumer.partitionsFor(topic,
+              Duration.ofSeconds(30)).stream().map(p -> new org.apache.kafka.common.TopicPartition(p.topic(),
+              p.partition())).toList();
+          consumer.assign(partitions);
+          consumer.seekToBeginning(partitions);
+          long seen = 0;
+          while (!stop && seen < n) {
+            seen += consumer.poll(Duration.ofMillis(50)).count();
+          }
+          if (seen >= n) {
+            seenAllAt.set(System.currentTimeMillis());
+          }
+        } catch (Exception e) {
+          failure = e;
+        } finally {
+          all.countDown();
+        }
+      }, "bench: commit watch");
+      thread.setDaemon(true);
+    }
+
+    static CommitWatch start(String bootstrapServers, String topic, int n) {
+      CommitWatch w = new CommitWatch(bootstrapServers, topic, n);
+      w.thread.start();
+      return w;
+    }
+
+    /** The wall-clock ms at which all results had been seen committed. */
+    long awaitAll(Duration timeout) throws Exception {
+      if (!all.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException("end to end: the results were not all committed within " + timeout);
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      if (seenAllAt.get() == 0) {
+        throw new IllegalStateException("end to end: the commit watch stopped before it saw every result");
+      }
+      return seenAllAt.get();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      stop = true;
+      thread.join(TimeUnit.SECONDS.toMillis(30));
+    }
   }
 
   // ---- latency under load -----------------------------------------------------------------------------------
@@ -735,17 +816,37 @@ final class FlinkPatterns {
   /** Our operator fed by an open-loop generator at {@code rate} events/s for {@code seconds}. */
   static Measurement.Run underLoad(Path dir, SessionOptions session, int slots, List<String> texts,
       List<Encoding> encodings, double rate, int seconds, double maxPaddingRatio) throws Exception {
+    // whole passes: the corpus' lengths in their proportions; one reader per slot, chained with the operator, as the
+    // Kafka job's source is: no network hop before it
+    return underLoad(dir, session, slots, texts, encodings, rate, Bench.wholePasses(rate * seconds), slots,
+        maxPaddingRatio, -1);
+  }
+
+  /**
+   * Our operator on {@code slots} subtasks fed {@code n} events (the texts in turn) by an open-loop generator at
+   * {@code rate} events/s with {@code readers} readers (the slots': chained with the operator; 1: one stream dealt
+   * round-robin to the slots, so that at a low rate each text arrives alone), its sessions on the TaskManager's
+   * shared pool of {@code taskManagerThreads} (-1: threads per session).
+   */
+  static Measurement.Run underLoad(Path dir, SessionOptions session, int slots, List<String> texts,
+      List<Encoding> encodings, double rate, long n, int readers, double maxPaddingRatio, int taskManagerThreads)
+      throws Exception {
     StreamExecutionEnvironment env = env(slots);
+    if (readers != slots) {
+      // a network hop between the readers and the operator: flush each record at once, or a lone text waits for
+      // the output buffer's timeout (100 ms by default) and arrives with the next ones
+      env.setBufferTimeout(0);
+    }
     synchronized (LATENCIES) {
       LATENCIES.clear();
     }
-    long n = Bench.wholePasses(rate * seconds); // whole passes: the corpus' lengths in their proportions
     DataGeneratorSource<TextEvent> source = new DataGeneratorSource<>(new LoadEvents(texts, rate), n,
         new OpenLoop(rate), new AvroTypeInfo<>(TextEvent.class));
     Rss.reset();
-    // one reader per slot, chained with the operator, as the Kafka job's source is: no network hop before it
-    DataStream<TextEvent> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "open-loop generator");
-    Enrichment.inference(events, spec(dir, session, maxPaddingRatio)).map(new Latency())
+    DataStream<TextEvent> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "open-loop generator")
+        .setParallelism(readers);
+    Enrichment.inference(events, spec(dir, session, maxPaddingRatio, null, taskManagerThreads, false,
+        BatchingOptions.DEFAULT_PLAN_WINDOW_BATCHES)).map(new Latency())
         .returns(new AvroTypeInfo<>(InferenceOutput.class)).map(new Clock<>())
         .returns(new AvroTypeInfo<>(InferenceOutput.class)).sinkTo(new DiscardingSink<>());
     env.execute("bench-under-load");

@@ -9,20 +9,28 @@ import java.util.Map;
 final class Measurement {
   /**
    * One timed run. {@code batch} and {@code latenciesMs} are null where the pattern has none; {@code results} (the
-   * results per kind) is null and {@code peakThreads} 0 where the run did not count them.
+   * results per kind) is null and {@code peakThreads} 0 where the run did not count them. {@code appendSeconds}: for
+   * the end-to-end row, whose {@code seconds} run to its last result committed (seen by a read_committed consumer),
+   * the seconds to its last result's append, before that commit; NaN elsewhere.
    */
   record Run(long events, long tokens, long paddedTokens, double seconds, double peakRssMb,
-      BenchMetrics.Snapshot batch, double[] latenciesMs, Map<String, Long> results, int peakThreads) {
+      BenchMetrics.Snapshot batch, double[] latenciesMs, Map<String, Long> results, int peakThreads,
+      double appendSeconds) {
     Run(long events, long tokens, long paddedTokens, double seconds, double peakRssMb, BenchMetrics.Snapshot batch,
         double[] latenciesMs) {
-      this(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs, null, 0);
+      this(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs, null, 0, Double.NaN);
     }
 
     /** This run with its results per kind and the process's peak thread count. */
     Run withMix(Map<String, Long> results, int peakThreads) {
       return new Run(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs,
-          java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(results)),
-          peakThreads);
+          java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(results)), peakThreads, appendSeconds);
+    }
+
+    /** This end-to-end run with the seconds to its last result's append ({@code seconds}: to its commit). */
+    Run withAppendSeconds(double appendSeconds) {
+      return new Run(events, tokens, paddedTokens, seconds, peakRssMb, batch, latenciesMs, results, peakThreads,
+          appendSeconds);
     }
 
     double eventsPerSecond() { return events / seconds; }
@@ -68,6 +76,15 @@ final class Measurement {
   double tokensPerText() {
     long events = runs.stream().mapToLong(Run::events).sum();
     return events == 0 ? Double.NaN : (double) runs.stream().mapToLong(Run::tokens).sum() / events;
+  }
+
+  /**
+   * The end-to-end row's events per second to its last result's append (before the commit that makes results
+   * visible), median over the runs; NaN for other rows.
+   */
+  double eventsPerSecondToLastAppend() {
+    return median(runs.stream().filter(r -> !Double.isNaN(r.appendSeconds()))
+        .mapToDouble(r -> r.events() / r.appendSeconds()).toArray());
   }
 
   double minEventsPerSecond() { return runs.stream().mapToDouble(Run::eventsPerSecond).min().orElse(0); }

@@ -23,7 +23,7 @@ class BenchITCase {
   void measuresEveryPatternAndWritesTheReportAndPlots() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
     int rc = Bench.run(new String[] {"--seeded", "distilbert-small", "--seconds", "1", "--runs", "1",
-        "--patterns", "ceiling,ours,load,mixed,plan", "--out", out.toString()}, new PrintStream(printed, true,
+        "--patterns", "ceiling,ours,e2e,load,lone,mixed,plan", "--out", out.toString()}, new PrintStream(printed, true,
         StandardCharsets.UTF_8));
     assertThat(rc).isZero();
 
@@ -35,7 +35,8 @@ class BenchITCase {
         "ours-1-slot", "ours-slots", "ours-int8", "load-25",
         "load-50", "load-75", "load-90", "service-longest", "naive-per-record-mixed", "ours-mixed",
         "plan-ours-window-1", "plan-ours-window-4", "plan-ours-window-8", "plan-ceiling-grouped",
-        "plan-ceiling-windowed");
+        "plan-ceiling-windowed", "ours-end-to-end", "lone-per-session", "lone-shared-pool",
+        "lone-load-50-per-session", "lone-load-50-shared-pool");
     for (JsonNode r : rows.values()) {
       assertThat(r.get("events_per_second").asDouble()).as(r.get("id").asText()).isPositive();
     }
@@ -45,13 +46,41 @@ class BenchITCase {
     double corpus = report.get("texts").get("mean_tokens").asDouble();
     for (JsonNode r : rows.values()) {
       String id = r.get("id").asText();
-      if (!id.equals("service-longest") && !id.endsWith("-mixed")) {
+      if (!id.equals("service-longest") && !id.endsWith("-mixed") && !id.startsWith("lone-per-session")
+          && !id.startsWith("lone-shared-pool")) {
         assertThat(r.get("tokens_per_text").asDouble()).as(r.get("id").asText()).isCloseTo(corpus,
             org.assertj.core.data.Percentage.withPercentage(3));
       }
     }
     assertThat(rows.get("service-longest").get("tokens_per_text").asDouble()).isGreaterThan(corpus);
     assertThat(report.get("ratios").has("plan_window_4_ours_over_windowed_ceiling")).isTrue();
+    // issue 22: the Kafka job end to end came out above bare ONNX Runtime in its layout, because its clock stopped
+    // at the last result's append, before the commit that makes results visible, and it ran minutes after the
+    // ceiling it was compared with. Its clock now runs to the last result committed (so never shorter than the one
+    // to the last append), and it runs interleaved with the operator and the ceilings of its layout, run by run
+    JsonNode e2e = rows.get("ours-end-to-end");
+    assertThat(e2e.get("clock").asText()).contains("committed");
+    assertThat(e2e.get("layout").asText()).isEqualTo(rows.get("ours-slots").get("layout").asText());
+    assertThat(e2e.get("events_per_second").asDouble())
+        .isLessThanOrEqualTo(e2e.get("events_per_second_to_last_append").asDouble());
+    for (String id : new String[] {"ours-slots", "ceiling-grouped-slots", "ceiling-windowed-slots"}) {
+      assertThat(e2e.get("runs_events_per_second")).as(id).hasSameSizeAs(rows.get(id).get("runs_events_per_second"));
+      assertThat(e2e.has("first_attempt")).as(id).isEqualTo(rows.get(id).has("first_attempt"));
+    }
+    assertThat(report.get("ratios").get("ours_end_to_end_over_grouped_ceiling").get("value").asDouble()).isPositive();
+    // the lone long text: the longest bucket's texts, threads per session against the shared pool, and both at 50 %
+    // load against the latency target
+    assertThat(rows.get("lone-per-session").get("tokens_per_text").asDouble())
+        .isGreaterThanOrEqualTo(Bench.LONGEST_BUCKET_FROM);
+    for (String id : new String[] {"lone-per-session", "lone-shared-pool", "lone-load-50-per-session",
+        "lone-load-50-shared-pool"}) {
+      assertThat(rows.get(id).get("latency_ms").get("p99").asDouble()).as(id).isPositive();
+    }
+    for (String ratio : new String[] {"lone_text_p99_shared_pool_over_per_session",
+        "p99_at_50_percent_load_per_session_ms", "p99_at_50_percent_load_shared_pool_ms"}) {
+      assertThat(report.get("ratios").has(ratio)).as(ratio).isTrue();
+    }
+    assertThat(report.get("ratios").get("p99_at_50_percent_load_shared_pool_ms").has("met")).isTrue();
     // arrival order pads; grouping by length does not (much); padding to 128 pads most
     double arrival = rows.get("ceiling-arrival").get("padding_ratio").asDouble();
     double grouped = rows.get("ceiling-grouped").get("padding_ratio").asDouble();
