@@ -1,5 +1,6 @@
 package io.distilstream.tools.local;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -64,9 +65,11 @@ public final class LoopbackPorts {
   /** The low end of Linux's ephemeral port range; the IANA range's (49152) where there is no such file. */
   static int ephemeralLow() {
     Path range = Path.of("/proc/sys/net/ipv4/ip_local_port_range");
-    try {
-      String[] parts = Files.readString(range, StandardCharsets.US_ASCII).trim().split("\\s+");
-      return Integer.parseInt(parts[0]);
+    // one buffered read from offset 0: a sysctl file answers a read at a later offset with end of file, and
+    // Files.readString sizes its first read by the file's size, which procfs gives as 0 (it read "3" of "32768")
+    try (BufferedReader r = Files.newBufferedReader(range, StandardCharsets.US_ASCII)) {
+      String line = r.readLine();
+      return Integer.parseInt(line.trim().split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
       return 49_152;
     }
