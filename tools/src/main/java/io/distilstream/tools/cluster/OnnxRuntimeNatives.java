@@ -7,8 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
@@ -38,7 +36,7 @@ final class OnnxRuntimeNatives {
       if (!name.endsWith(".jar") || !(name.startsWith("onnxruntime-") || name.startsWith("onnxruntime_gpu-"))) {
         continue;
       }
-      List<Path> extracted = new ArrayList<>();
+      boolean any = false;
       try (ZipFile jar = new ZipFile(entry)) {
         for (ZipEntry e : java.util.Collections.list(jar.entries())) {
           String path = e.getName();
@@ -55,10 +53,10 @@ final class OnnxRuntimeNatives {
             }
             Files.move(part, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
           }
-          extracted.add(target);
+          any = true;
         }
       }
-      return extracted.isEmpty() ? null : into;
+      return any ? into : null;
     }
     return null;
   }
