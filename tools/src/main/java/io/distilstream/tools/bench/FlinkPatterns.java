@@ -639,7 +639,7 @@ final class FlinkPatterns {
   /**
    * A read_committed consumer on the end-to-end run's output topic, polling on a thread of its own while the job
    * runs: notes the wall-clock time at which it has seen all {@code n} results, i.e. when the last of them was
-   * committed (plus at most one short poll).
+   * committed (its fetches long-poll: the broker answers one as soon as a commit makes results visible).
    */
   static final class CommitWatch implements AutoCloseable {
     private final Thread thread;
@@ -653,8 +653,11 @@ final class FlinkPatterns {
           org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
           org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
           org.apache.kafka.clients.consumer.ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-          // a fetch returns as soon as anything is committed: the watch sees a commit within a few ms
-          org.apache.kafka.clients.consumer.ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10,
+          // a long poll: the broker parks the fetch and answers as soon as a commit moves the partition's last
+          // stable offset, so the watch still sees a commit within a few ms; a short max-wait (10 ms before) made
+          // ~100 empty fetches a second, and the broker's share of the run's cores (it runs beside the job) went
+          // to the watch instead of the job it measures
+          org.apache.kafka.clients.consumer.ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500,
           org.apache.kafka.clients.consumer.ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
           org.apache.kafka.common.serialization.ByteArrayDeserializer.class,
           org.apache.kafka.clients.consumer.ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
@@ -669,7 +672,7 @@ final class FlinkPatterns {
           consumer.seekToBeginning(partitions);
           long seen = 0;
           while (!stop && seen < n) {
-            seen += consumer.poll(Duration.ofMillis(50)).count();
+            seen += consumer.poll(Duration.ofMillis(500)).count();
           }
           if (seen >= n) {
             seenAllAt.set(System.currentTimeMillis());
