@@ -161,12 +161,14 @@ class ClusterCliITCase {
       String first = PrometheusEndpoint.awaitScrape(tmMetrics, "20 events on tm-1", Duration.ofMinutes(2),
           b -> PrometheusEndpoint.operator(b, "events") >= 20);
       KafkaFixture.produce(bootstrap, "text-events", events("b", 20), Map.of());
-      String second = PrometheusEndpoint.awaitScrape(tmMetrics, "40 events on tm-1", Duration.ofMinutes(2),
-          b -> PrometheusEndpoint.operator(b, "events") >= 40);
-      assertThat(PrometheusEndpoint.operator(second, "tokens")).isGreaterThan(PrometheusEndpoint.operator(first,
-          "tokens"));
-      assertThat(PrometheusEndpoint.operator(second, "batches")).isGreaterThan(PrometheusEndpoint.operator(first,
-          "batches"));
+      // a scrape reads each series on its own, not a snapshot of all: one can show a batch's events before its
+      // tokens (seen in CI). Wait until all three moved; the wait times out, and fails, if tokens or batches never do
+      double firstTokens = PrometheusEndpoint.operator(first, "tokens");
+      double firstBatches = PrometheusEndpoint.operator(first, "batches");
+      String second = PrometheusEndpoint.awaitScrape(tmMetrics, "40 events on tm-1, with their tokens and batches",
+          Duration.ofMinutes(2), b -> PrometheusEndpoint.operator(b, "events") >= 40
+              && PrometheusEndpoint.operator(b, "tokens") > firstTokens
+              && PrometheusEndpoint.operator(b, "batches") > firstBatches);
       assertThat(second).contains("job_name=\"distilstream_enrichment\"");
       // the JobManager's endpoint: the cluster's and the job's own series
       String jm = PrometheusEndpoint.scrape(jmMetrics);
