@@ -53,7 +53,13 @@ final class FaultInjector {
     job = cluster.submit(jar, jobArgs(p), p, null);
     jobs.add(job);
     currentParallelism = p;
-    cluster.awaitRunning(job, Duration.ofMinutes(3));
+    // the adaptive scheduler may start a job on the first slots offered and scale it up once the rest are: wait for
+    // the whole parallelism, and count restarts between faults from there
+    // (the highest of its vertices': some run at a parallelism of their own)
+    LocalFlinkCluster.awaitCondition("job " + job + " running at parallelism " + p, Duration.ofMinutes(3),
+        () -> cluster.rest().allTasksRunning(job)
+            && cluster.rest().vertexParallelism(job).values().stream().mapToInt(Integer::intValue).max().orElse(0) == p);
+    restartsAfterLastFault = restartsNow();
     run.say("job %s running at parallelism %d (sink.transaction-naming %s; rescales: %s)", job, p,
         o.transactionNaming == null ? JobConfig.TRANSACTION_NAMING.defaultValue() + ", the job's default"
             : o.transactionNaming,
@@ -156,6 +162,7 @@ final class FaultInjector {
     LocalFlinkCluster.awaitCondition("the job's restart count", Duration.ofMinutes(1),
         () -> cluster.rest().restarts(job) >= 0);
     long restartsBefore = cluster.rest().restarts(job);
+    Map<String, Integer> parallelism = cluster.rest().vertexParallelism(job);
     // strike between a transaction's first record and its commit: while an open transaction holds a result
     // partition (written, not yet committed), and while an event is in flight (sent, its result not yet seen): at
     // 100 events/s and a fast job only a few are at any moment, and on a loaded machine the producer falls behind,
@@ -177,6 +184,13 @@ final class FaultInjector {
     LocalFlinkCluster.awaitCondition("the job restarted after killing " + tm, Duration.ofMinutes(3),
         () -> cluster.rest().restarts(job) > restartsBefore && cluster.rest().allTasksRunning(job));
     long tasksRunning = System.currentTimeMillis();
+    // the adaptive scheduler runs the job on the slots left (after 1 s) and scales it back when the replacement has
+    // registered (LocalFlinkCluster.ADAPTIVE_SCHEDULER): that restart is this fault's, not one between faults
+    Map<String, Integer> restartedAt = cluster.rest().vertexParallelism(job);
+    if (!restartedAt.equals(parallelism)) {
+      LocalFlinkCluster.awaitCondition("the job back at its parallelism after killing " + tm, Duration.ofMinutes(3),
+          () -> cluster.rest().vertexParallelism(job).equals(parallelism) && cluster.rest().allTasksRunning(job));
+    }
     // recovered: running again and a checkpoint completed after the kill (the killed TaskManager could ack none)
     awaitHealthy(t0);
     long recovered = System.currentTimeMillis();
@@ -200,6 +214,10 @@ final class FaultInjector {
     f.put("heldByOpenTransactions", held.size());
     f.put("startedAtMillis", t0);
     f.put("tasksRunningMs", tasksRunning - t0);
+    if (!restartedAt.equals(parallelism)) {
+      // ran on fewer slots first: the highest parallelism it restarted at, before it went back
+      f.put("restartedAtParallelism", restartedAt.values().stream().mapToInt(Integer::intValue).max().orElse(0));
+    }
     f.put("recoveryMs", recovered - t0);
     f.put("restarts", cluster.rest().restarts(job) - restartsBefore);
     if (restored != null && !restored.isMissingNode() && !restored.isNull()) {
