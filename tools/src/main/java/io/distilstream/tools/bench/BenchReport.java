@@ -221,6 +221,13 @@ final class BenchReport {
     r.add(Ratio.of("ours_over_naive_per_record", ours, perRecordLikeOurs, 1.2,
         "the operator against a per-record AsyncFunction, both " + layout(perRecordLikeOurs)
         + " (the operator's best layout)"));
+    // the most batching can buy on this machine: an operator that batches cannot beat a per-record function by more
+    // than the bare runtime gains from grouped batches over single texts in the same layout (on a CPU where one
+    // text already keeps the vector units busy, little: 1.04 in one reference run, docs/bench.md)
+    Measurement perEventLikeOurs = find(oursOnSlots ? "ceiling-per-event-slots" : "ceiling-per-event");
+    r.add(new Ratio("ceiling_grouped_over_per_event_same_layout", eps(groupedLikeOurs) / eps(perEventLikeOurs),
+        Double.NaN, false, "what batching buys the bare runtime in the operator's layout (" + layout(groupedLikeOurs)
+        + "): the bound on ours_over_naive_per_record"));
     r.add(Ratio.of("ours_1_slot_over_naive_per_record", one, perRecord, 1.0,
         "both " + layout(perRecord) + ": never below"));
     r.add(Ratio.of("ours_slots_over_naive_per_record_slots", slots, perRecordSlots, 1.0,
