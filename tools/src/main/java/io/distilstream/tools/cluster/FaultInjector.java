@@ -55,10 +55,8 @@ final class FaultInjector {
     currentParallelism = p;
     // the adaptive scheduler may start a job on the first slots offered and scale it up once the rest are: wait for
     // the whole parallelism, and count restarts between faults from there
-    // (the highest of its vertices': some run at a parallelism of their own)
     LocalFlinkCluster.awaitCondition("job " + job + " running at parallelism " + p, Duration.ofMinutes(3),
-        () -> cluster.rest().allTasksRunning(job)
-            && cluster.rest().vertexParallelism(job).values().stream().mapToInt(Integer::intValue).max().orElse(0) == p);
+        () -> cluster.rest().allTasksRunning(job) && highest(cluster.rest().vertexParallelism(job)) == p);
     restartsAfterLastFault = restartsNow();
     run.say("job %s running at parallelism %d (sink.transaction-naming %s; rescales: %s)", job, p,
         o.transactionNaming == null ? JobConfig.TRANSACTION_NAMING.defaultValue() + ", the job's default"
@@ -187,7 +185,8 @@ final class FaultInjector {
     // the adaptive scheduler runs the job on the slots left (after 1 s) and scales it back when the replacement has
     // registered (LocalFlinkCluster.ADAPTIVE_SCHEDULER): that restart is this fault's, not one between faults
     Map<String, Integer> restartedAt = cluster.rest().vertexParallelism(job);
-    if (!restartedAt.equals(parallelism)) {
+    boolean ranLower = !restartedAt.equals(parallelism);
+    if (ranLower) {
       LocalFlinkCluster.awaitCondition("the job back at its parallelism after killing " + tm, Duration.ofMinutes(3),
           () -> cluster.rest().vertexParallelism(job).equals(parallelism) && cluster.rest().allTasksRunning(job));
     }
@@ -214,9 +213,8 @@ final class FaultInjector {
     f.put("heldByOpenTransactions", held.size());
     f.put("startedAtMillis", t0);
     f.put("tasksRunningMs", tasksRunning - t0);
-    if (!restartedAt.equals(parallelism)) {
-      // ran on fewer slots first: the highest parallelism it restarted at, before it went back
-      f.put("restartedAtParallelism", restartedAt.values().stream().mapToInt(Integer::intValue).max().orElse(0));
+    if (ranLower) {
+      f.put("restartedAtParallelism", highest(restartedAt)); // before it went back
     }
     f.put("recoveryMs", recovered - t0);
     f.put("restarts", cluster.rest().restarts(job) - restartsBefore);
@@ -227,6 +225,11 @@ final class FaultInjector {
     faults.add(f);
     run.say("recovered in %.1f s (tasks running after %.1f s, %s restart(s)) from checkpoint %s",
         (recovered - t0) / 1000.0, (tasksRunning - t0) / 1000.0, f.get("restarts"), f.get("restoredCheckpoint"));
+  }
+
+  /** The job's parallelism: the highest of its vertices' (some run at a parallelism of their own); 0 when none. */
+  private static int highest(Map<String, Integer> vertexParallelism) {
+    return vertexParallelism.values().stream().mapToInt(Integer::intValue).max().orElse(0);
   }
 
   /** Waits until every task runs and a checkpoint has completed after {@code sinceMillis}. */
